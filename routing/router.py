@@ -1,0 +1,93 @@
+"""The routing facade: one object that snaps, ranks, routes and takes congestion.
+
+Everything else in jijiu (dispatch, hospital choice, AED walking, the simulator) asks a
+`Router`. It owns one network, its snapping index and one search workspace; it is not
+thread-safe (the server calls it from its event loop).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import shapely
+from numpy.typing import ArrayLike
+
+from routing import congestion
+from routing.errors import InvalidArgument
+from routing.network import F64, RoadNetwork
+from routing.params import SnapParams
+from routing.rank import RankedUnit, rank_units
+from routing.route import Route, build_route, path_length_m
+from routing.search import Direction, SearchSpace
+from routing.snap import Positions, RoadPosition, Snapper
+
+
+@dataclass(frozen=True)
+class Matrix:
+    """Driving ETA (s) and distance (m) from each origin (rows) to each destination (columns).
+
+    Unreachable pairs (only possible with a bound) are inf.
+    """
+
+    eta_s: F64
+    length_m: F64
+
+
+class Router:
+    """Snap, rank, route and congestion over one road network."""
+
+    def __init__(self, net: RoadNetwork, snap: SnapParams | None = None) -> None:
+        self.net = net
+        self.snapper = Snapper(net, snap)
+        self.space = SearchSpace(net)
+
+    # --- placing points -------------------------------------------------------------------
+    def snap(self, lat: float, lon: float) -> RoadPosition:
+        return self.snapper.snap(lat, lon)
+
+    def snap_many(self, lat: ArrayLike, lon: ArrayLike) -> Positions:
+        return self.snapper.snap_many(lat, lon)
+
+    # --- questions --------------------------------------------------------------------------
+    def rank(
+        self, units: Positions, incident: RoadPosition, k: int = 5, max_eta_s: float = np.inf
+    ) -> list[RankedUnit]:
+        """The k units that reach the incident first, by live road ETA."""
+        return rank_units(self.space, units, incident, k, max_eta_s)
+
+    def route(self, origin: RoadPosition, destination: RoadPosition) -> Route | None:
+        """The fastest route; None when the destination cannot be reached."""
+        found = self.space.route_one(Positions.of([origin]), Positions.of([destination]))
+        return build_route(self.net, found) if found else None
+
+    def matrix(
+        self, origins: Positions, destinations: Positions, max_eta_s: float = np.inf
+    ) -> Matrix:
+        """ETA and distance for every origin-destination pair (small matrices: one search/row)."""
+        if len(origins) * len(destinations) > 1_000_000:
+            raise InvalidArgument("matrix too large (over 1,000,000 pairs)")
+        eta = np.full((len(origins), len(destinations)), np.inf)
+        length = np.full_like(eta, np.inf)
+        for i in range(len(origins)):
+            one = Positions(origins.edge[i : i + 1], origins.fraction[i : i + 1],
+                            origins.snap_distance_m[i : i + 1])  # fmt: skip
+            for f in self.space.run(
+                Direction.FORWARD, one, destinations, len(destinations), max_eta_s
+            ):
+                eta[i, f.target] = f.cost_s
+                length[i, f.target] = path_length_m(self.net, f)
+        return Matrix(eta, length)
+
+    # --- live congestion --------------------------------------------------------------------
+    def set_congestion(self, edges: ArrayLike, factor: float) -> int:
+        return congestion.set_factor(self.net, edges, factor)
+
+    def set_congestion_area(self, polygon: shapely.Polygon, factor: float) -> int:
+        return congestion.set_factor(self.net, congestion.edges_in_polygon(self.net, polygon), factor)
+
+    def set_congestion_street(self, name: str, factor: float) -> int:
+        return congestion.set_factor(self.net, congestion.edges_named(self.net, name), factor)
+
+    def clear_congestion(self, edges: ArrayLike | None = None) -> int:
+        return congestion.clear(self.net, edges)
