@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/jijiu demo
+	$(BIN)/jijiu demo --plot demo-output/rank.png
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q -p no:cacheprovider

@@ -58,7 +58,7 @@ def compile_edges(
     keep = label == keep_label
     new_id = np.full(n, -1, dtype=np.int64)
     new_id[keep] = np.arange(int(keep.sum()))
-    ekeep = keep[tail] & keep[head]
+    ekeep = keep[tail] & keep[head] & (tail != head)  # a self-loop never shortens a path
     kept_edges = np.nonzero(ekeep)[0]
     info = dict(meta or {})
     info.update(
@@ -150,7 +150,8 @@ def to_networkx(net: RoadNetwork) -> nx.DiGraph:
     g = nx.DiGraph()
     g.add_nodes_from(range(net.n_nodes))
     best: dict[tuple[int, int], float] = {}
-    for u, v, t in zip(net.edge_tail.tolist(), net.edge_head.tolist(), net.time_s.tolist()):
+    pairs = zip(net.edge_tail.tolist(), net.edge_head.tolist(), net.time_s.tolist(), strict=True)
+    for u, v, t in pairs:
         if t < best.get((u, v), np.inf):
             best[(u, v)] = t
     g.add_weighted_edges_from((u, v, t) for (u, v), t in best.items())

@@ -124,7 +124,7 @@ def read_csv_graph(nodes_csv: Path, edges_csv: Path) -> nx.MultiDiGraph:
     graph = nx.MultiDiGraph(crs="epsg:4326")
     graph.add_nodes_from(
         (int(i), {"x": float(x), "y": float(y)})
-        for i, x, y in zip(nodes["osm_node_id"], nodes["lon"], nodes["lat"])
+        for i, x, y in zip(nodes["osm_node_id"], nodes["lon"], nodes["lat"], strict=True)
     )
     known = set(graph.nodes)
     graph.add_edges_from(
@@ -132,7 +132,7 @@ def read_csv_graph(nodes_csv: Path, edges_csv: Path) -> nx.MultiDiGraph:
                           "ref": ref or None, "oneway": bool(int(oneway))})
         for u, v, length, t, name, ref, oneway in zip(
             edges["u_osm"], edges["v_osm"], edges["length_m"], edges["osrm_duration_s"],
-            edges["name"], edges["ref"], edges["oneway"],
+            edges["name"], edges["ref"], edges["oneway"], strict=True,
         )
         if int(u) in known and int(v) in known
     )  # fmt: skip

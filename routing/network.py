@@ -92,12 +92,12 @@ class RoadNetwork:
     def load(cls, path: Path) -> RoadNetwork:
         """Read a network written by `save`; raise NetworkLoadError on a stale or broken file."""
         try:
-            with np.load(path, allow_pickle=False) as z:
+            with path.open("rb") as fh, np.load(fh, allow_pickle=False) as z:
                 meta = _loads(str(z["meta_json"]))
                 if meta.get("format_version") != FORMAT_VERSION:
                     raise NetworkLoadError(f"{path}: cache format {meta.get('format_version')}")
                 arrays = {f.name: z[f.name] for f in fields(cls) if f.name != "meta"}
-        except (OSError, KeyError, ValueError) as exc:
+        except Exception as exc:  # a torn zip fails in many ways (BadZipFile, EOFError, ...)
             raise NetworkLoadError(f"{path}: {exc}") from exc
         return cls(meta=meta, **arrays)
 

@@ -110,7 +110,7 @@ def _edges_lonlat(net: RoadNetwork, edges: I32) -> F64:
     if not sizes.any():
         return np.vstack([start, heads])
     parts = [start]
-    for e, head in zip(edges.tolist(), heads):
+    for e, head in zip(edges.tolist(), heads, strict=True):
         parts.append(net.geom_lonlat[net.geom_indptr[e] : net.geom_indptr[e + 1]])
         parts.append(head[None, :])
     return np.vstack(parts)

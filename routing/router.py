@@ -84,7 +84,9 @@ class Router:
         return congestion.set_factor(self.net, edges, factor)
 
     def set_congestion_area(self, polygon: shapely.Polygon, factor: float) -> int:
-        return congestion.set_factor(self.net, congestion.edges_in_polygon(self.net, polygon), factor)
+        return congestion.set_factor(
+            self.net, congestion.edges_in_polygon(self.net, polygon), factor
+        )
 
     def set_congestion_street(self, name: str, factor: float) -> int:
         return congestion.set_factor(self.net, congestion.edges_named(self.net, name), factor)

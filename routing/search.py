@@ -140,7 +140,6 @@ class SearchSpace:
             out.append(found)
         return out
 
-
     def route_one(self, source: Positions, target: Positions) -> Found | None:
         """The fastest driving path from one point to another (A* with landmark bounds)."""
         if len(source) != 1 or len(target) != 1:

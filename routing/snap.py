@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import shapely
-from numpy.typing import ArrayLike
+from numpy.typing import ArrayLike, NDArray
 
 from routing.errors import InvalidArgument, InvalidCoordinate, OutsideNetwork
 from routing.network import EARTH_RADIUS_M, F64, I32, RoadNetwork
@@ -80,7 +80,7 @@ class Snapper:
         twin = net.twin
         e = np.arange(net.n_edges)
         self._edges = e[(twin < 0) | (e < twin)].astype(np.int32)  # one edge per road
-        self._lines = np.array([self._line_xy(int(i)) for i in self._edges], dtype=object)
+        self._lines = self._lines_xy(self._edges)
         self._tree = shapely.STRtree(self._lines)
 
     def to_xy_m(self, lon: F64, lat: F64) -> tuple[F64, F64]:
@@ -90,10 +90,22 @@ class Snapper:
     def to_lonlat(self, x_m: F64, y_m: F64) -> tuple[F64, F64]:
         return x_m / self._kx + self._origin[0], y_m / DEG_M + self._origin[1]
 
-    def _line_xy(self, e: int) -> shapely.LineString:
-        ll = self.net.edge_lonlat(e)
-        x, y = self.to_xy_m(ll[:, 0], ll[:, 1])
-        return shapely.LineString(np.column_stack([x, y]))
+    def _lines_xy(self, edges: I32) -> NDArray[np.object_]:
+        """One projected LineString per edge (tail, inner shape points, head), built in bulk."""
+        net = self.net
+        inner = net.geom_indptr[edges + 1] - net.geom_indptr[edges]
+        counts = inner + 2
+        starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+        lonlat = np.empty((int(counts.sum()), 2), dtype=np.float64)
+        lonlat[starts] = net.node_lonlat[net.edge_tail[edges]]
+        lonlat[starts + counts - 1] = net.node_lonlat[net.edge_head[edges]]
+        has = np.nonzero(inner)[0]
+        for i in has:  # only edges with a curved shape (OSM files); none in the bundled city
+            g0 = net.geom_indptr[edges[i]]
+            lonlat[starts[i] + 1 : starts[i] + 1 + inner[i]] = net.geom_lonlat[g0 : g0 + inner[i]]
+        x, y = self.to_xy_m(lonlat[:, 0], lonlat[:, 1])
+        line_of = np.repeat(np.arange(edges.shape[0]), counts)
+        return np.asarray(shapely.linestrings(x, y, indices=line_of), dtype=object)
 
     def snap(self, lat: float, lon: float) -> RoadPosition:
         """The nearest road position to (lat, lon); OutsideNetwork beyond max_snap_m."""
@@ -110,9 +122,7 @@ class Snapper:
         check_lat_lon(lat_a, lon_a)
         x, y = self.to_xy_m(lon_a, lat_a)
         points = shapely.points(x, y)
-        (qi, ti), dist = self._tree.query_nearest(
-            points, return_distance=True, all_matches=False
-        )
+        (qi, ti), dist = self._tree.query_nearest(points, return_distance=True, all_matches=False)
         order = np.argsort(qi, kind="stable")
         ti, dist = ti[order], dist[order]
         far = dist > self.params.max_snap_m
