@@ -25,9 +25,10 @@ def _build_parser() -> argparse.ArgumentParser:
 
 def _demo(argv: list[str]) -> int:
     # Imported here so `jijiu --help` and `jijiu serve` never load numba or the network.
-    from routing import demo
+    import routing.demo as demo
 
-    return demo.main(argv)
+    code: int = demo.main(argv)
+    return code
 
 
 def _serve() -> int:

@@ -32,7 +32,8 @@ def ambulance_time_s(length_m: F64, car_time_s: F64, model: SpeedModel) -> F64:
     amb_kph = np.minimum(car_kph * speedup, model.max_kph)
     with np.errstate(divide="ignore", invalid="ignore"):
         t = np.where(amb_kph > 0, length_m / (amb_kph / 3.6), car_time_s)
-    return np.maximum(np.nan_to_num(t, nan=model.min_edge_s), model.min_edge_s)
+    out: F64 = np.maximum(np.nan_to_num(t, nan=model.min_edge_s), model.min_edge_s)
+    return out
 
 
 def compile_edges(
@@ -82,7 +83,7 @@ def compile_edges(
     )
 
 
-def compile_graph(graph: nx.MultiDiGraph, model: SpeedModel, source: str) -> RoadNetwork:
+def compile_graph(graph: nx.MultiDiGraph[Any], model: SpeedModel, source: str) -> RoadNetwork:
     """Compile an osmnx-style graph: nodes with x/y, edges with length and travel_time.
 
     Edges may carry `name` (a string or, after osmnx simplification, a list), and `geometry`
@@ -142,12 +143,12 @@ def _first_name(value: object) -> str | None:
     return None
 
 
-def to_networkx(net: RoadNetwork) -> nx.DiGraph:
+def to_networkx(net: RoadNetwork) -> nx.DiGraph[int]:
     """The compiled network as a networkx DiGraph weighted by live `time_s` (min over parallels).
 
     For tests and benchmarks: the same graph our searches run on, in the peer's own structure.
     """
-    g = nx.DiGraph()
+    g: nx.DiGraph[int] = nx.DiGraph()
     g.add_nodes_from(range(net.n_nodes))
     best: dict[tuple[int, int], float] = {}
     pairs = zip(net.edge_tail.tolist(), net.edge_head.tolist(), net.time_s.tolist(), strict=True)

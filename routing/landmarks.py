@@ -18,6 +18,12 @@ from routing.network import F64, I32
 N_LANDMARKS = 16
 
 
+def _sssp(graph: csr_matrix, source: int) -> F64:
+    """Free-flow seconds from one node to every node (inf where unreachable)."""
+    out: F64 = np.asarray(dijkstra(graph, indices=[source])[0], dtype=np.float64)
+    return out
+
+
 def compute_landmarks(
     n: int, tail: I32, head: I32, time_s: F64, count: int = N_LANDMARKS
 ) -> tuple[I32, F64, F64]:
@@ -39,12 +45,12 @@ def compute_landmarks(
     to_lm = np.empty((n, count), dtype=np.float64)
     # Start from the node farthest from an arbitrary one, then keep adding the node farthest
     # (round trip) from every landmark chosen so far.
-    spread = dijkstra(graph, indices=0) + dijkstra(graph_t, indices=0)
+    spread = _sssp(graph, 0) + _sssp(graph_t, 0)
     nearest = np.full(n, np.inf)
     for i in range(count):
         ids[i] = int(np.argmax(np.where(np.isfinite(spread), spread, -1.0)))
-        from_lm[:, i] = dijkstra(graph, indices=int(ids[i]))
-        to_lm[:, i] = dijkstra(graph_t, indices=int(ids[i]))
+        from_lm[:, i] = _sssp(graph, int(ids[i]))
+        to_lm[:, i] = _sssp(graph_t, int(ids[i]))
         nearest = np.minimum(nearest, from_lm[:, i] + to_lm[:, i])
         spread = nearest
     return ids, from_lm, to_lm

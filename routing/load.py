@@ -13,6 +13,7 @@ import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import networkx as nx
 import numpy as np
@@ -100,14 +101,14 @@ def load_network(
     return net, LoadReport(str(source), False, time.perf_counter() - t0, cache_path)
 
 
-def read_graph(files: tuple[Path, ...]) -> nx.MultiDiGraph:
+def read_graph(files: tuple[Path, ...]) -> nx.MultiDiGraph[Any]:
     """Parse source files into an osmnx-compatible MultiDiGraph (x/y, length, travel_time)."""
     if len(files) == 2:
         return read_csv_graph(files[0], files[1])
     return read_osm_graph(files[0])
 
 
-def read_csv_graph(nodes_csv: Path, edges_csv: Path) -> nx.MultiDiGraph:
+def read_csv_graph(nodes_csv: Path, edges_csv: Path) -> nx.MultiDiGraph[Any]:
     """The bundled CSV pair as a graph; `osrm_duration_s` is the free-flow car time."""
     import pandas as pd
 
@@ -121,7 +122,7 @@ def read_csv_graph(nodes_csv: Path, edges_csv: Path) -> nx.MultiDiGraph:
         )
     except (OSError, ValueError) as exc:
         raise NetworkLoadError(f"{nodes_csv.parent}: {exc}") from exc
-    graph = nx.MultiDiGraph(crs="epsg:4326")
+    graph: nx.MultiDiGraph[int] = nx.MultiDiGraph(crs="epsg:4326")
     graph.add_nodes_from(
         (int(i), {"x": float(x), "y": float(y)})
         for i, x, y in zip(nodes["osm_node_id"], nodes["lon"], nodes["lat"], strict=True)
@@ -139,7 +140,7 @@ def read_csv_graph(nodes_csv: Path, edges_csv: Path) -> nx.MultiDiGraph:
     return graph
 
 
-def read_osm_graph(path: Path) -> nx.MultiDiGraph:
+def read_osm_graph(path: Path) -> nx.MultiDiGraph[Any]:
     """An OSM XML file through osmnx, kept to drivable ways, with imputed speeds and times."""
     import osmnx as ox
 
@@ -147,11 +148,11 @@ def read_osm_graph(path: Path) -> nx.MultiDiGraph:
         graph = ox.graph_from_xml(path, simplify=True, retain_all=True)
     except (OSError, ValueError, KeyError) as exc:
         raise NetworkLoadError(f"{path}: {exc}") from exc
-    drop = [
-        (u, v, k)
-        for u, v, k, hw in graph.edges(keys=True, data="highway")
-        if hw is None or _highways(hw) <= NOT_DRIVABLE  # no highway tag: not a road
-    ]
+    drop = []
+    for u, v, k, data in graph.edges(keys=True, data=True):
+        hw: object = data.get("highway")
+        if hw is None or _highways(hw) <= NOT_DRIVABLE:  # no highway tag: not a road
+            drop.append((u, v, k))
     graph.remove_edges_from(drop)
     graph.remove_nodes_from([v for v in list(graph.nodes) if graph.degree(v) == 0])
     if graph.number_of_edges() == 0:
