@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import networkx as nx
 import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from routing.compile import to_networkx
+from routing.load import load_network
 from routing.router import Router
 from routing.snap import Positions, RoadPosition
 from tests.routing.conftest import random_positions, reference_eta
@@ -79,3 +82,19 @@ def test_matrix_matches_single_routes(router: Router) -> None:
             assert r is not None
             assert abs(m.eta_s[i, j] - r.eta_s) < 1e-6
             assert abs(m.length_m[i, j] - r.length_m) < 1.0  # equal-time ties may differ in length
+
+
+def test_curved_osm_roads_route_exactly(test_data_dir: Path) -> None:
+    """On West Oakland (osmnx edges with curved shapes) routes match networkx end to end."""
+    net, _ = load_network(test_data_dir / "West-Oakland.osm.bz2", use_cache=False)
+    assert net.geom_lonlat.shape[0] > 0  # some edges carry inner shape points
+    r = Router(net)
+    g = to_networkx(net)
+    rng = np.random.default_rng(21)
+    for _ in range(20):
+        a, b = random_positions(r, rng, 2)
+        route = r.route(a, b)
+        assert route is not None
+        assert abs(route.eta_s - reference_eta(g, net, a, b)) < 0.1
+        assert np.allclose(route.lonlat[0], (a.lon, a.lat), atol=2e-5)
+        assert np.allclose(route.lonlat[-1], (b.lon, b.lat), atol=2e-5)
