@@ -67,19 +67,13 @@ def build_route(net: RoadNetwork, found: Found) -> Route:
     length = net.length_m[edges] * share
     time = net.time_s[edges] * share
     names = net.edge_name[edges]
-    legs: list[Leg] = []
-    start = 0
-    for i in range(1, edges.shape[0] + 1):
-        if i == edges.shape[0] or names[i] != names[start]:
-            nid = int(names[start])
-            legs.append(
-                Leg(
-                    str(net.names[nid]) if nid >= 0 else None,
-                    float(length[start:i].sum()),
-                    float(time[start:i].sum()),
-                )
-            )
-            start = i
+    starts = np.concatenate([[0], np.flatnonzero(np.diff(names)) + 1])  # a new street begins
+    leg_len = np.add.reduceat(length, starts)
+    leg_time = np.add.reduceat(time, starts)
+    legs = [
+        Leg(str(net.names[nid]) if nid >= 0 else None, float(m), float(t))
+        for nid, m, t in zip(names[starts].tolist(), leg_len, leg_time, strict=True)
+    ]
     legs = [leg for leg in legs if leg.length_m > 0.05] or legs[:1]
     return Route(
         eta_s=found.cost_s,
