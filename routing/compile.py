@@ -16,6 +16,7 @@ from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import connected_components
 
 from routing.errors import NetworkLoadError
+from routing.landmarks import fastest_parallel
 from routing.network import F64, I32, I64, RoadNetwork, from_edge_list
 from routing.params import SpeedModel
 
@@ -161,9 +162,5 @@ def to_networkx(net: RoadNetwork) -> nx.DiGraph[int]:
 
 def unique_pairs(net: RoadNetwork) -> tuple[I32, I32, NDArray[np.float64]]:
     """(tail, head, live time) with parallel edges reduced to their minimum, for CSR peers."""
-    key = net.edge_tail.astype(np.int64) * net.n_nodes + net.edge_head
-    order = np.lexsort((net.time_s, key))
-    first = np.ones(order.shape[0], dtype=bool)
-    first[1:] = key[order][1:] != key[order][:-1]
-    sel = order[first]
+    sel = fastest_parallel(net.n_nodes, net.edge_tail, net.edge_head, net.time_s)
     return net.edge_tail[sel], net.edge_head[sel], net.time_s[sel]

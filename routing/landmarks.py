@@ -10,12 +10,22 @@ a factor below 1 is covered by scaling the bound down (see `routing.route`).
 from __future__ import annotations
 
 import numpy as np
+from numpy.typing import NDArray
 from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import dijkstra
 
 from routing.network import F64, I32
 
 N_LANDMARKS = 16
+
+
+def fastest_parallel(n: int, tail: I32, head: I32, time_s: F64) -> NDArray[np.intp]:
+    """Indices of the edges to keep so each (tail, head) pair has only its fastest edge."""
+    key = tail.astype(np.int64) * n + head
+    order = np.lexsort((time_s, key))
+    first = np.ones(order.shape[0], dtype=bool)
+    first[1:] = key[order][1:] != key[order][:-1]
+    return order[first]
 
 
 def _sssp(graph: csr_matrix, source: int) -> F64:
@@ -32,11 +42,7 @@ def compute_landmarks(
     from_lm[v, i] = d(landmark i -> v), to_lm[v, i] = d(v -> landmark i), both (n, count),
     node-major so one node's bounds are contiguous. The graph must be strongly connected.
     """
-    key = tail.astype(np.int64) * n + head
-    order = np.lexsort((time_s, key))
-    first = np.ones(order.shape[0], dtype=bool)
-    first[1:] = key[order][1:] != key[order][:-1]
-    sel = order[first]  # parallel edges reduced to the fastest: csgraph would add them up
+    sel = fastest_parallel(n, tail, head, time_s)  # csgraph would add parallel edges up
     graph = csr_matrix((time_s[sel], (tail[sel], head[sel])), shape=(n, n))
     graph_t = graph.T.tocsr()
     count = min(count, n)

@@ -16,7 +16,7 @@ from enum import Enum
 
 import numpy as np
 
-from routing.errors import InvalidArgument
+from routing.errors import InvalidArgument, UnknownId
 from routing.kernels import astar_search, multi_target_search
 from routing.network import F64, I32, RoadNetwork
 from routing.snap import Positions
@@ -96,6 +96,8 @@ class SearchSpace:
         """
         if len(source) != 1:
             raise InvalidArgument("a search starts from exactly one position")
+        _check(self.net, source)
+        _check(self.net, targets)
         if k < 1:
             raise InvalidArgument("k must be at least 1")
         if len(targets) == 0:
@@ -144,6 +146,8 @@ class SearchSpace:
         """The fastest driving path from one point to another (A* with landmark bounds)."""
         if len(source) != 1 or len(target) != 1:
             raise InvalidArgument("a route joins exactly one origin and one destination")
+        _check(self.net, source)
+        _check(self.net, target)
         net = self.net
         se, sf = int(source.edge[0]), float(source.fraction[0])
         seed_node, seed_cost, seed_piece = _seeds(net, se, sf, rev=False)
@@ -169,6 +173,16 @@ class SearchSpace:
         last = _target_piece(net, te, tf, int(kind[entry][used]), rev=False)
         first = seed_piece[seed]
         return Found(0, best, first, np.ascontiguousarray(path[::-1]), last)
+
+
+def _check(net: RoadNetwork, positions: Positions) -> None:
+    """Positions made outside the snapper must name real edges and fractions in [0, 1]."""
+    e, f = positions.edge, positions.fraction
+    bad = (e < 0) | (e >= net.n_edges)
+    if bad.any():
+        raise UnknownId(f"unknown edge id {int(e[np.argmax(bad)])} (network has {net.n_edges})")
+    if not np.all((f >= 0.0) & (f <= 1.0)):  # NaN fails this too
+        raise InvalidArgument("a position's fraction along its edge must be in [0, 1]")
 
 
 def _seeds(net: RoadNetwork, e: int, f: float, rev: bool) -> tuple[I32, F64, list[Piece]]:

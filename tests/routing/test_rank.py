@@ -92,3 +92,17 @@ def test_k_must_be_positive(router: Router) -> None:
     pts = random_positions(router, np.random.default_rng(1), 2)
     with pytest.raises(InvalidArgument):
         router.rank(Positions.of(pts[1:]), pts[0], k=0)
+
+
+def test_made_up_positions_are_refused(router: Router) -> None:
+    """Positions built by hand with a missing edge or a NaN fraction get a typed error."""
+    from routing.errors import UnknownId
+    from routing.snap import RoadPosition
+
+    good = RoadPosition(0, 0.5, 0.0, 0.0, 0.0)
+    with pytest.raises(UnknownId):
+        router.route(good, RoadPosition(router.net.n_edges, 0.5, 0.0, 0.0, 0.0))
+    with pytest.raises(InvalidArgument):
+        router.rank(Positions.of([RoadPosition(1, float("nan"), 0.0, 0.0, 0.0)]), good, k=1)
+    with pytest.raises(InvalidArgument):
+        router.matrix(Positions.of([good]), Positions.of([RoadPosition(2, 1.5, 0.0, 0.0, 0.0)]))
