@@ -19,6 +19,12 @@ def _build_parser() -> argparse.ArgumentParser:
         description="Run the routing demo; arguments after `demo` go to it unchanged.",
         add_help=False,
     )
+    commands.add_parser(
+        "eval-location",
+        help="score location fusion on synthetic calls",
+        description="Evaluate location fusion; arguments after the command go to it.",
+        add_help=False,
+    )
     commands.add_parser("serve", help="run the dispatch server (not yet available)")
     return parser
 
@@ -43,6 +49,11 @@ def main(argv: list[str] | None = None) -> int:
     ns, rest = parser.parse_known_args(argv)
     if ns.command == "demo":
         return _demo(rest)
+    if ns.command == "eval-location":
+        import location_fusion.cli as fusion_cli
+
+        code: int = fusion_cli.main(rest)
+        return code
     if rest:
         parser.error(f"unrecognized arguments: {' '.join(rest)}")
     return _serve()

@@ -1,0 +1,218 @@
+"""Each kind of evidence as a density over local metres: GPS/Wi-Fi fixes, a cell sector, speech.
+
+A source answers four questions in one local frame (x east, y north, metres):
+`log_density` (a normalised density per m², robust: every source mixes in an outlier
+component, so one wrong source cannot drag the estimate far), `sample` (draws from that
+density, for importance sampling), `core_distance` (metres from a point to the source's own
+95 % region, 0 inside: for conflict checks), and `r95_m` (the radius that region would have
+around a point: the best a source alone can justify).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+from numpy.typing import NDArray
+from scipy.spatial import cKDTree
+
+from location_fusion.cells import Sector
+from location_fusion.fixes import DeviceFix, sigma_to_radius
+from location_fusion.gazetteer import Place
+from location_fusion.geo import F64, LocalFrame
+
+K95 = math.sqrt(-2.0 * math.log(0.05))  # 95 % radius of a circular 2-D Gaussian, in sigmas
+BROAD_DENSITY = 1.0 / (math.pi * 3000.0**2)  # "anywhere within 3 km": the outlier's density
+
+
+def _gauss2(d2: F64, sigma: float) -> F64:
+    out: F64 = np.exp(-0.5 * d2 / sigma**2) / (2 * math.pi * sigma**2)
+    return out
+
+
+@dataclass
+class FixSource:
+    """A handset fix: Gaussian at its stated accuracy, widened by age, plus an outlier part."""
+
+    name: str
+    x: float
+    y: float
+    sigma_m: float
+    outlier_p: float
+    outlier_sigma_m: float
+    weight: float  # tempering: older fixes count less
+
+    def log_density(self, x: F64, y: F64) -> F64:
+        d2 = (x - self.x) ** 2 + (y - self.y) ** 2
+        mix = (1 - self.outlier_p) * _gauss2(d2, self.sigma_m) + self.outlier_p * _gauss2(
+            d2, self.outlier_sigma_m
+        )
+        out: F64 = np.log(mix + 1e-300)
+        return out
+
+    def sample(self, n: int, rng: np.random.Generator) -> tuple[F64, F64]:
+        wide = rng.random(n) < self.outlier_p
+        s = np.where(wide, self.outlier_sigma_m, self.sigma_m)
+        return self.x + rng.normal(0, 1, n) * s, self.y + rng.normal(0, 1, n) * s
+
+    def inlier_share(self, x: float, y: float) -> float:
+        d2 = np.array([(x - self.x) ** 2 + (y - self.y) ** 2])
+        a = (1 - self.outlier_p) * _gauss2(d2, self.sigma_m)[0]
+        b = self.outlier_p * _gauss2(d2, self.outlier_sigma_m)[0]
+        return float(a / (a + b + 1e-300))
+
+    def core_distance(self, x: F64, y: F64) -> F64:
+        return np.maximum(np.hypot(x - self.x, y - self.y) - self.r95_m, 0.0)
+
+    @property
+    def r95_m(self) -> float:
+        return K95 * self.sigma_m
+
+    def anchor(self) -> tuple[float, float]:
+        return self.x, self.y
+
+
+@dataclass
+class CellSource:
+    """The serving sector (and timing-advance band) as a soft wedge."""
+
+    sector: Sector
+    frame: LocalFrame
+    name: str = "cell"
+    weight: float = 1.0
+    _site: tuple[float, float] = field(init=False)
+
+    def __post_init__(self) -> None:
+        sx, sy = self.frame.to_xy(self.sector.lon, self.sector.lat)
+        self._site = (float(sx), float(sy))
+
+    def log_density(self, x: F64, y: F64) -> F64:
+        lon, lat = self.frame.to_lonlat(x, y)
+        return np.asarray(self.sector.log_likelihood(lon, lat), dtype=np.float64)
+
+    def sample(self, n: int, rng: np.random.Generator) -> tuple[F64, F64]:
+        lon, lat = self.sector.sample(n, rng)
+        return self.frame.to_xy(lon, lat)
+
+    def core_distance(self, x: F64, y: F64) -> F64:
+        """Metres from each point to the wedge (annular sector); 0 inside."""
+        s = self.sector
+        vx, vy = x - self._site[0], y - self._site[1]
+        r = np.hypot(vx, vy)
+        radial = np.maximum(np.maximum(s.r_min_m - r, r - s.r_max_m), 0.0)
+        if s.azimuth_deg is None or s.half_width_deg >= 180:
+            return radial
+        bearing = np.degrees(np.arctan2(vx, vy))
+        off = (bearing - s.azimuth_deg + 180.0) % 360.0 - 180.0
+        inside = np.abs(off) <= s.half_width_deg
+        edge = np.radians(s.azimuth_deg + np.sign(off) * s.half_width_deg)
+        ux, uy = np.sin(edge), np.cos(edge)
+        t = np.clip(vx * ux + vy * uy, s.r_min_m, s.r_max_m)
+        to_edge = np.hypot(vx - t * ux, vy - t * uy)
+        return np.where(inside, radial, to_edge)
+
+    @property
+    def r95_m(self) -> float:
+        s = self.sector
+        width = math.radians(2 * s.half_width_deg) if s.azimuth_deg is not None else 2 * math.pi
+        area = 0.5 * width * (s.r_max_m**2 - s.r_min_m**2)
+        return math.sqrt(0.95 * area / math.pi)  # a disc of the wedge's area, 95 % of it
+
+    def anchor(self) -> tuple[float, float]:
+        lon, lat = self.sector.centroid()
+        x, y = self.frame.to_xy(lon, lat)
+        return float(x), float(y)
+
+
+@dataclass
+class SpeechSource:
+    """The caller's words: a mixture over geocoded candidates, plus 'said the wrong place'."""
+
+    places: list[Place]
+    frame: LocalFrame
+    street_sigma_m: float
+    outlier_p: float
+    name: str = "speech"
+    weight: float = 1.0
+    _parts: list[tuple[float, str, F64, F64, float, cKDTree | None]] = field(init=False)
+
+    def __post_init__(self) -> None:
+        total = sum(p.confidence for p in self.places)
+        self._parts = []
+        for p in self.places:
+            share = p.confidence / total
+            if p.kind == "street" and p.line_lonlat is not None and len(p.line_lonlat) > 1:
+                lx, ly = self.frame.to_xy(p.line_lonlat[:, 0], p.line_lonlat[:, 1])
+                length = float(np.hypot(np.diff(lx), np.diff(ly)).sum()) + 1.0
+                self._parts.append((share, "line", lx, ly, length, cKDTree(np.c_[lx, ly])))
+            else:
+                px, py = self.frame.to_xy(p.lon, p.lat)
+                sigma = max(p.radius_m / K95, 5.0)
+                self._parts.append((share, "point", np.atleast_1d(px), np.atleast_1d(py), sigma,
+                                    None))  # fmt: skip
+
+    def _part_density(self, part: tuple[float, str, F64, F64, float, cKDTree | None],
+                      x: F64, y: F64) -> F64:  # fmt: skip
+        share, _kind, px, py, size, tree = part
+        if tree is not None:  # along the street uniform, across it Gaussian
+            d, _ = tree.query(np.c_[x, y])
+            sig = self.street_sigma_m
+            out: F64 = share * np.exp(-0.5 * (d / sig) ** 2) / (math.sqrt(2 * math.pi) * sig * size)
+            return out
+        return share * _gauss2((x - px[0]) ** 2 + (y - py[0]) ** 2, size)
+
+    def log_density(self, x: F64, y: F64) -> F64:
+        mix = np.zeros_like(x)
+        for part in self._parts:
+            mix += self._part_density(part, x, y)
+        out: F64 = np.log((1 - self.outlier_p) * mix + self.outlier_p * BROAD_DENSITY)
+        return out
+
+    def sample(self, n: int, rng: np.random.Generator) -> tuple[F64, F64]:
+        shares = np.array([p[0] for p in self._parts])
+        which = rng.choice(len(self._parts), size=n, p=shares / shares.sum())
+        xs, ys = np.empty(n), np.empty(n)
+        for i, (_, kind, px, py, size, _tree) in enumerate(self._parts):
+            m = which == i
+            k = int(m.sum())
+            if kind == "line":
+                j = rng.integers(0, px.shape[0], k)
+                s = self.street_sigma_m
+                xs[m], ys[m] = px[j] + rng.normal(0, s, k), py[j] + rng.normal(0, s, k)
+            else:
+                xs[m], ys[m] = px[0] + rng.normal(0, size, k), py[0] + rng.normal(0, size, k)
+        return xs, ys
+
+    def core_distance(self, x: F64, y: F64) -> F64:
+        best = np.full(x.shape, np.inf)
+        for _, _kind, px, py, size, tree in self._parts:
+            if tree is not None:
+                d, _ = tree.query(np.c_[x, y])
+                best = np.minimum(best, np.maximum(d - K95 * self.street_sigma_m / 1.2, 0.0))
+            else:
+                best = np.minimum(best, np.maximum(np.hypot(x - px[0], y - py[0]) - K95 * size, 0))
+        return best
+
+    @property
+    def r95_m(self) -> float:
+        sizes = [K95 * p[4] if p[1] == "point" else 0.5 * p[4] for p in self._parts]
+        return float(min(sizes))
+
+    def inlier_share(self, x: float, y: float) -> float:
+        xa, ya = np.array([x]), np.array([y])
+        mix = sum(float(self._part_density(p, xa, ya)[0]) for p in self._parts)
+        a = (1 - self.outlier_p) * mix
+        return a / (a + self.outlier_p * BROAD_DENSITY)
+
+    def anchor(self) -> tuple[float, float]:
+        _, _, px, py, _, _ = max(self._parts, key=lambda p: p[0])
+        return float(np.mean(px)), float(np.mean(py))
+
+
+def fix_r95(fix: DeviceFix) -> float:
+    return sigma_to_radius(fix.sigma_m, 0.95)
+
+
+Source = FixSource | CellSource | SpeechSource
+Points = tuple[NDArray[np.float64], NDArray[np.float64]]
