@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from location_fusion.cells import CellTable, sector_for
-from location_fusion.fuse import _conflict, build_sources
+from location_fusion.cells import CellTable, Sector, sector_for
+from location_fusion.fuse import find_conflict
 from location_fusion.geo import haversine_m
 from location_fusion.locate import CallEvidence, Locator
 from location_fusion.scenario import Call, CallMaker
@@ -103,17 +103,14 @@ def _sector_r95_about_centroid(src: CellSource) -> float:
     return float(np.quantile(np.hypot(x - ax, y - ay), 0.95))
 
 
-def _true_conflict(call: Call, locator: Locator, sector: object) -> bool:
+def _true_conflict(call: Call, locator: Locator, sector: Sector | None) -> bool:
     """Do the fixes, the sector and the words as meant hold two disjoint 95 % regions?"""
     meant = _meant_phrase(call)
     places = locator.places_for(meant) if meant else []
     fixes = list(call.fixes)
     if sum(x is not None and x != [] for x in (fixes or None, sector, places or None)) < 2:
         return False
-    _, sources = build_sources(fixes, sector, places, call.now_s, locator.params)  # type: ignore[arg-type]
-    return (
-        _conflict(sources, np.random.default_rng(1), locator.params.conflict_margin_m) is not None
-    )
+    return find_conflict(fixes, sector, places, call.now_s, locator.params) is not None
 
 
 def _meant_phrase(call: Call) -> str | None:

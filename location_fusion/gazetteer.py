@@ -43,7 +43,7 @@ F64 = NDArray[np.float64]
 KINDS = frozenset({"street", "intersection", "place", "street_near_place"})
 
 SAMPLE_STEP_M = 10.0  # spacing of the points sampled along every street
-INTERSECTION_RADIUS_M = 40.0  # a junction is a few lanes wide
+INTERSECTION_RADIUS_M = 65.0  # people name the junction they stand near, often 50 m off it
 PLACE_RADIUS_M = 120.0  # a hospital campus, with its gates and car parks
 NEAR_PLACE_RADIUS_M = 150.0  # "on street S near place P"
 JUNCTION_CLUSTER_M = 150.0  # junction nodes of one street pair closer than this are one junction

@@ -19,11 +19,32 @@ from scipy.spatial import cKDTree
 
 from location_fusion.cells import Sector
 from location_fusion.fixes import DeviceFix, sigma_to_radius
-from location_fusion.gazetteer import Place
+from location_fusion.gazetteer import SAMPLE_STEP_M, Place
 from location_fusion.geo import F64, LocalFrame
 
 K95 = math.sqrt(-2.0 * math.log(0.05))  # 95 % radius of a circular 2-D Gaussian, in sigmas
 BROAD_DENSITY = 1.0 / (math.pi * 3000.0**2)  # "anywhere within 3 km": the outlier's density
+
+
+_TREES: dict[int, tuple[F64, cKDTree, LocalFrame]] = {}  # id(line) -> (line, tree, frame)
+
+
+def _street_tree(line: F64) -> tuple[cKDTree, LocalFrame]:
+    """A KD-tree of a street's points in the street's own metric frame, built once.
+
+    Street lines are read-only arrays owned by the gazetteer; holding the array in the cache
+    keeps its id a stable key. At most 512 streets are kept.
+    """
+    hit = _TREES.get(id(line))
+    if hit is not None and hit[0] is line:
+        return hit[1], hit[2]
+    frame = LocalFrame(float(line[0, 0]), float(line[0, 1]))
+    lx, ly = frame.to_xy(line[:, 0], line[:, 1])
+    tree = cKDTree(np.c_[lx, ly])
+    if len(_TREES) >= 512:
+        _TREES.clear()
+    _TREES[id(line)] = (line, tree, frame)
+    return tree, frame
 
 
 def _gauss2(d2: F64, sigma: float) -> F64:
@@ -56,11 +77,13 @@ class FixSource:
         s = np.where(wide, self.outlier_sigma_m, self.sigma_m)
         return self.x + rng.normal(0, 1, n) * s, self.y + rng.normal(0, 1, n) * s
 
-    def inlier_share(self, x: float, y: float) -> float:
-        d2 = np.array([(x - self.x) ** 2 + (y - self.y) ** 2])
-        a = (1 - self.outlier_p) * _gauss2(d2, self.sigma_m)[0]
-        b = self.outlier_p * _gauss2(d2, self.outlier_sigma_m)[0]
-        return float(a / (a + b + 1e-300))
+    def evaluate(self, x: F64, y: F64) -> tuple[F64, F64]:
+        """(log density, distance to the 95 % region) at every point, in one pass."""
+        d2 = (x - self.x) ** 2 + (y - self.y) ** 2
+        mix = (1 - self.outlier_p) * _gauss2(d2, self.sigma_m) + self.outlier_p * _gauss2(
+            d2, self.outlier_sigma_m
+        )
+        return np.log(mix + 1e-300), np.maximum(np.sqrt(d2) - self.r95_m, 0.0)
 
     def core_distance(self, x: F64, y: F64) -> F64:
         return np.maximum(np.hypot(x - self.x, y - self.y) - self.r95_m, 0.0)
@@ -90,6 +113,10 @@ class CellSource:
     def log_density(self, x: F64, y: F64) -> F64:
         lon, lat = self.frame.to_lonlat(x, y)
         return np.asarray(self.sector.log_likelihood(lon, lat), dtype=np.float64)
+
+    def evaluate(self, x: F64, y: F64) -> tuple[F64, F64]:
+        """(log density, distance to the wedge) at every point, in one pass."""
+        return self.log_density(x, y), self.core_distance(x, y)
 
     def sample(self, n: int, rng: np.random.Generator) -> tuple[F64, F64]:
         lon, lat = self.sector.sample(n, rng)
@@ -140,34 +167,42 @@ class SpeechSource:
     def __post_init__(self) -> None:
         total = sum(p.confidence for p in self.places)
         self._parts = []
+        self._frames: list[LocalFrame] = []  # each street part's own frame
         for p in self.places:
             share = p.confidence / total
             if p.kind == "street" and p.line_lonlat is not None and len(p.line_lonlat) > 1:
                 lx, ly = self.frame.to_xy(p.line_lonlat[:, 0], p.line_lonlat[:, 1])
-                length = float(np.hypot(np.diff(lx), np.diff(ly)).sum()) + 1.0
-                self._parts.append((share, "line", lx, ly, length, cKDTree(np.c_[lx, ly])))
+                length = float(len(lx)) * SAMPLE_STEP_M  # the points are evenly spaced
+                tree, street_frame = _street_tree(p.line_lonlat)
+                self._parts.append((share, "line", lx, ly, length, tree))
+                self._frames.append(street_frame)
             else:
                 px, py = self.frame.to_xy(p.lon, p.lat)
                 sigma = max(p.radius_m / K95, 5.0)
                 self._parts.append((share, "point", np.atleast_1d(px), np.atleast_1d(py), sigma,
                                     None))  # fmt: skip
 
-    def _part_density(self, part: tuple[float, str, F64, F64, float, cKDTree | None],
-                      x: F64, y: F64) -> F64:  # fmt: skip
-        share, _kind, px, py, size, tree = part
-        if tree is not None:  # along the street uniform, across it Gaussian
-            d, _ = tree.query(np.c_[x, y])
-            sig = self.street_sigma_m
-            out: F64 = share * np.exp(-0.5 * (d / sig) ** 2) / (math.sqrt(2 * math.pi) * sig * size)
-            return out
-        return share * _gauss2((x - px[0]) ** 2 + (y - py[0]) ** 2, size)
-
     def log_density(self, x: F64, y: F64) -> F64:
+        return self.evaluate(x, y)[0]
+
+    def evaluate(self, x: F64, y: F64) -> tuple[F64, F64]:
+        """(log density, distance to the nearest candidate's 95 % region), one query per part."""
         mix = np.zeros_like(x)
-        for part in self._parts:
-            mix += self._part_density(part, x, y)
-        out: F64 = np.log((1 - self.outlier_p) * mix + self.outlier_p * BROAD_DENSITY)
-        return out
+        core = np.full(x.shape, np.inf)
+        lon, lat = self.frame.to_lonlat(x, y)
+        frames = iter(self._frames)
+        for share, _kind, px, py, size, tree in self._parts:
+            if tree is not None:  # along the street uniform, across it Gaussian
+                d, _ = tree.query(np.c_[next(frames).to_xy(lon, lat)])
+                sig = self.street_sigma_m
+                mix += share * np.exp(-0.5 * (d / sig) ** 2) / (math.sqrt(2 * math.pi) * sig * size)
+                core = np.minimum(core, np.maximum(d - K95 * sig / 1.2, 0.0))
+            else:
+                d2 = (x - px[0]) ** 2 + (y - py[0]) ** 2
+                mix += share * _gauss2(d2, size)
+                core = np.minimum(core, np.maximum(np.sqrt(d2) - K95 * size, 0.0))
+        log = np.log((1 - self.outlier_p) * mix + self.outlier_p * BROAD_DENSITY)
+        return log, core
 
     def sample(self, n: int, rng: np.random.Generator) -> tuple[F64, F64]:
         shares = np.array([p[0] for p in self._parts])
@@ -185,25 +220,12 @@ class SpeechSource:
         return xs, ys
 
     def core_distance(self, x: F64, y: F64) -> F64:
-        best = np.full(x.shape, np.inf)
-        for _, _kind, px, py, size, tree in self._parts:
-            if tree is not None:
-                d, _ = tree.query(np.c_[x, y])
-                best = np.minimum(best, np.maximum(d - K95 * self.street_sigma_m / 1.2, 0.0))
-            else:
-                best = np.minimum(best, np.maximum(np.hypot(x - px[0], y - py[0]) - K95 * size, 0))
-        return best
+        return self.evaluate(x, y)[1]
 
     @property
     def r95_m(self) -> float:
         sizes = [K95 * p[4] if p[1] == "point" else 0.5 * p[4] for p in self._parts]
         return float(min(sizes))
-
-    def inlier_share(self, x: float, y: float) -> float:
-        xa, ya = np.array([x]), np.array([y])
-        mix = sum(float(self._part_density(p, xa, ya)[0]) for p in self._parts)
-        a = (1 - self.outlier_p) * mix
-        return a / (a + self.outlier_p * BROAD_DENSITY)
 
     def anchor(self) -> tuple[float, float]:
         _, _, px, py, _, _ = max(self._parts, key=lambda p: p[0])
