@@ -46,7 +46,7 @@ class FusionParams:
     max_age_s: float = 1800.0  # older fixes are ignored
     speech_outlier_p: float = 0.15  # "said the wrong street"
     street_sigma_m: float = 30.0
-    samples: int = 800
+    samples: int = 600
     bandwidth_m: float = 12.0
     conflict_margin_m: float = 30.0
     seed: int = 0
@@ -157,7 +157,7 @@ def fuse(
     r95 = float(d[order][np.searchsorted(np.cumsum(w[order]), 0.95)])
     floor = min(s.r95_m for s in sources)
     radius = max(r95, min(floor, 5000.0), 5.0)
-    conflict = _conflict(sources, core, block, params.conflict_margin_m, (ex, ey))
+    conflict = _conflict(sources, (x, y), core, block, params.conflict_margin_m, (ex, ey))
     lon, lat = frame.to_lonlat(ex, ey)
     return Fused(
         lat=float(lat),
@@ -180,8 +180,8 @@ def find_conflict(
     if not fixes and sector is None and not places:
         return None
     _, sources = build_sources(fixes, sector, places, now_s, params)
-    _, _, block, _, core = _draw(sources, params)
-    return _conflict(sources, core, block, params.conflict_margin_m)
+    x, y, block, _, core = _draw(sources, params)
+    return _conflict(sources, (x, y), core, block, params.conflict_margin_m)
 
 
 def _draw(
@@ -222,6 +222,7 @@ def _mode(x: F64, y: F64, w: F64, log_post: F64, h: float) -> tuple[float, float
 
 def _conflict(
     sources: list[Source],
+    xy: tuple[F64, F64],
     core: F64,
     block: NDArray[np.int_],
     margin_m: float,
@@ -240,6 +241,9 @@ def _conflict(
     apart: list[tuple[int, int, float]] = []
     for a, b in combinations(latest.values(), 2):
         dist = min(_gap(core, block, a, b), _gap(core, block, b, a))
+        if math.isinf(dist):  # beyond the bounded search: measure the gap exactly
+            dist = min(_exact_gap(sources, xy, core, block, a, b),
+                       _exact_gap(sources, xy, core, block, b, a))  # fmt: skip
         if dist > margin_m:
             apart.append((a, b, dist))
     if not apart:
@@ -257,6 +261,15 @@ def _conflict(
     involved = tuple(sorted(named))
     msg = f"{' and '.join(involved)} disagree by {dist:.0f} m: confirm location"
     return Conflict(involved, dist, msg)
+
+
+def _exact_gap(
+    sources: list[Source], xy: tuple[F64, F64], core: F64, block: NDArray[np.int_], a: int, b: int
+) -> float:
+    mine = block == b
+    inside = mine & (core[b] <= 0)
+    pick = inside if inside.any() else mine
+    return float(sources[a].core_distance(xy[0][pick], xy[1][pick]).min())
 
 
 def _gap(core: F64, block: NDArray[np.int_], a: int, b: int) -> float:

@@ -152,6 +152,19 @@ class CellSource:
         return float(x), float(y)
 
 
+@dataclass(frozen=True)
+class _Part:
+    """One geocoded candidate: a point (junction, place) or a street line."""
+
+    share: float
+    x: float  # point candidates: position in the fusion frame
+    y: float
+    size: float  # point: sigma (m); line: street length (m)
+    line: F64 | None = None  # street points, lon/lat
+    tree: cKDTree | None = None  # street points in the street's own frame
+    tframe: LocalFrame | None = None
+
+
 @dataclass
 class SpeechSource:
     """The caller's words: a mixture over geocoded candidates, plus 'said the wrong place'."""
@@ -162,74 +175,84 @@ class SpeechSource:
     outlier_p: float
     name: str = "speech"
     weight: float = 1.0
-    _parts: list[tuple[float, str, F64, F64, float, cKDTree | None]] = field(init=False)
+    _parts: list[_Part] = field(init=False)
 
     def __post_init__(self) -> None:
         total = sum(p.confidence for p in self.places)
         self._parts = []
-        self._frames: list[LocalFrame] = []  # each street part's own frame
         for p in self.places:
             share = p.confidence / total
             if p.kind == "street" and p.line_lonlat is not None and len(p.line_lonlat) > 1:
-                lx, ly = self.frame.to_xy(p.line_lonlat[:, 0], p.line_lonlat[:, 1])
-                length = float(len(lx)) * SAMPLE_STEP_M  # the points are evenly spaced
-                tree, street_frame = _street_tree(p.line_lonlat)
-                self._parts.append((share, "line", lx, ly, length, tree))
-                self._frames.append(street_frame)
+                tree, tframe = _street_tree(p.line_lonlat)
+                length = float(len(p.line_lonlat)) * SAMPLE_STEP_M  # points are evenly spaced
+                self._parts.append(_Part(share, 0.0, 0.0, length, p.line_lonlat, tree, tframe))
             else:
                 px, py = self.frame.to_xy(p.lon, p.lat)
                 sigma = max(p.radius_m / K95, 5.0)
-                self._parts.append((share, "point", np.atleast_1d(px), np.atleast_1d(py), sigma,
-                                    None))  # fmt: skip
+                self._parts.append(_Part(share, float(px), float(py), sigma))
 
     def log_density(self, x: F64, y: F64) -> F64:
         return self.evaluate(x, y)[0]
 
-    def evaluate(self, x: F64, y: F64) -> tuple[F64, F64]:
-        """(log density, distance to the nearest candidate's 95 % region), one query per part."""
+    def evaluate(self, x: F64, y: F64, bound: bool = True) -> tuple[F64, F64]:
+        """(log density, distance to the nearest candidate's 95 % region), one query per part.
+
+        With `bound`, street distances beyond 8 sigma come back as inf: the density there is
+        below e^-32 of the peak either way, and the search stops early (several times faster).
+        """
         mix = np.zeros_like(x)
         core = np.full(x.shape, np.inf)
-        lon, lat = self.frame.to_lonlat(x, y)
-        frames = iter(self._frames)
-        for share, _kind, px, py, size, tree in self._parts:
-            if tree is not None:  # along the street uniform, across it Gaussian
-                d, _ = tree.query(np.c_[next(frames).to_xy(lon, lat)])
-                sig = self.street_sigma_m
-                mix += share * np.exp(-0.5 * (d / sig) ** 2) / (math.sqrt(2 * math.pi) * sig * size)
+        lonlat = None
+        sig = self.street_sigma_m
+        for part in self._parts:
+            if part.tree is not None and part.tframe is not None:  # uniform along, Gaussian across
+                if lonlat is None:
+                    lonlat = self.frame.to_lonlat(x, y)
+                d, _ = part.tree.query(
+                    np.c_[part.tframe.to_xy(*lonlat)],
+                    distance_upper_bound=8 * sig if bound else np.inf,
+                )
+                norm = math.sqrt(2 * math.pi) * sig * part.size
+                mix += part.share * np.exp(-0.5 * (d / sig) ** 2) / norm
                 core = np.minimum(core, np.maximum(d - K95 * sig / 1.2, 0.0))
             else:
-                d2 = (x - px[0]) ** 2 + (y - py[0]) ** 2
-                mix += share * _gauss2(d2, size)
-                core = np.minimum(core, np.maximum(np.sqrt(d2) - K95 * size, 0.0))
+                d2 = (x - part.x) ** 2 + (y - part.y) ** 2
+                mix += part.share * _gauss2(d2, part.size)
+                core = np.minimum(core, np.maximum(np.sqrt(d2) - K95 * part.size, 0.0))
         log = np.log((1 - self.outlier_p) * mix + self.outlier_p * BROAD_DENSITY)
         return log, core
 
     def sample(self, n: int, rng: np.random.Generator) -> tuple[F64, F64]:
-        shares = np.array([p[0] for p in self._parts])
+        shares = np.array([p.share for p in self._parts])
         which = rng.choice(len(self._parts), size=n, p=shares / shares.sum())
         xs, ys = np.empty(n), np.empty(n)
-        for i, (_, kind, px, py, size, _tree) in enumerate(self._parts):
+        for i, part in enumerate(self._parts):
             m = which == i
             k = int(m.sum())
-            if kind == "line":
-                j = rng.integers(0, px.shape[0], k)
+            if part.line is not None:
+                pts = part.line[rng.integers(0, part.line.shape[0], k)]
+                px, py = self.frame.to_xy(pts[:, 0], pts[:, 1])
                 s = self.street_sigma_m
-                xs[m], ys[m] = px[j] + rng.normal(0, s, k), py[j] + rng.normal(0, s, k)
+                xs[m], ys[m] = px + rng.normal(0, s, k), py + rng.normal(0, s, k)
             else:
-                xs[m], ys[m] = px[0] + rng.normal(0, size, k), py[0] + rng.normal(0, size, k)
+                xs[m] = part.x + rng.normal(0, part.size, k)
+                ys[m] = part.y + rng.normal(0, part.size, k)
         return xs, ys
 
     def core_distance(self, x: F64, y: F64) -> F64:
-        return self.evaluate(x, y)[1]
+        return self.evaluate(x, y, bound=False)[1]
 
     @property
     def r95_m(self) -> float:
-        sizes = [K95 * p[4] if p[1] == "point" else 0.5 * p[4] for p in self._parts]
+        sizes = [K95 * p.size if p.line is None else 0.5 * p.size for p in self._parts]
         return float(min(sizes))
 
     def anchor(self) -> tuple[float, float]:
-        _, _, px, py, _, _ = max(self._parts, key=lambda p: p[0])
-        return float(np.mean(px)), float(np.mean(py))
+        best = max(self._parts, key=lambda p: p.share)
+        if best.line is None:
+            return best.x, best.y
+        x, y = self.frame.to_xy(best.line[:, 0], best.line[:, 1])
+        return float(np.mean(x)), float(np.mean(y))
 
 
 def fix_r95(fix: DeviceFix) -> float:
