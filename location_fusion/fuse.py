@@ -41,13 +41,13 @@ class FusionParams:
     )  # fmt: skip
     outlier_sigma_m: float = 250.0
     min_sigma_m: float = 3.0
-    drift_mps: float = 1.0  # a caller may walk: sigma grows with a fix's age
+    drift_mps: float = 0.2  # callers mostly stay by the patient; sigma still grows with age
     half_life_s: float = 300.0  # an older fix counts half as much per half-life
     max_age_s: float = 1800.0  # older fixes are ignored
     speech_outlier_p: float = 0.15  # "said the wrong street"
     street_sigma_m: float = 30.0
     samples: int = 600
-    bandwidth_m: float = 12.0
+    bandwidth_m: float = 12.0  # mean-shift kernel; narrower around a sharp fix
     conflict_margin_m: float = 30.0
     seed: int = 0
 
@@ -151,7 +151,8 @@ def fuse(
     lw = log_post - log_q
     w = np.exp(lw - lw.max())
     w /= w.sum()
-    ex, ey = _mode(x, y, w, log_post, params.bandwidth_m)
+    tight = min((s.sigma_m for s in sources if isinstance(s, FixSource)), default=np.inf)
+    ex, ey = _mode(x, y, w, log_post, min(params.bandwidth_m, max(2.0, 0.5 * tight)))
     d = np.hypot(x - ex, y - ey)
     order = np.argsort(d)
     r95 = float(d[order][np.searchsorted(np.cumsum(w[order]), 0.95)])

@@ -1,7 +1,7 @@
-"""The routing benchmark's quick mode runs end to end, so the benchmarks cannot rot.
+"""The benchmarks' quick modes run end to end, so the benchmarks cannot rot.
 
-The numbers of a quick run mean little (few repetitions, a 2 x 2 tiling); what is checked is
-that every case runs, every peer answers and the report files are written.
+The numbers of a quick run mean little (few repetitions, a 2 x 2 tiling, 100 fused calls);
+what is checked is that every case runs, every peer answers and the report files are written.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from benchmarks import bench_routing, run
+from benchmarks import bench_fusion, bench_routing, run
 
 
 @pytest.fixture(scope="module")
@@ -36,3 +36,33 @@ def test_report_files_are_written(quick_report: dict[str, Any], tmp_path: Path) 
     assert [p.name for p in paths] == ["routing.json", "routing.md", "routing.png"]
     assert json.loads(paths[0].read_text())["quick"] is True
     assert paths[2].stat().st_size > 0
+
+
+@pytest.fixture(scope="module")
+def quick_fusion() -> dict[str, Any]:
+    """One quick fusion benchmark run (~5 s), shared by the tests below."""
+    return bench_fusion.run(quick=True)
+
+
+def test_quick_fusion_run_times_ours_and_the_grid_and_scores_every_method(
+    quick_fusion: dict[str, Any], tmp_path: Path
+) -> None:
+    """Fuse, the grid peer, locate and geocode are timed, the grid answers every call, every
+    method is scored, and fusion.json and fusion.md are written."""
+    fuse = quick_fusion["fuse"]
+    assert fuse["ours"]["n"] == 100 and fuse["ours"]["p50_ms"] > 0
+    grid = fuse["peers"]["dense 10 m grid posterior"]
+    assert grid["n"] == fuse["ours"]["n"] and grid["ratio"] > 0
+    agree = fuse["agreement"]
+    assert agree["grid_answered"] == agree["calls"] == 100
+    assert 0 <= agree["delta_median_m"] <= agree["delta_p90_m"]
+    assert quick_fusion["locate"]["ours"]["p50_ms"] > 0
+    assert quick_fusion["locate"]["geocode"]["n"] > 0
+    methods = quick_fusion["figures"]["methods"]
+    assert set(methods) == {"fused", "gps_only", "cell_only", "average"}
+    assert all(m["answered"] > 0 for m in methods.values())
+    assert quick_fusion["table"].startswith("| case |")
+    assert quick_fusion["figures_table"].startswith("| method |")
+    paths = run.write_fusion_report(quick_fusion, tmp_path)
+    assert [p.name for p in paths] == ["fusion.json", "fusion.md"]
+    assert json.loads(paths[0].read_text())["quick"] is True

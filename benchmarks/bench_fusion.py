@@ -1,0 +1,463 @@
+"""Location fusion benchmark: one call's fusion against a dense-grid posterior, and the figures.
+
+Budgets it guards (issue 3; the `target` column; ratio = peer p50 / ours p50, above 1 = we are
+faster), on SYNTHETIC calls of the default scenario mix on the bundled Hangzhou city:
+
+1. `fuse()` of one call takes under 1 ms p50, with the geocoder warm (the call's places are
+   geocoded beforehand, as `Locator.locate` does, and one untimed pass has built the street
+   trees the speech source queries; the first, colder pass is reported beside it).
+2. Named peer, same run, same inputs: a naive dense-grid posterior. It builds the very same
+   source objects (`build_sources`), draws 300 samples from each, takes the 1st-99th
+   percentile box of the pooled samples padded by 50 m (capped at 4 km x 4 km about the
+   pooled median), evaluates the posterior (sum over sources of weight * log density) on a
+   10 m grid over it, answers the argmax and the radius about it holding 95 % of the
+   normalised grid mass. Reported: its p50/p99 and the ratio, and how well the two agree:
+   median and p90 distance between the estimates, share within 50 m of the truth and
+   calibration of the 95 % circle for each. No target: it shows importance sampling reaching
+   the grid's answer at a fraction of the cost.
+3. `Locator.locate` end to end (geocode + fuse + read-back + snap) and the geocode alone
+   (`Locator.places_for`), p50/p99; reported, no target of their own.
+4. The evaluation figures (`location_fusion.evaluate.run_calls` + `summarise`, 2000 calls) for
+   fused vs GPS-only, cell-only and a plain average: fused within 50 m >= 85 %, >= 30 points
+   over cell-only, >= 10 points over GPS-only; the 95 % circle holds the truth in 90-98 % of
+   calls; conflict recall >= 90 % at precision >= 80 %.
+
+Everything runs in one process. `--quick` (CI, ~30 s with the imports): 100 timed calls and
+200 evaluated calls; targets are shown but not judged (too few calls to judge).
+
+    python -m benchmarks.bench_fusion [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import platform
+import sys
+import time
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+
+from benchmarks.timing import Row, Timing, fmt_ms, markdown_table, time_calls
+from location_fusion.cells import Sector, sector_for
+from location_fusion.evaluate import METHODS, Summary, run_calls, summarise
+from location_fusion.fixes import DeviceFix
+from location_fusion.fuse import Fused, FusionParams, build_sources, fuse
+from location_fusion.gazetteer import Place
+from location_fusion.geo import haversine_m
+from location_fusion.locate import CallEvidence, Estimate
+from location_fusion.scenario import Call
+
+SEED = 20240611  # the timed calls
+EVAL_SEED = 1  # the evaluated calls (the seed `jijiu eval-location` uses)
+QUICK_NOTE = "judged in full runs"
+
+FUSE_P50_BUDGET_MS = 1.0
+WITHIN_50M_MIN = 0.85
+OVER_CELL_MIN = 0.30
+OVER_GPS_MIN = 0.10
+CALIBRATION_RANGE = (0.90, 0.98)
+CONFLICT_RECALL_MIN = 0.90
+CONFLICT_PRECISION_MIN = 0.80
+
+GRID_STEP_M = 10.0
+GRID_SAMPLES = 300  # per source, for the grid's box
+GRID_PAD_M = 50.0
+GRID_CAP_M = 4000.0
+
+LABELS = {"fused": "fused", "gps_only": "GPS-only", "cell_only": "cell-only", "average": "average"}
+
+
+@dataclass(frozen=True)
+class Plan:
+    calls: int  # timed calls (ours, the grid, locate, geocode)
+    eval_calls: int  # evaluated calls (figures)
+    judged: bool
+
+
+FULL = Plan(calls=500, eval_calls=2000, judged=True)
+QUICK = Plan(calls=100, eval_calls=200, judged=False)
+
+
+@dataclass(frozen=True)
+class Inputs:
+    """One call's fuse() arguments, prepared exactly as `Locator.locate` prepares them."""
+
+    call: Call
+    fixes: list[DeviceFix]
+    sector: Sector | None
+    places: list[Place]
+
+
+@dataclass(frozen=True)
+class GridAnswer:
+    """The dense grid's estimate: point, 95 % mass radius, grid size, whether the cap bit."""
+
+    lat: float
+    lon: float
+    radius95_m: float
+    cells: int
+    capped: bool
+
+
+def say(text: str) -> None:
+    print(text, flush=True)
+
+
+def report_line(t: Timing, ours: Timing | None = None) -> None:
+    ratio = f"  ratio {t.p50_ms / ours.p50_ms:,.3g}x" if ours is not None else ""
+    say(
+        f"   {t.name:<34} p50 {fmt_ms(t.p50_ms):>9}  p99 {fmt_ms(t.p99_ms):>9}"
+        f"  (n={len(t.samples_s)}){ratio}"
+    )
+
+
+def grid_posterior(inp: Inputs, params: FusionParams) -> GridAnswer:
+    """The peer: the same posterior on a 10 m grid, argmax and 95 % mass radius about it."""
+    frame, sources = build_sources(inp.fixes, inp.sector, inp.places, inp.call.now_s, params)
+    rng = np.random.default_rng(params.seed)
+    xs, ys = zip(*(s.sample(GRID_SAMPLES, rng) for s in sources), strict=True)
+    sx, sy = np.concatenate(xs), np.concatenate(ys)
+    x0, x1 = np.percentile(sx, [1, 99])
+    y0, y1 = np.percentile(sy, [1, 99])
+    x0, x1, y0, y1 = x0 - GRID_PAD_M, x1 + GRID_PAD_M, y0 - GRID_PAD_M, y1 + GRID_PAD_M
+    capped = x1 - x0 > GRID_CAP_M or y1 - y0 > GRID_CAP_M
+    if capped:
+        cx, cy, half = float(np.median(sx)), float(np.median(sy)), GRID_CAP_M / 2
+        x0, x1 = max(x0, cx - half), min(x1, cx + half)
+        y0, y1 = max(y0, cy - half), min(y1, cy + half)
+    gx, gy = np.meshgrid(
+        np.arange(x0, x1 + 1e-9, GRID_STEP_M), np.arange(y0, y1 + 1e-9, GRID_STEP_M)
+    )
+    x, y = gx.ravel(), gy.ravel()
+    log_post = np.zeros_like(x)
+    for s in sources:
+        log_post += s.weight * s.evaluate(x, y)[0]
+    i = int(np.argmax(log_post))
+    mass = np.exp(log_post - log_post[i])
+    mass /= mass.sum()
+    d = np.hypot(x - x[i], y - y[i])
+    order = np.argsort(d)
+    k = min(int(np.searchsorted(np.cumsum(mass[order]), 0.95)), d.size - 1)
+    lon, lat = frame.to_lonlat(x[i], y[i])
+    return GridAnswer(float(lat), float(lon), float(d[order][k]), int(d.size), capped)
+
+
+def prepare(calls: list[Call], locator: Any, cells: Any) -> list[Inputs]:
+    """fuse()'s inputs per call (geocoding every phrase: this warms the geocoder)."""
+    out = []
+    for call in calls:
+        places = locator.places_for(call.spoken)
+        sector = None
+        if call.cell is not None:
+            cell = cells.lookup(call.cell)
+            sector = sector_for(cell, call.cell) if cell is not None else None
+        if call.fixes or sector is not None or places:  # fuse() answers None otherwise
+            out.append(Inputs(call, list(call.fixes), sector, places))
+    return out
+
+
+def _dist(a_lat: float, a_lon: float, b_lat: float, b_lon: float) -> float:
+    return float(haversine_m(a_lon, a_lat, b_lon, b_lat))
+
+
+def _pct(x: float) -> str:
+    return f"{x:.1%}"
+
+
+def run(quick: bool = False) -> dict[str, Any]:
+    """Run every part; print as it goes and return the report (rows, tables, raw numbers)."""
+    from location_fusion.cli import build  # the bundled city's loaders (I/O shell)
+
+    plan = QUICK if quick else FULL
+    t_start = time.perf_counter()
+    rows: list[Row] = []
+    note = None if plan.judged else QUICK_NOTE
+    report: dict[str, Any] = {"quick": quick, "plan": asdict(plan), "machine": machine()}
+
+    say(f"# location fusion benchmark ({'quick' if quick else 'full'} mode), SYNTHETIC calls")
+    t0 = time.perf_counter()
+    maker, locator, cells = build()
+    say(f"Hangzhou evaluation world built in {time.perf_counter() - t0:.1f} s")
+    params: FusionParams = locator.params
+    rng = np.random.default_rng(SEED)
+    calls = [maker.make(rng) for _ in range(plan.calls)]
+    inputs = prepare(calls, locator, cells)
+    say(f"{len(inputs)} of {len(calls)} calls carry evidence; geocoder warmed on their words")
+
+    # 1. Ours: fuse() per call, first pass (street trees built on first sight) and warm.
+    case1 = "1. fuse one call"
+    say(f"\n{case1}")
+
+    def ours_fn(inp: Inputs) -> Fused | None:
+        return fuse(inp.fixes, inp.sector, inp.places, inp.call.now_s, params)
+
+    first, _ = time_calls("ours: fuse(), first pass", ours_fn, inputs)
+    ours, fused = time_calls("ours: fuse(), warm", ours_fn, inputs)
+    report_line(first)
+    report_line(ours)
+
+    # 2. Peer: the dense grid on the same inputs.
+    grid, answers = time_calls(
+        "dense 10 m grid posterior", lambda inp: grid_posterior(inp, params), inputs, progress=True
+    )
+    ratio = grid.p50_ms / ours.p50_ms
+    mean_ratio = grid.summary()["mean_ms"] / ours.summary()["mean_ms"]
+    report_line(grid, ours)
+    say(f"   mean per call: ratio {mean_ratio:,.3g}x (the grid pays for wide boxes)")
+    ok = ours.p50_ms < FUSE_P50_BUDGET_MS if plan.judged else None
+    budget = f"p50 < {FUSE_P50_BUDGET_MS:g} ms" + (f" ({note})" if note else "")
+    rows.append(Row(case1, ours.text(), "(absolute)", "—", None, budget, ok))
+    rows.append(Row(case1, ours.text(), grid.name, grid.text(), ratio))
+    rows.append(Row(f"{case1} (first pass, cold street trees)", first.text(), "—", "—"))
+
+    agree = _agreement(inputs, fused, answers)
+    say(
+        f"   ours vs grid estimate: median {agree['delta_median_m']:.1f} m, p90 "
+        f"{agree['delta_p90_m']:.1f} m; within 50 m: ours {_pct(agree['ours_within_50m'])}, "
+        f"grid {_pct(agree['grid_within_50m'])}; 95 % holds: ours "
+        f"{_pct(agree['ours_calibration'])}, grid {_pct(agree['grid_calibration'])}; grid "
+        f"{agree['grid_cells_median']:,.0f} cells (median), capped at 4 km in "
+        f"{agree['grid_capped']} calls"
+    )
+    case2 = "2. ours vs grid, same calls"
+    rows.append(
+        Row(
+            f"{case2}: distance between estimates",
+            f"median {agree['delta_median_m']:.1f} m, p90 {agree['delta_p90_m']:.1f} m",
+            grid.name,
+            "—",
+        )
+    )
+    rows.append(
+        Row(
+            f"{case2}: within 50 m / 95 % holds",
+            f"{_pct(agree['ours_within_50m'])} / {_pct(agree['ours_calibration'])}",
+            grid.name,
+            f"{_pct(agree['grid_within_50m'])} / {_pct(agree['grid_calibration'])}",
+        )
+    )
+    report["fuse"] = {
+        "ours": ours.summary(),
+        "first_pass": first.summary(),
+        "p50_budget_ms": FUSE_P50_BUDGET_MS,
+        "passed": ok,
+        "peers": {grid.name: dict(grid.summary(), ratio=ratio, mean_ratio=mean_ratio)},
+        "agreement": agree,
+    }
+
+    # 3. Locate end to end, and geocode alone.
+    case3 = "3. Locator.locate end to end"
+    say(f"\n{case3}")
+    evidence = [(CallEvidence(c.fixes, c.cell, c.spoken), c.now_s) for c in calls]
+
+    def locate_fn(item: tuple[CallEvidence, float]) -> Estimate | None:
+        return locator.locate(*item)
+
+    locate, located = time_calls("Locator.locate", locate_fn, evidence)
+    spoken = [c.spoken for c in calls if c.spoken]
+    geocode, _ = time_calls("geocode alone (places_for)", locator.places_for, spoken)
+    report_line(locate)
+    report_line(geocode)
+    rows.append(Row(case3, locate.text(), "—", "—", target="reported"))
+    rows.append(Row("3. geocode alone (places_for)", geocode.text(), "—", "—", target="reported"))
+    report["locate"] = {
+        "ours": locate.summary(),
+        "answered": sum(e is not None for e in located),
+        "geocode": geocode.summary(),
+    }
+
+    # 4. The evaluation figures: fused vs the baselines.
+    say(f"\n4. evaluation figures ({plan.eval_calls} SYNTHETIC calls, seed {EVAL_SEED})")
+    t0 = time.perf_counter()
+    outcomes = run_calls(maker, locator, cells, plan.eval_calls, EVAL_SEED)
+    figures = summarise(outcomes)
+    say(f"   evaluated in {time.perf_counter() - t0:.1f} s")
+    summaries: dict[str, Summary] = {}
+    for m in METHODS:
+        summary = figures[m]
+        assert isinstance(summary, Summary)
+        summaries[m] = summary
+    fig_rows, checks = _figure_rows(summaries, figures, ours, plan)
+    rows += fig_rows
+    report["figures"] = {
+        "calls": plan.eval_calls,
+        "seed": EVAL_SEED,
+        "methods": {m: asdict(s) for m, s in summaries.items()},
+        "conflict_precision": figures["conflict_precision"],
+        "conflict_recall": figures["conflict_recall"],
+        "conflicts": figures["conflicts"],
+        "locate_ms_p50": figures["locate_ms_p50"],
+        "locate_ms_p99": figures["locate_ms_p99"],
+        "checks": checks,
+    }
+    figures_table = _figures_table(summaries, report["figures"])
+    say("\n" + figures_table)
+
+    table = markdown_table(rows)
+    wall = time.perf_counter() - t_start
+    failed = [row.case for row in rows if row.passed is False]
+    report.update(
+        rows=[row.as_dict() for row in rows],
+        table=table,
+        figures_table=figures_table,
+        wall_s=wall,
+        failed=failed,
+    )
+    say("\n" + table)
+    say(
+        f"\nwall time {wall:.1f} s; {len(failed)} target(s) failed"
+        + (f": {failed}" if failed else "")
+    )
+    return report
+
+
+def _agreement(
+    inputs: list[Inputs], fused: list[Fused | None], grid: list[GridAnswer]
+) -> dict[str, Any]:
+    """How far ours and the grid land from each other and from the truth, on the same calls."""
+    delta, ours_err, grid_err, ours_in, grid_in = [], [], [], [], []
+    for inp, f, g in zip(inputs, fused, grid, strict=True):
+        assert f is not None  # every input carries evidence
+        c = inp.call
+        delta.append(_dist(f.lat, f.lon, g.lat, g.lon))
+        e_ours = _dist(f.lat, f.lon, c.true_lat, c.true_lon)
+        e_grid = _dist(g.lat, g.lon, c.true_lat, c.true_lon)
+        ours_err.append(e_ours)
+        grid_err.append(e_grid)
+        ours_in.append(e_ours <= f.radius95_m)
+        grid_in.append(e_grid <= g.radius95_m)
+    return {
+        "calls": len(inputs),
+        "grid_answered": sum(math.isfinite(g.lat) and math.isfinite(g.lon) for g in grid),
+        "delta_median_m": float(np.median(delta)),
+        "delta_p90_m": float(np.quantile(delta, 0.9)),
+        "ours_within_50m": float(np.mean(np.array(ours_err) <= 50)),
+        "grid_within_50m": float(np.mean(np.array(grid_err) <= 50)),
+        "ours_median_m": float(np.median(ours_err)),
+        "grid_median_m": float(np.median(grid_err)),
+        "ours_calibration": float(np.mean(ours_in)),
+        "grid_calibration": float(np.mean(grid_in)),
+        "grid_cells_median": float(np.median([g.cells for g in grid])),
+        "grid_capped": sum(g.capped for g in grid),
+    }
+
+
+def _figure_rows(
+    s: dict[str, Summary], figures: dict[str, object], ours: Timing, plan: Plan
+) -> tuple[list[Row], dict[str, Any]]:
+    """One row per issue-3 target, judged in full runs."""
+    note = None if plan.judged else f"{QUICK_NOTE} of {FULL.eval_calls} calls"
+
+    def verdict(ok: bool) -> bool | None:
+        return ok if plan.judged else None
+
+    def target(text: str) -> str:
+        return text + (f" ({note})" if note else "")
+
+    fused, gps, cell = s["fused"], s["gps_only"], s["cell_only"]
+    prec, rec = figures["conflict_precision"], figures["conflict_recall"]
+    assert isinstance(prec, float) and isinstance(rec, float)
+    lo, hi = CALIBRATION_RANGE
+    checks = {
+        "within_50m": fused.within_50m >= WITHIN_50M_MIN,
+        "over_cell_only": fused.within_50m - cell.within_50m >= OVER_CELL_MIN,
+        "over_gps_only": fused.within_50m - gps.within_50m >= OVER_GPS_MIN,
+        "calibration": lo <= fused.calibration <= hi,
+        "conflict": rec >= CONFLICT_RECALL_MIN and prec >= CONFLICT_PRECISION_MIN,
+        "fuse_p50": ours.p50_ms < FUSE_P50_BUDGET_MS,
+    }
+    case = "4. fused"
+    pts = "{:+.1f} points"
+    rows = [
+        Row(
+            f"{case} within 50 m",
+            _pct(fused.within_50m),
+            "—",
+            "—",
+            target=target(f"≥ {WITHIN_50M_MIN:.0%}"),
+            passed=verdict(checks["within_50m"]),
+        ),
+        Row(
+            f"{case} within 50 m vs cell-only",
+            pts.format(100 * (fused.within_50m - cell.within_50m)),
+            "cell-only",
+            _pct(cell.within_50m),
+            target=target(f"≥ +{100 * OVER_CELL_MIN:.0f} points"),
+            passed=verdict(checks["over_cell_only"]),
+        ),
+        Row(
+            f"{case} within 50 m vs GPS-only",
+            pts.format(100 * (fused.within_50m - gps.within_50m)),
+            "GPS-only",
+            _pct(gps.within_50m),
+            target=target(f"≥ +{100 * OVER_GPS_MIN:.0f} points"),
+            passed=verdict(checks["over_gps_only"]),
+        ),
+        Row(
+            f"{case} 95 % circle holds the truth",
+            _pct(fused.calibration),
+            "—",
+            "—",
+            target=target(f"{lo:.0%}–{hi:.0%}"),
+            passed=verdict(checks["calibration"]),
+        ),
+        Row(
+            f"{case} conflict alarm",
+            f"recall {_pct(rec)}, precision {_pct(prec)}",
+            "—",
+            "—",
+            target=target(
+                f"recall ≥ {CONFLICT_RECALL_MIN:.0%} at precision ≥ {CONFLICT_PRECISION_MIN:.0%}"
+            ),
+            passed=verdict(checks["conflict"]),
+        ),
+    ]
+    return rows, checks
+
+
+def _figures_table(s: dict[str, Summary], figures: dict[str, Any]) -> str:
+    """Per method: within 50 m, median, p90, 95 % circle calibration, answered (Markdown)."""
+    head = ["method", "within 50 m", "median", "p90", "95 % circle holds", "answered"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for m in METHODS:
+        r = s[m]
+        lines.append(
+            f"| {LABELS[m]} | {_pct(r.within_50m)} | {r.median_m:.0f} m | {r.p90_m:.0f} m | "
+            f"{_pct(r.calibration)} | {_pct(r.answered)} |"
+        )
+    lines.append(
+        f"\nConflict alarm (fused): precision {_pct(figures['conflict_precision'])}, "
+        f"recall {_pct(figures['conflict_recall'])} "
+        f"({figures['conflicts']} calls truly in conflict)."
+    )
+    return "\n".join(lines)
+
+
+def machine() -> dict[str, Any]:
+    """Versions and CPU count, so a report says what it was measured on."""
+    import scipy
+
+    return {
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "cpus": os.cpu_count(),
+        "loadavg_at_start": os.getloadavg(),  # other work on the machine skews timings
+        "numpy": np.__version__,
+        "scipy": scipy.__version__,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="few calls (CI smoke run)")
+    args = parser.parse_args(argv)
+    run(quick=args.quick)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
