@@ -300,6 +300,14 @@ class Sector:
 
     def log_likelihood(self, lon: ArrayLike, lat: ArrayLike) -> F64:
         """Log density (per m²) that a handset served this way stands at each lon/lat."""
+        return self.log_likelihood_and_distance(lon, lat)[0]
+
+    def distance_m(self, lon: ArrayLike, lat: ArrayLike) -> F64:
+        """Metres from each lon/lat to the wedge's band; 0 inside."""
+        return self.log_likelihood_and_distance(lon, lat)[1]
+
+    def log_likelihood_and_distance(self, lon: ArrayLike, lat: ArrayLike) -> tuple[F64, F64]:
+        """Both at once: they share the polar coordinates, the costly part."""
         r2, r, rcos = self._polar(lon, lat)
         log_in, k_in, log_b, k_b = self._c[5:]
         rc = np.clip(r, self.r_min_m, self.r_max_m)
@@ -309,7 +317,7 @@ class Sector:
         a = log_in + k_in * d2
         b = log_b + k_b * r2
         # log(e^a + e^b), written out: np.logaddexp is several times slower on small arrays
-        return np.asarray(np.maximum(a, b) + np.log1p(np.exp(-np.abs(a - b))))
+        return np.asarray(np.maximum(a, b) + np.log1p(np.exp(-np.abs(a - b)))), np.sqrt(d2)
 
     def contains(self, lon: ArrayLike, lat: ArrayLike) -> NDArray[np.bool_]:
         """True where the point lies in the wedge and the radial band."""

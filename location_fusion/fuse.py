@@ -46,7 +46,7 @@ class FusionParams:
     max_age_s: float = 1800.0  # older fixes are ignored
     speech_outlier_p: float = 0.15  # "said the wrong street"
     street_sigma_m: float = 30.0
-    samples: int = 600
+    samples: int = 400
     bandwidth_m: float = 12.0  # mean-shift kernel; narrower around a sharp fix
     conflict_margin_m: float = 30.0
     seed: int = 0

@@ -104,19 +104,14 @@ class CellSource:
     frame: LocalFrame
     name: str = "cell"
     weight: float = 1.0
-    _site: tuple[float, float] = field(init=False)
-
-    def __post_init__(self) -> None:
-        sx, sy = self.frame.to_xy(self.sector.lon, self.sector.lat)
-        self._site = (float(sx), float(sy))
 
     def log_density(self, x: F64, y: F64) -> F64:
-        lon, lat = self.frame.to_lonlat(x, y)
-        return np.asarray(self.sector.log_likelihood(lon, lat), dtype=np.float64)
+        return self.evaluate(x, y)[0]
 
     def evaluate(self, x: F64, y: F64) -> tuple[F64, F64]:
         """(log density, distance to the wedge) at every point, in one pass."""
-        return self.log_density(x, y), self.core_distance(x, y)
+        lon, lat = self.frame.to_lonlat(x, y)
+        return self.sector.log_likelihood_and_distance(lon, lat)
 
     def sample(self, n: int, rng: np.random.Generator) -> tuple[F64, F64]:
         lon, lat = self.sector.sample(n, rng)
@@ -124,20 +119,7 @@ class CellSource:
 
     def core_distance(self, x: F64, y: F64) -> F64:
         """Metres from each point to the wedge (annular sector); 0 inside."""
-        s = self.sector
-        vx, vy = x - self._site[0], y - self._site[1]
-        r = np.hypot(vx, vy)
-        radial = np.maximum(np.maximum(s.r_min_m - r, r - s.r_max_m), 0.0)
-        if s.azimuth_deg is None or s.half_width_deg >= 180:
-            return radial
-        bearing = np.degrees(np.arctan2(vx, vy))
-        off = (bearing - s.azimuth_deg + 180.0) % 360.0 - 180.0
-        inside = np.abs(off) <= s.half_width_deg
-        edge = np.radians(s.azimuth_deg + np.sign(off) * s.half_width_deg)
-        ux, uy = np.sin(edge), np.cos(edge)
-        t = np.clip(vx * ux + vy * uy, s.r_min_m, s.r_max_m)
-        to_edge = np.hypot(vx - t * ux, vy - t * uy)
-        return np.where(inside, radial, to_edge)
+        return self.evaluate(x, y)[1]
 
     @property
     def r95_m(self) -> float:
