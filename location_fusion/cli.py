@@ -82,6 +82,10 @@ def report(result: dict[str, object], calls: int, seed: int) -> str:
         f"{result['conflict_recall']:.1%} ({result['conflicts']} calls truly in conflict)"
     )
     lines.append(
+        f"spoken words alone: top candidate names the meant street/junction/place in "
+        f"{result['speech_top1']:.1%} of {result['speech_phrases']} noisy phrases (target >= 90 %)"
+    )
+    lines.append(
         f"locate one call: p50 {result['locate_ms_p50']:.2f} ms, p99 "
         f"{result['locate_ms_p99']:.2f} ms (geocode + fuse + read-back + snap)"
     )

@@ -19,6 +19,7 @@ import numpy as np
 
 from location_fusion.cells import CellTable, Sector, sector_for
 from location_fusion.fuse import find_conflict
+from location_fusion.gazetteer import Place
 from location_fusion.geo import haversine_m
 from location_fusion.locate import CallEvidence, Locator
 from location_fusion.scenario import Call, CallMaker
@@ -37,6 +38,7 @@ class Outcome:
     truly_conflicting: bool = False
     fuse_s: float = 0.0
     sky: str = ""
+    speech_hit: bool | None = None  # top geocoded candidate names what was meant; None: no words
 
 
 def score_call(call: Call, locator: Locator, cells: CellTable) -> Outcome:
@@ -69,6 +71,8 @@ def score_call(call: Call, locator: Locator, cells: CellTable) -> Outcome:
     answers["cell_only"] = cell_answer
     points = [a for a in (answers["gps_only"], cell_answer) if a is not None]
     places = locator.places_for(call.spoken)
+    if call.intent is not None and not call.intent.wrong:
+        out.speech_hit = bool(places) and _names_match(places[0], call.intent.names)
     if places:
         points.append((places[0].lat, places[0].lon, places[0].radius_m))
     if points:
@@ -113,6 +117,13 @@ def _true_conflict(call: Call, locator: Locator, sector: Sector | None) -> bool:
     return find_conflict(fixes, sector, places, call.now_s, locator.params) is not None
 
 
+def _names_match(place: Place, meant: tuple[str, ...]) -> bool:
+    """The candidate names the meant street or junction (streets as a set) or place."""
+    if place.streets:
+        return set(place.streets) == set(meant) or (len(meant) == 1 and meant[0] in place.streets)
+    return any(m in place.name or place.name in m for m in meant)
+
+
 def _meant_phrase(call: Call) -> str | None:
     if call.intent is None:
         return None
@@ -151,6 +162,9 @@ def summarise(outcomes: list[Outcome]) -> dict[str, object]:
     result["conflict_precision"] = tp / max(int(alarm.sum()), 1)
     result["conflict_recall"] = tp / max(int(truth.sum()), 1)
     result["conflicts"] = int(truth.sum())
+    hits = [o.speech_hit for o in outcomes if o.speech_hit is not None]
+    result["speech_top1"] = float(np.mean(hits)) if hits else 0.0
+    result["speech_phrases"] = len(hits)
     t = np.array([o.fuse_s for o in outcomes]) * 1e3
     result["locate_ms_p50"] = float(np.median(t))
     result["locate_ms_p99"] = float(np.quantile(t, 0.99))

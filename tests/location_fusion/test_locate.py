@@ -100,7 +100,7 @@ def test_eval_location_command(tmp_path: Path, capsys: pytest.CaptureFixture[str
     assert "SYNTHETIC" in out
     for method in ("fused", "gps_only", "cell_only", "average"):
         assert method in out
-    assert "conflict alarm" in out
+    assert "conflict alarm" in out and "spoken words alone" in out
     assert png.read_bytes()[:4] == b"\x89PNG"
     fused = next(line for line in out.splitlines() if line.startswith("fused"))
     share = float(fused.split()[1].rstrip("%"))
