@@ -23,20 +23,27 @@ from __future__ import annotations
 import csv
 import math
 import re
-import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from functools import cache
 from pathlib import Path
 
 import numpy as np
 from numpy.typing import NDArray
-from pypinyin import Style, lazy_pinyin, pinyin
 from rapidfuzz import fuzz
 from scipy.spatial import cKDTree
 
 from location_fusion.errors import MAX_TEXT_CHARS, InvalidInput, TextTooLong
 from location_fusion.geo import LocalFrame, check_lat_lon, haversine_m
+from location_fusion.spoken_text import (
+    GENERIC_SYLLABLES,
+    SUFFIXES,
+    canonical_street,
+    filler_pattern,
+    normalise_phrase,
+    place_aliases,
+    readings,
+    tokenize,
+)
 from routing.network import RoadNetwork
 
 F64 = NDArray[np.float64]
@@ -52,34 +59,6 @@ MIN_SCORE = 0.72  # a spotted name scoring below this is noise
 ALT_MARGIN = 0.15  # names within this of the best at one spot are alternatives (ambiguity)
 STRIPPED_FACTOR = 0.9  # "文三" for 文三路: right, but slightly less certain
 CHAR_WEIGHT = 0.15  # share of the character match in a score (pinyin takes the rest)
-
-SUFFIXES = "路街巷弄道"  # generic endings people drop when speaking
-#: Syllables of generic endings: a name is looked up by pairs without them when it has such pairs.
-GENERIC_SYLLABLES = frozenset({"lu", "jie", "xian", "long", "dao"})
-PLACE_PREFIXES = ("浙江省", "浙江", "杭州市", "杭州", "省", "市")
-#: Words that carry no location; removed when no name of the gazetteer contains them.
-FILLERS = (
-    "我现在在", "我们在", "我在", "现在", "这里是", "这里", "这边", "那边", "这儿", "那儿",
-    "附近", "旁边", "门口", "对面", "快来", "快点", "请", "嗯", "呃", "啊", "那个", "就是",
-    "位置", "地址", "救命", "救护车", "一下", "麻烦", "帮忙", "有人", "晕倒了", "在", "是",
-    "的", "了", "呢", "吧", "一带", "那里", "靠近", "十字", "交叉口", "交叉", "交界处", "交界",
-    "交汇处", "交汇", "地方", "这个",
-)  # fmt: skip
-ENGLISH = {
-    "road": "路", "rd": "路", "street": "街", "st": "街", "avenue": "大道", "ave": "大道",
-    "lane": "巷", "alley": "弄", "bridge": "桥", "west": "西", "east": "东", "north": "北",
-    "south": "南", "middle": "中", "and": "和", "near": "靠近", "hospital": "医院",
-    "people's": "人民", "peoples": "人民", "provincial": "省", "intersection": "路口",
-    "junction": "路口", "crossing": "路口", "corner": "路口", "of": "", "the": "", "at": "",
-    "on": "", "in": "", "i": "", "i'm": "", "im": "", "am": "", "is": "", "here": "",
-    "please": "", "help": "", "come": "",
-}  # fmt: skip
-_WORD = re.compile(r"[a-z']+")
-_UNIT = re.compile(r"[\u3400-\u9fff]|[a-z]+|\d+")
-_CJK = re.compile(r"[\u3400-\u9fff]")
-_PARENS = re.compile(r"[(（][^)）]*[)）]")
-# "文三路上": 上 before the end, a comma or "near" is "on"; a space may split 上 塘路, so not that.
-_TRAILING_SHANG = re.compile(r"上(?=$|[，,。.!！?？、;；]|靠近|近|旁|附近)")
 
 
 @dataclass(frozen=True)
@@ -139,106 +118,8 @@ class _Match:
     name: str  # canonical street or place name
     kind: str  # "street" | "place"
     score: float
-    start: int  # unit span [start, end) of the phrase
+    start: int  # token span [start, end) of the phrase
     end: int
-
-
-def fuzzy_syllable(syllable: str) -> str:
-    """Fold a tone-less syllable to its fuzzy class (zh→z ch→c sh→s n→l ang→an eng→en ing→in)."""
-    s = syllable.lower().replace("ü", "v")
-    if s[:2] in ("zh", "ch", "sh"):
-        s = s[0] + s[2:]
-    elif s.startswith("n") and not s.startswith("ng"):
-        s = "l" + s[1:]
-    if len(s) > 2 and s.endswith("ng") and s[-3] in "aei":
-        s = s[:-1]
-    return s
-
-
-def canonical_street(raw: str) -> str:
-    """The street name without a parenthesised part or an English tail ("" if none is left)."""
-    name = _PARENS.sub("", unicodedata.normalize("NFKC", raw)).strip()
-    if _CJK.search(name):
-        name = re.split(r"[A-Za-z]", name, maxsplit=1)[0].strip()
-    return name
-
-
-def place_aliases(name: str) -> list[str]:
-    """Shorter ways to say a place: without brackets, "浙江/杭州/省/市" or the part before 附属."""
-    out: list[str] = [name]
-    base = _PARENS.sub("", name).strip()
-    todo = [base, base.split("附属", 1)[1]] if "附属" in base else [base]
-    while todo:
-        alias = todo.pop()
-        if len(alias) >= 3 and alias != "医院":
-            if alias not in out:
-                out.append(alias)
-            cut = (alias[len(p) :] for p in PLACE_PREFIXES if alias.startswith(p))
-            todo.extend(c for c in cut if not c.startswith("立"))  # 省立同德 is not 立同德
-    return out
-
-
-@cache
-def _char_syllable(ch: str) -> str:
-    return fuzzy_syllable(lazy_pinyin(ch)[0])
-
-
-@cache
-def _pinyin_syllables() -> frozenset[str]:
-    """Every tone-less pinyin syllable pypinyin knows (to split typed pinyin like "wensanlu")."""
-    from pypinyin.pinyin_dict import pinyin_dict
-
-    marked = unicodedata.normalize("NFKD", ",".join(pinyin_dict.values())).replace("u\u0308", "v")
-    plain = "".join(c for c in marked if not unicodedata.combining(c))
-    return frozenset(plain.split(","))
-
-
-@cache
-def _segment(word: str) -> tuple[str, ...]:
-    """Split typed pinyin into the fewest valid syllables; the word itself if it cannot be."""
-    valid = _pinyin_syllables()
-    best: list[tuple[str, ...] | None] = [()] + [None] * len(word)
-    for i in range(1, len(word) + 1):
-        for j in range(max(0, i - 6), i):
-            prev = best[j]
-            if prev is not None and word[j:i] in valid:
-                cand = (*prev, word[j:i])
-                cur = best[i]
-                if cur is None or len(cand) < len(cur):
-                    best[i] = cand
-    found = best[-1]
-    return found if found else (word,)
-
-
-def _english(text: str) -> str:
-    return _WORD.sub(lambda m: ENGLISH.get(m.group(0), m.group(0)), text)
-
-
-def _units(text: str) -> list[tuple[str, str]]:
-    """The phrase as (character or "", fuzzy syllable) units; punctuation and spaces vanish."""
-    units: list[tuple[str, str]] = []
-    for m in _UNIT.finditer(text):
-        tok = m.group(0)
-        if _CJK.match(tok):
-            units.append((tok, _char_syllable(tok)))
-        elif tok.isdigit():
-            units.append((tok, tok))
-        else:
-            units.extend(("", fuzzy_syllable(s)) for s in _segment(tok))
-    return units
-
-
-def _readings(name: str) -> list[tuple[str, ...]]:
-    """Fuzzy syllables of a name: char by char, in phrase context, and with other readings."""
-    units = _units(_english(name.lower()))
-    base = tuple(s for _, s in units)
-    out = [base]
-    if all(c for c, _ in units) and len(units) == len(name):
-        out.append(tuple(fuzzy_syllable(s) for s in lazy_pinyin(name)))
-        for i, alts in enumerate(pinyin(name, style=Style.NORMAL, heteronym=True)):
-            if name[i] not in SUFFIXES:
-                out.extend((*base[:i], fuzzy_syllable(a), *base[i + 1 :]) for a in alts[1:3])
-    return list(dict.fromkeys(out))[:6]
 
 
 def _sample_segments(a_xy: F64, b_xy: F64) -> tuple[F64, NDArray[np.intp]]:
@@ -393,7 +274,7 @@ class Gazetteer:
             if kind == "street" and said[-1] in SUFFIXES and len(said) >= 3:
                 forms.append((said[:-2] if said.endswith("大道") else said[:-1], STRIPPED_FACTOR))
             for text, factor in forms:
-                for syl in _readings(text):
+                for syl in readings(text):
                     if (canon, syl) in seen or not syl:
                         continue
                     seen.add((canon, syl))
@@ -405,9 +286,7 @@ class Gazetteer:
                     specific = [kj for kj in keys if not GENERIC_SYLLABLES.intersection(kj[0][:2])]
                     for key, j in specific or [kj for kj in keys if kj[0][2] == 1]:
                         self._index.setdefault(key, []).append((v, j))
-        everything = [s for s, _, _ in spoken]
-        kept = [w for w in FILLERS if not any(w in s for s in everything)]
-        self._fillers = re.compile("|".join(map(re.escape, kept))) if kept else None
+        self._fillers = filler_pattern(s for s, _, _ in spoken)
 
     # -- queries -------------------------------------------------------------------------------
 
@@ -443,11 +322,8 @@ class Gazetteer:
             raise TextTooLong(f"text has {len(text)} characters, the limit is {MAX_TEXT_CHARS}")
         if limit < 1:
             raise InvalidInput(f"limit must be >= 1, got {limit!r}")
-        clean = _english(unicodedata.normalize("NFKC", text).lower())
-        clean = _TRAILING_SHANG.sub(" ", clean)
-        if self._fillers is not None:
-            clean = self._fillers.sub(" ", clean)
-        groups = self._groups(self._spot(_units(clean)))
+        clean = normalise_phrase(text, self._fillers)
+        groups = self._groups(self._spot(tokenize(clean)))
         streets = [alts for _, alts in sorted(g for g in groups[:3] if g[1][0][1] == "street")][:2]
         places = [alts for _, alts in groups if alts[0][1] == "place"][:1]
         out: list[Place] = []
@@ -464,9 +340,9 @@ class Gazetteer:
         out.sort(key=lambda p: -p.confidence)
         return out[:limit]
 
-    def _spot(self, units: list[tuple[str, str]]) -> list[_Match]:
+    def _spot(self, tokens: list[tuple[str, str]]) -> list[_Match]:
         """Every name found in the phrase with its span and score (several per spot)."""
-        syl = [s for _, s in units]
+        syl = [s for _, s in tokens]
         n = len(syl)
         offset = [0]
         for s in syl:
@@ -497,8 +373,8 @@ class Gazetteer:
                 score = fuzz.ratio(var.letters, said, score_cutoff=cutoff) / 100.0
                 if score == 0.0:
                     continue
-                chars = "".join(c for c, _ in units[s0:s1])
-                if all(c for c, _ in units[s0:s1]):  # typed pinyin: no characters to compare
+                chars = "".join(c for c, _ in tokens[s0:s1])
+                if all(c for c, _ in tokens[s0:s1]):  # typed pinyin: no characters to compare
                     char_score = fuzz.ratio(var.chars, chars) / 100.0
                     score = (1 - CHAR_WEIGHT) * score + CHAR_WEIGHT * char_score
                 score *= var.factor

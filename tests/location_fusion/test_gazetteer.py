@@ -15,15 +15,10 @@ import pytest
 
 import location_fusion.gazetteer as gz_mod
 from location_fusion.errors import InvalidInput, TextTooLong
-from location_fusion.gazetteer import (
-    Gazetteer,
-    Place,
-    canonical_street,
-    fuzzy_syllable,
-    place_aliases,
-)
+from location_fusion.gazetteer import Gazetteer, Place
 from location_fusion.geo import haversine_m
 from location_fusion.speech import add_speech_noise, phrase_for_intersection, phrase_for_street
+from location_fusion.spoken_text import canonical_street, fuzzy_syllable, place_aliases
 from routing.load import load_network
 from routing.network import RoadNetwork
 
