@@ -1,0 +1,246 @@
+"""What happens (events, in) and what the engine concludes (decisions, out).
+
+Events are facts in the past tense, each checked on construction (ranges, NaN, sizes), so a
+malformed one never reaches the engine. They are what the durable log stores and replays.
+Decisions are the engine's answers for the shell to publish; they are derived, never logged.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from dispatch.errors import InvalidEvent
+from dispatch.model import (
+    Capability,
+    Complaint,
+    IncidentId,
+    Priority,
+    Step,
+    UnitId,
+    UnitStatus,
+)
+from dispatch.recommend import Option, Swap
+
+MAX_TEXT = 200
+
+
+def _check_point(lat: float, lon: float) -> None:
+    ok = isinstance(lat, int | float) and isinstance(lon, int | float)
+    if not (
+        ok and math.isfinite(lat) and math.isfinite(lon) and abs(lat) <= 90 and abs(lon) <= 180
+    ):
+        raise InvalidEvent(f"invalid coordinate lat={lat!r}, lon={lon!r}")
+
+
+def _check_id(value: str, what: str) -> None:
+    if not (isinstance(value, str) and 0 < len(value) <= 64 and value.isprintable()):
+        raise InvalidEvent(f"{what} must be 1-64 printable characters")
+
+
+@dataclass(frozen=True)
+class CallReceived:
+    """A call opened an incident at a located place (the shell fused the location first)."""
+
+    incident_id: IncidentId
+    lat: float
+    lon: float
+    radius95_m: float
+    complaint: Complaint | None = None
+
+    def __post_init__(self) -> None:
+        _check_id(self.incident_id, "incident_id")
+        _check_point(self.lat, self.lon)
+        if not (math.isfinite(self.radius95_m) and 0 <= self.radius95_m <= 100_000):
+            raise InvalidEvent("radius95_m must be in [0, 100 km]")
+
+
+@dataclass(frozen=True)
+class IncidentLocated:
+    """A better location for an incident (new fixes, the dispatcher's pin)."""
+
+    incident_id: IncidentId
+    lat: float
+    lon: float
+    radius95_m: float
+
+    def __post_init__(self) -> None:
+        _check_id(self.incident_id, "incident_id")
+        _check_point(self.lat, self.lon)
+        if not (math.isfinite(self.radius95_m) and 0 <= self.radius95_m <= 100_000):
+            raise InvalidEvent("radius95_m must be in [0, 100 km]")
+
+
+@dataclass(frozen=True)
+class IncidentTriaged:
+    incident_id: IncidentId
+    priority: Priority
+    complaint: Complaint
+    determinant: str = ""  # MPDS-style code, kept opaque
+
+    def __post_init__(self) -> None:
+        _check_id(self.incident_id, "incident_id")
+        if not isinstance(self.priority, Priority) or not isinstance(self.complaint, Complaint):
+            raise InvalidEvent("priority and complaint must be known values")
+        if len(self.determinant) > 16 or not self.determinant.isprintable():
+            raise InvalidEvent("determinant must be at most 16 printable characters")
+
+
+@dataclass(frozen=True)
+class UnitRegistered:
+    unit_id: UnitId
+    capability: Capability
+    lat: float  # home station
+    lon: float
+    devices: tuple[str, ...] = ("tablet", "doctor", "driver")
+
+    def __post_init__(self) -> None:
+        _check_id(self.unit_id, "unit_id")
+        _check_point(self.lat, self.lon)
+        if not self.devices or len(self.devices) > 8:
+            raise InvalidEvent("a unit has 1-8 crew devices")
+        for d in self.devices:
+            _check_id(d, "device")
+
+
+@dataclass(frozen=True)
+class UnitPositionReported:
+    unit_id: UnitId
+    lat: float
+    lon: float
+
+    def __post_init__(self) -> None:
+        _check_id(self.unit_id, "unit_id")
+        _check_point(self.lat, self.lon)
+
+
+@dataclass(frozen=True)
+class UnitAssigned:
+    """A dispatcher (or the auto-dispatch setting) sends a unit to an incident."""
+
+    incident_id: IncidentId
+    unit_id: UnitId
+    by: str = "dispatcher"
+
+    def __post_init__(self) -> None:
+        _check_id(self.incident_id, "incident_id")
+        _check_id(self.unit_id, "unit_id")
+        _check_id(self.by, "by")
+
+
+@dataclass(frozen=True)
+class OfferAcknowledged:
+    """One crew device confirmed the job."""
+
+    incident_id: IncidentId
+    unit_id: UnitId
+    device: str
+
+    def __post_init__(self) -> None:
+        _check_id(self.incident_id, "incident_id")
+        _check_id(self.unit_id, "unit_id")
+        _check_id(self.device, "device")
+
+
+@dataclass(frozen=True)
+class UnitStatusReported:
+    """The crew pressed a status button (en route, on scene, transporting, ...)."""
+
+    unit_id: UnitId
+    status: UnitStatus
+
+    def __post_init__(self) -> None:
+        _check_id(self.unit_id, "unit_id")
+        if not isinstance(self.status, UnitStatus):
+            raise InvalidEvent("unknown unit status")
+
+
+@dataclass(frozen=True)
+class HandoverCompleted:
+    """The receiving hospital took over care (NEMSIS transfer of care)."""
+
+    incident_id: IncidentId
+
+    def __post_init__(self) -> None:
+        _check_id(self.incident_id, "incident_id")
+
+
+@dataclass(frozen=True)
+class IncidentCancelled:
+    incident_id: IncidentId
+    reason: str = ""
+
+    def __post_init__(self) -> None:
+        _check_id(self.incident_id, "incident_id")
+        if len(self.reason) > MAX_TEXT:
+            raise InvalidEvent(f"reason longer than {MAX_TEXT} characters")
+
+
+@dataclass(frozen=True)
+class ClockTicked:
+    """Nothing happened but time passed: offers may have timed out."""
+
+
+Event = (
+    CallReceived | IncidentLocated | IncidentTriaged | UnitRegistered | UnitPositionReported
+    | UnitAssigned | OfferAcknowledged | UnitStatusReported | HandoverCompleted
+    | IncidentCancelled | ClockTicked
+)  # fmt: skip
+
+
+# --- decisions --------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class IncidentStepped:
+    incident_id: IncidentId
+    step: Step
+    at_s: float
+
+
+@dataclass(frozen=True)
+class UnitChanged:
+    unit_id: UnitId
+    status: UnitStatus
+    incident_id: IncidentId | None
+
+
+@dataclass(frozen=True)
+class Recommended:
+    incident_id: IncidentId
+    options: tuple[Option, ...]
+
+
+@dataclass(frozen=True)
+class OfferSent:
+    """Push the job to every crew device of the unit, in the same instant."""
+
+    incident_id: IncidentId
+    unit_id: UnitId
+    devices: tuple[str, ...]
+    deadline_s: float
+    by: str
+
+
+@dataclass(frozen=True)
+class OfferEscalated:
+    """No acknowledgement in time: the console is alerted; the job went to the next unit."""
+
+    incident_id: IncidentId
+    unit_id: UnitId
+    next_unit_id: UnitId | None
+
+
+@dataclass(frozen=True)
+class SwapSuggested:
+    swap: Swap
+
+
+@dataclass(frozen=True)
+class DuplicateSuggested:
+    incident_id: IncidentId
+    candidates: tuple[IncidentId, ...]
+
+
+Decision = (
+    IncidentStepped | UnitChanged | Recommended | OfferSent | OfferEscalated | SwapSuggested
+    | DuplicateSuggested
+)  # fmt: skip
