@@ -47,12 +47,16 @@ class CallReceived:
     lon: float
     radius95_m: float
     complaint: Complaint | None = None
+    caller_token_sha256: str = ""  # the caller's incident-scoped token, hashed: never in clear
 
     def __post_init__(self) -> None:
         _check_id(self.incident_id, "incident_id")
         _check_point(self.lat, self.lon)
         if not (math.isfinite(self.radius95_m) and 0 <= self.radius95_m <= 100_000):
             raise InvalidEvent("radius95_m must be in [0, 100 km]")
+        h = self.caller_token_sha256
+        if h and not (len(h) == 64 and all(c in "0123456789abcdef" for c in h)):
+            raise InvalidEvent("caller_token_sha256 must be 64 lower-case hex digits")
 
 
 @dataclass(frozen=True)
