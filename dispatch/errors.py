@@ -5,7 +5,9 @@
     ├── UnknownUnit (KeyError)          404
     ├── IllegalTransition (ValueError)  409: the incident or unit is not in a state for this
     ├── UnitUnavailable (ValueError)    409: the unit was taken or went off duty meanwhile
-    └── InvalidEvent (ValueError)       422: malformed (NaN, unknown device, time going back)
+    ├── InvalidEvent (ValueError)       422: malformed (NaN, unknown device, time going back)
+    └── StoreError (OSError)            503: the event log cannot be reached, refuses to be
+                                        durable, or holds a record replay cannot apply
 
 Every refusal happens before any state changes: a refused event leaves the engine as it was.
 """
@@ -38,3 +40,7 @@ class UnitUnavailable(DispatchError, ValueError):
 
 class InvalidEvent(DispatchError, ValueError):
     reason = "invalid_event"
+
+
+class StoreError(DispatchError, OSError):
+    reason = "store_unavailable"

@@ -1,0 +1,159 @@
+"""The SQLite event log: the default backend and the reference the contract tests hold others to.
+
+One table, one transaction per append. WAL with `synchronous=FULL` fsyncs the WAL at every
+commit, so a record is on disk when `append` returns. One connection is shared by threads
+behind a lock (sqlite3 objects are not safe to use from two threads at once); `BEGIN IMMEDIATE`
+also serialises appends from other processes on the same file.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from dispatch.errors import StoreError
+from dispatch.eventlog import Record, check_append, decode_body, encode_body
+
+SCHEMA = """CREATE TABLE IF NOT EXISTS events (
+    seq INTEGER PRIMARY KEY,
+    at_s REAL NOT NULL,
+    idem_key TEXT UNIQUE,
+    body TEXT NOT NULL
+)"""
+BATCH = 500  # rows per read query: the lock is never held while a caller iterates
+BUSY_TIMEOUT_S = 5.0  # wait this long for another process's write transaction
+
+Row = tuple[int, float, str | None, str]
+
+
+class SqliteLog:
+    """An event log in one SQLite file."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self._lock = threading.Lock()
+        try:
+            self._db = sqlite3.connect(
+                self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False
+            )
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot open event log {self.path}: {exc}") from exc
+        try:
+            mode = self._db.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+            if mode != "wal":
+                raise StoreError(f"event log {self.path}: journal_mode is {mode}, not wal")
+            self._db.execute("PRAGMA synchronous=FULL")
+            self._db.execute(SCHEMA)
+            self._identity = _identity(self.path)
+        except (sqlite3.Error, OSError) as exc:
+            self._db.close()
+            raise StoreError(f"cannot open event log {self.path}: {exc}") from exc
+        self._closed = False
+
+    def append(
+        self, at_s: float, event: dict[str, Any], idem_key: str | None = None
+    ) -> tuple[Record, bool]:
+        check_append(at_s, idem_key)
+        body = encode_body(event)
+        with self._lock:
+            db = self._usable()
+            try:
+                db.execute("BEGIN IMMEDIATE")
+                try:
+                    if idem_key is not None:
+                        row = db.execute(
+                            "SELECT seq, at_s, idem_key, body FROM events WHERE idem_key = ?",
+                            (idem_key,),
+                        ).fetchone()
+                        if row is not None:
+                            db.execute("ROLLBACK")
+                            return _record(row), False
+                    cur = db.execute(
+                        "INSERT INTO events (at_s, idem_key, body) VALUES (?, ?, ?)",
+                        (float(at_s), idem_key, body),
+                    )
+                    db.execute("COMMIT")
+                except BaseException:
+                    if db.in_transaction:
+                        db.execute("ROLLBACK")
+                    raise
+            except sqlite3.Error as exc:
+                raise StoreError(f"event log {self.path}: append failed: {exc}") from exc
+        seq = cur.lastrowid
+        assert seq is not None  # an INSERT into a rowid table always sets it
+        return Record(seq, float(at_s), event, idem_key), True
+
+    def by_key(self, idem_key: str) -> Record | None:
+        rows = self._query(
+            "SELECT seq, at_s, idem_key, body FROM events WHERE idem_key = ?", (idem_key,)
+        )
+        return _record(rows[0]) if rows else None
+
+    def read(self, after_seq: int = 0) -> Iterator[Record]:
+        last = after_seq
+        while True:
+            rows = self._query(
+                "SELECT seq, at_s, idem_key, body FROM events WHERE seq > ? ORDER BY seq LIMIT ?",
+                (last, BATCH),
+            )
+            for row in rows:
+                yield _record(row)
+            if len(rows) < BATCH:
+                return
+            last = rows[-1][0]
+
+    def last_seq(self) -> int:
+        rows = self._query("SELECT COALESCE(MAX(seq), 0) FROM events", ())
+        return int(rows[0][0])
+
+    def ping(self) -> bool:
+        try:
+            self._query("SELECT 1 FROM events LIMIT 1", ())
+        except StoreError:
+            return False
+        return True
+
+    def close(self) -> None:
+        with self._lock:
+            if not self._closed:
+                self._closed = True
+                self._db.close()
+
+    # --- internals ------------------------------------------------------------------------------
+    def _usable(self) -> sqlite3.Connection:
+        """The connection, if the log is open and its file is still the one we opened.
+
+        A deleted or replaced file would take appends into an unlinked inode that is gone on
+        restart: acknowledged and lost. So every use checks the path still names our file.
+        """
+        if self._closed:
+            raise StoreError(f"event log {self.path} is closed")
+        try:
+            same = _identity(self.path) == self._identity
+        except OSError as exc:
+            raise StoreError(f"event log {self.path} is gone: {exc}") from exc
+        if not same:
+            raise StoreError(f"event log {self.path} was replaced by another file")
+        return self._db
+
+    def _query(self, sql: str, args: tuple[Any, ...]) -> list[Any]:
+        with self._lock:
+            db = self._usable()
+            try:
+                return db.execute(sql, args).fetchall()
+            except sqlite3.Error as exc:
+                raise StoreError(f"event log {self.path}: {exc}") from exc
+
+
+def _identity(path: Path) -> tuple[int, int]:
+    st = os.stat(path)
+    return st.st_dev, st.st_ino
+
+
+def _record(row: Row) -> Record:
+    seq, at_s, key, body = row
+    return Record(seq, at_s, decode_body(seq, body), key)

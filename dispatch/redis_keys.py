@@ -1,0 +1,38 @@
+"""Every Redis key jijiu writes, in one place (as `arq/constants.py` does for arq).
+
+All keys share a prefix, "jijiu:" by default; tests give each run its own so they never meet.
+The event-log script touches three keys at once, so under Redis Cluster they would need one
+hash slot: a prefix like "{jijiu}:" gives them that.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+DEFAULT_PREFIX = "jijiu:"
+
+
+@dataclass(frozen=True)
+class Keys:
+    """The key names under one prefix."""
+
+    prefix: str = DEFAULT_PREFIX
+
+    def __post_init__(self) -> None:
+        if not self.prefix.isprintable() or " " in self.prefix:
+            raise ValueError(f"a key prefix is printable with no spaces, not {self.prefix!r}")
+
+    @property
+    def events(self) -> str:
+        """Stream: one entry per record, entry id "<seq>-0", fields seq, at_s, body, key."""
+        return self.prefix + "events"
+
+    @property
+    def idem(self) -> str:
+        """Hash: idempotency key -> seq of the record written with it."""
+        return self.prefix + "idem"
+
+    @property
+    def seq(self) -> str:
+        """String: the last seq given out (0 or missing for an empty log)."""
+        return self.prefix + "seq"
