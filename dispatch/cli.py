@@ -25,7 +25,16 @@ def _build_parser() -> argparse.ArgumentParser:
         description="Evaluate location fusion; arguments after the command go to it.",
         add_help=False,
     )
-    commands.add_parser("serve", help="run the dispatch server (not yet available)")
+    serve = commands.add_parser(
+        "serve",
+        help="run the dispatch server",
+        description="Serve the dispatch API and websockets; flags override JIJIU_* variables.",
+    )
+    serve.add_argument("--network", help="bundled network name or OSM file (default hangzhou)")
+    serve.add_argument("--store", help="event log URL (default sqlite:///jijiu-events.db)")
+    serve.add_argument("--tokens", help="role tokens file (default jijiu-tokens.json)")
+    serve.add_argument("--host", help="listen address (default 127.0.0.1)")
+    serve.add_argument("--port", help="listen port (default 8000)")
     return parser
 
 
@@ -37,9 +46,35 @@ def _demo(argv: list[str]) -> int:
     return code
 
 
-def _serve() -> int:
-    print("not yet: the dispatch server arrives with issue 4", file=sys.stderr)
-    return 2
+def _serve(ns: argparse.Namespace) -> int:
+    """Run uvicorn on the app factory; prints where the tokens are, never the tokens."""
+    import uvicorn
+
+    from dispatch.app import create_app
+    from dispatch.settings import Settings
+
+    flags = {"network": ns.network, "store_url": ns.store, "tokens_file": ns.tokens,
+             "host": ns.host, "port": ns.port}  # fmt: skip
+    try:
+        settings = Settings.from_env().with_text({k: v for k, v in flags.items() if v is not None})
+    except ValueError as exc:
+        print(f"jijiu serve: {exc}", file=sys.stderr)
+        return 2
+    host = f"[{settings.host}]" if ":" in settings.host else settings.host
+    print(f"tokens file  {settings.tokens_file.resolve()} (created on first start, mode 0600)")
+    print(f"event log    {settings.store_url}")
+    print(f"console      ws://{host}:{settings.port}/ws/console?token=<dispatcher token>")
+    print(f"API docs     http://{host}:{settings.port}/docs")
+    sys.stdout.flush()
+    uvicorn.run(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        ws_max_size=settings.max_body_bytes,
+        ws_per_message_deflate=False,  # frames are encoded once; deflate would redo it per client
+        log_level="info",
+    )
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -56,4 +91,4 @@ def main(argv: list[str] | None = None) -> int:
         return code
     if rest:
         parser.error(f"unrecognized arguments: {' '.join(rest)}")
-    return _serve()
+    return _serve(ns)

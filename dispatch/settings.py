@@ -1,0 +1,105 @@
+"""The server's settings: one frozen value, from defaults, `JIJIU_*` variables or the CLI.
+
+JIJIU_NETWORK          bundled network name ("hangzhou", "wulin") or an OSM file path
+JIJIU_STORE            event log URL: sqlite:///relative.db, sqlite:////abs.db, redis://...
+JIJIU_TOKENS           the role tokens file (created 0600 on first start)
+JIJIU_HOST, JIJIU_PORT where uvicorn listens
+JIJIU_ACK_TIMEOUT_S    seconds a unit has to acknowledge an offer before escalation
+JIJIU_AUTO_DISPATCH_P1 1/true: a P1 call is offered to the best unit without a click
+JIJIU_SEED_FLEET       demo units registered when the event log is empty (0: none)
+JIJIU_MAX_BODY_BYTES   request bodies above this are refused with 413
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+from typing import Any
+
+_TRUE = frozenset({"1", "true", "yes", "on"})
+_FALSE = frozenset({"0", "false", "no", "off", ""})
+
+
+@dataclass(frozen=True)
+class Settings:
+    network: str = "hangzhou"
+    store_url: str = "sqlite:///jijiu-events.db"
+    tokens_file: Path = Path("jijiu-tokens.json")
+    host: str = "127.0.0.1"
+    port: int = 8000  # 0: any free port (tests)
+    ack_timeout_s: float = 30.0
+    auto_dispatch_p1: bool = False
+    seed_fleet: int = 20  # units
+    max_body_bytes: int = 64 * 1024
+    tick_s: float = 1.0  # how often the clock ticks the engine (offer escalation)
+    calls_per_phone_per_min: int = 5  # above this a phone's calls are flagged, never dropped
+
+    def __post_init__(self) -> None:
+        if not (isinstance(self.network, str) and self.network):
+            raise ValueError("network must be a bundled name or a file path")
+        if "://" not in self.store_url:
+            raise ValueError(
+                f"store_url {self.store_url!r} needs a scheme (sqlite:/// or redis://)"
+            )
+        object.__setattr__(self, "tokens_file", Path(self.tokens_file))  # a str from a caller
+        if not (isinstance(self.host, str) and self.host):
+            raise ValueError("host must not be empty")
+        for name, low, high in (
+            ("port", 0, 65535),
+            ("seed_fleet", 0, 1000),
+            ("max_body_bytes", 1024, 16 * 1024 * 1024),
+            ("calls_per_phone_per_min", 1, 10_000),
+        ):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+                raise ValueError(f"{name} must be an integer in {low}..{high}, got {value!r}")
+        for name in ("ack_timeout_s", "tick_s"):
+            value = getattr(self, name)
+            if not (isinstance(value, int | float) and math.isfinite(value) and value > 0):
+                raise ValueError(f"{name} must be a positive number of seconds, got {value!r}")
+        if not isinstance(self.auto_dispatch_p1, bool):
+            raise ValueError("auto_dispatch_p1 must be a boolean")
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Defaults overridden by the JIJIU_* variables; ValueError names a malformed one."""
+        env = os.environ if environ is None else environ
+        names = {
+            "JIJIU_NETWORK": "network",
+            "JIJIU_STORE": "store_url",
+            "JIJIU_TOKENS": "tokens_file",
+            "JIJIU_HOST": "host",
+            "JIJIU_PORT": "port",
+            "JIJIU_ACK_TIMEOUT_S": "ack_timeout_s",
+            "JIJIU_AUTO_DISPATCH_P1": "auto_dispatch_p1",
+            "JIJIU_SEED_FLEET": "seed_fleet",
+            "JIJIU_MAX_BODY_BYTES": "max_body_bytes",
+        }
+        return cls().with_text({field: env[var] for var, field in names.items() if var in env})
+
+    def with_text(self, values: Mapping[str, str]) -> Settings:
+        """A copy with fields given as text (env, CLI), each parsed to its field's type."""
+        kinds = {f.name: f.default for f in fields(self)}
+        parsed: dict[str, Any] = {}
+        for name, text in values.items():
+            kind = kinds[name]
+            try:
+                if isinstance(kind, bool):
+                    low = text.strip().lower()
+                    if low not in _TRUE | _FALSE:
+                        raise ValueError(text)
+                    parsed[name] = low in _TRUE
+                elif isinstance(kind, int):
+                    parsed[name] = int(text)
+                elif isinstance(kind, float):
+                    parsed[name] = float(text)
+                elif isinstance(kind, Path):
+                    parsed[name] = Path(text)
+                else:
+                    parsed[name] = text
+            except ValueError:
+                raise ValueError(f"setting {name}: cannot read {text!r}") from None
+        return replace(self, **parsed)

@@ -1,0 +1,152 @@
+"""Role tokens: who holds which bearer token, kept in one 0600 JSON file, never logged.
+
+    {"secret": "...", "dispatcher": "...", "traffic": "...", "units": {"ALS01": "...", ...}}
+
+Every token is `secrets.token_urlsafe(16)` (128 random bits), created on first start. A lookup
+compares the presented token with every candidate by `hmac.compare_digest`, so the time taken
+does not depend on how much of a token matched.
+
+Caller tokens are not in the file: each is derived from the incident id with the file's
+`secret` (HMAC-SHA256, 128 bits kept), so a retried call (same idempotency key, even after a
+restart) gets the same token back; only its SHA-256 goes into the `CallReceived` event, and that
+hash is what grants access to the incident, so access survives a restart by replay.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import os
+import secrets
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+
+from dispatch.errors import DispatchError
+
+
+class Role(StrEnum):
+    DISPATCHER = "dispatcher"
+    TRAFFIC = "traffic"
+    UNIT = "unit"
+    CALLER = "caller"
+
+
+class Unauthenticated(DispatchError, PermissionError):
+    """401: no bearer token, or one nobody was given."""
+
+    reason = "unauthenticated"
+
+
+class Forbidden(DispatchError, PermissionError):
+    """403: a known token whose role or subject may not do this."""
+
+    reason = "forbidden"
+
+
+def new_token() -> str:
+    return secrets.token_urlsafe(16)
+
+
+def sha256_hex(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def same(a: str, b: str) -> bool:
+    """Constant-time equality of two tokens (or two hashes)."""
+    return hmac.compare_digest(a.encode(), b.encode())
+
+
+@dataclass
+class TokenBook:
+    """The tokens of one server; `save` writes them to `path` with mode 0600."""
+
+    path: Path
+    secret: str
+    dispatcher: str
+    traffic: str
+    units: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def open(cls, path: Path) -> TokenBook:
+        """Read the file, or create it (0600) with fresh tokens when it does not exist."""
+        if not path.exists():
+            book = cls(path, new_token(), new_token(), new_token())
+            book.save()
+            return book
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            book = cls(
+                path,
+                str(data["secret"]),
+                str(data["dispatcher"]),
+                str(data["traffic"]),
+                {str(k): str(v) for k, v in dict(data.get("units", {})).items()},
+            )
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+            # The message names the file, never its content.
+            raise ValueError(f"tokens file {path} is unreadable or malformed") from exc
+        if any(
+            len(t) < 16 for t in (book.secret, book.dispatcher, book.traffic, *book.units.values())
+        ):
+            raise ValueError(f"tokens file {path} holds a token shorter than 16 characters")
+        return book
+
+    def save(self) -> None:
+        """Write atomically (temp file, fsync, rename) with mode 0600."""
+        body = json.dumps(
+            {
+                "secret": self.secret,
+                "dispatcher": self.dispatcher,
+                "traffic": self.traffic,
+                "units": self.units,
+            },
+            indent=2,
+        )
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_name(self.path.name + ".tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        try:
+            os.write(fd, body.encode())
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.chmod(tmp, 0o600)  # O_CREAT's mode is masked by umask and ignored for an old file
+        os.replace(tmp, self.path)
+
+    def ensure_units(self, unit_ids: Iterable[str]) -> bool:
+        """Give every unit without a token a fresh one and save; True if any was added."""
+        missing = [u for u in unit_ids if u not in self.units]
+        for unit_id in missing:
+            self.units[unit_id] = new_token()
+        if missing:
+            self.save()
+        return bool(missing)
+
+    def role_of(self, token: str) -> tuple[Role, str] | None:
+        """(role, subject) of a staff token (subject: the unit id, or ""); None if unknown.
+
+        Every candidate is compared, whatever matched, in constant time each.
+        """
+        found: tuple[Role, str] | None = None
+        if same(token, self.dispatcher):
+            found = (Role.DISPATCHER, "")
+        if same(token, self.traffic):
+            found = (Role.TRAFFIC, "")
+        for unit_id, unit_token in self.units.items():
+            if same(token, unit_token):
+                found = (Role.UNIT, unit_id)
+        return found
+
+    def caller_token(self, incident_id: str) -> str:
+        """The caller token of an incident: HMAC(secret, incident id), 128 bits, url-safe."""
+        mac = hmac.new(self.secret.encode(), b"caller:" + incident_id.encode(), hashlib.sha256)
+        return base64.urlsafe_b64encode(mac.digest()[:16]).rstrip(b"=").decode()
+
+    def keyed_hash(self, *parts: str) -> str:
+        """HMAC(secret, parts): a stable name for private values (a phone) that leaks nothing."""
+        mac = hmac.new(self.secret.encode(), "\x00".join(parts).encode(), hashlib.sha256)
+        return mac.hexdigest()
