@@ -3,8 +3,9 @@
 Routes parse, authorise, call `DispatchService` and answer; they hold no try/except: the
 exception handlers below turn the typed errors into machine-readable bodies
 `{"reason": ..., "detail": ...}` (401 unauthenticated, 403 forbidden, 404 unknown, 409 conflict,
-413 too large, 422 invalid, 503 store down). Every route runs on the event loop (`async def`),
-so the service sees one request at a time between awaits.
+413 too large, 422 invalid, 429 too many, 503 store down). Every route runs on the event loop
+(`async def`), so the service sees one request at a time between awaits. The live-data routes
+(traffic, caller fixes, the dispatcher's location) are in `dispatch.routes_traffic`.
 
 Websockets authenticate in the handshake from `?token=`; the connection is accepted and then
 closed with 4401 (no or unknown token), 4403 (a role or unit that may not open this socket),
@@ -42,9 +43,10 @@ from dispatch.errors import (
 )
 from dispatch.hub import Hub, pump
 from dispatch.model import Complaint, IncidentId, Priority, UnitId, UnitStatus
-from dispatch.service import DispatchService, NoLocation
+from dispatch.service import DispatchService, NoLocation, NoMatch
 from dispatch.settings import Settings
 from dispatch.tokens import Forbidden, Role, Unauthenticated
+from dispatch.traffic import InvalidArea, TooManyEntries, UnknownEdge, UnknownStreet
 from location_fusion.cells import CellObservation
 from location_fusion.errors import FusionError
 from location_fusion.fixes import device_fix
@@ -208,15 +210,20 @@ STATUS: tuple[tuple[type[Exception], int], ...] = (
     (Forbidden, 403),
     (UnknownIncident, 404),
     (UnknownUnit, 404),
+    (UnknownEdge, 404),
+    (UnknownStreet, 404),
     (IllegalTransition, 409),
     (UnitUnavailable, 409),
     (InvalidEvent, 422),
     (NoLocation, 422),
+    (NoMatch, 422),
+    (InvalidArea, 422),
+    (TooManyEntries, 429),
     (IdempotencyKeyRequired, 400),
     (StoreError, 503),
 )
 ERRORS: dict[int | str, dict[str, Any]] = {
-    code: {"model": ErrorOut} for code in (400, 401, 403, 404, 409, 413, 422, 503)
+    code: {"model": ErrorOut} for code in (400, 401, 403, 404, 409, 413, 422, 429, 503)
 }
 CLOSE_BAD_REQUEST, CLOSE_UNAUTHENTICATED, CLOSE_FORBIDDEN, CLOSE_NOT_FOUND = 4400, 4401, 4403, 4404
 
@@ -352,6 +359,8 @@ def create_app(
     settings: Settings, open_service: Callable[..., DispatchService] | None = None
 ) -> FastAPI:
     """The app for `settings`; the service starts and stops with the app's lifespan."""
+    from dispatch.routes_traffic import router as live_data  # it imports this module's parts
+
     opener = open_service or DispatchService.open
     redact_server_logs()
 
@@ -378,6 +387,7 @@ def create_app(
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     _install_handlers(app)
     _http_routes(app)
+    app.include_router(live_data)
     _ws_routes(app)
     return app
 

@@ -11,6 +11,11 @@ itself poisoned, refuses every further event with StoreError (503) and `/readyz`
 until the process is restarted, which rebuilds the engine from the log. A `ClockTicked` is
 logged only when it decided something (an offer escalated), so replay repeats escalations at
 the times they happened without a record per second.
+
+Some state is deliberately in memory only and gone after a restart: a call's location evidence
+(a later fix is then fused alone, and must still move or tighten the estimate to relocate), the
+set of incidents a dispatcher placed by hand, and the live traffic jams (the feed re-sends
+them; see dispatch/traffic.py). Relocations themselves are `IncidentLocated` events: durable.
 """
 
 from __future__ import annotations
@@ -28,7 +33,7 @@ from typing import Any
 from dispatch import codec
 from dispatch import events as ev
 from dispatch.engine import Engine, EngineSettings, Incident, Unit
-from dispatch.errors import DispatchError, StoreError
+from dispatch.errors import DispatchError, IllegalTransition, InvalidEvent, StoreError
 from dispatch.eventlog import EventLog, open_log
 from dispatch.fleet import demo_fleet
 from dispatch.hub import Hub
@@ -36,9 +41,12 @@ from dispatch.model import Complaint, IncidentId, Step
 from dispatch.replay import replay
 from dispatch.settings import Settings
 from dispatch.tokens import Role, TokenBook, same, sha256_hex
+from dispatch.traffic import TrafficBook, TrafficEntry, edges_of
 from location_fusion.cells import CellTable
+from location_fusion.fixes import DeviceFix
 from location_fusion.gazetteer import Gazetteer
-from location_fusion.locate import CallEvidence, Estimate, Locator
+from location_fusion.geo import haversine_m
+from location_fusion.locate import MAX_FIXES, CallEvidence, Estimate, Locator
 from routing.load import data_dir, load_network
 from routing.router import Router
 
@@ -48,12 +56,22 @@ FLOOD_WINDOW_S = 60.0
 MAX_PHONES_TRACKED = 10_000
 #: Steps while a unit is coming: the caller sees its position and ETA.
 COMING = frozenset({Step.UNIT_NOTIFIED, Step.UNIT_ACKNOWLEDGED, Step.EN_ROUTE})
+#: A re-fused estimate is worth an `IncidentLocated` when it moved or tightened this much.
+MOVED_M = 5.0
+TIGHTER_M = 1.0
+PIN_RADIUS95_M = 25.0  # a dispatcher's map pin: about a building's width
 
 
 class NoLocation(DispatchError, ValueError):
     """422: the call carries nothing that can be located (no fix, unknown cell, no words)."""
 
     reason = "no_location"
+
+
+class NoMatch(DispatchError, ValueError):
+    """422: the dispatcher's spoken location matches no street, junction or place."""
+
+    reason = "no_match"
 
 
 def plain(value: Any) -> Any:
@@ -119,6 +137,12 @@ class DispatchService:
         self._by_caller_hash: dict[str, IncidentId] = {}
         self._descriptions: dict[IncidentId, str] = {}  # read-back text, recomputed on demand
         self._phone_calls: dict[str, deque[float]] = {}  # keyed hash of a phone -> call times
+        # In memory only, lost on restart: a call's location evidence (to re-fuse when the
+        # caller sends another fix), the incidents a dispatcher placed by hand (caller fixes
+        # no longer move those) and the live traffic entries.
+        self._evidence: dict[IncidentId, CallEvidence] = {}
+        self._placed_by_dispatcher: set[IncidentId] = set()
+        self.traffic = TrafficBook()
         # Engine time: seconds since the first start. It continues from the log's last record
         # so time never goes back across restarts (the engine refuses that).
         last_at_s = 0.0
@@ -202,6 +226,8 @@ class DispatchService:
         return decisions
 
     def tick(self) -> None:
+        """Expire traffic entries, then tick the engine (offer escalations)."""
+        self.expire_traffic()
         self.submit(ev.ClockTicked())
 
     # --- calls --------------------------------------------------------------------------------
@@ -250,6 +276,7 @@ class DispatchService:
             del self._descriptions[incident_id]
             raise
         self._remember_caller(incident_id, event.caller_token_sha256)
+        self._evidence[incident_id] = evidence
         return body, True
 
     def _locate(self, evidence: CallEvidence) -> Estimate | None:
@@ -287,6 +314,135 @@ class DispatchService:
     def _remember_caller(self, incident_id: str, token_sha256: str) -> None:
         self.caller_hash[IncidentId(incident_id)] = token_sha256
         self._by_caller_hash[token_sha256] = IncidentId(incident_id)
+
+    # --- a better location: the caller's further fixes, the dispatcher's override ------------
+    def add_fix(self, incident_id: str, fix: DeviceFix, spoken: str | None) -> dict[str, Any]:
+        """Re-fuse the call's evidence with one more fix; relocate if it moved or tightened.
+
+        The evidence lives in memory: after a restart only the fixes sent since are fused (the
+        first call's fix and cell are gone), which is why a fused estimate must still move
+        `MOVED_M` or tighten `TIGHTER_M` before it replaces the incident's place.
+        """
+        inc = self.engine.incident(IncidentId(incident_id))
+        if not inc.open:
+            raise IllegalTransition(f"incident {incident_id} is closed")
+        old = self._evidence.get(inc.incident_id, CallEvidence())
+        evidence = CallEvidence(
+            (*old.fixes, fix)[-MAX_FIXES:], old.cell, spoken if spoken else old.spoken
+        )
+        estimate = self._locate(evidence)
+        if estimate is None:  # cannot happen with a fix in hand; kept as a typed refusal
+            raise NoLocation("the evidence could not be located")
+        moved = float(haversine_m(inc.lon, inc.lat, estimate.lon, estimate.lat)) >= MOVED_M
+        tighter = estimate.radius95_m <= inc.radius95_m - TIGHTER_M
+        located = (moved or tighter) and inc.incident_id not in self._placed_by_dispatcher
+        if located:
+            self._relocate(inc.incident_id, estimate, "caller")
+        self._evidence[inc.incident_id] = evidence
+        return {
+            "incident_id": inc.incident_id,
+            "located": located,
+            "estimate": self._estimate_body(estimate),
+        }
+
+    def place_by_dispatcher(
+        self,
+        incident_id: str,
+        spoken: str | None = None,
+        pin: tuple[float, float, float] | None = None,
+    ) -> dict[str, Any]:
+        """Relocate from the dispatcher's words (geocoded) or map pin (lat, lon, radius95_m)."""
+        inc = self.engine.incident(IncidentId(incident_id))
+        if spoken is not None:
+            estimate = self._locate(CallEvidence((), None, spoken))
+            if estimate is None:
+                raise NoMatch("no street, junction or place matches the words")
+            self._relocate(inc.incident_id, estimate, "dispatcher")
+        elif pin is not None:
+            lat, lon, radius95_m = pin
+            self._relocate(
+                inc.incident_id,
+                {
+                    "lat": lat,
+                    "lon": lon,
+                    "radius95_m": radius95_m,
+                    "description": self.locator.describe(lon, lat),
+                    "conflict": None,
+                },
+                "dispatcher",
+            )
+        else:
+            raise InvalidEvent("give spoken words or a pin")
+        self._placed_by_dispatcher.add(inc.incident_id)
+        return self.incident_view(incident_id)
+
+    def _estimate_body(self, estimate: Estimate | dict[str, Any]) -> dict[str, Any]:
+        if isinstance(estimate, dict):
+            return estimate
+        return {
+            "lat": estimate.lat,
+            "lon": estimate.lon,
+            "radius95_m": estimate.radius95_m,
+            "description": estimate.description,
+            "conflict": plain(estimate.conflict),
+        }
+
+    def _relocate(
+        self, incident_id: IncidentId, estimate: Estimate | dict[str, Any], by: str
+    ) -> None:
+        """Submit `IncidentLocated`; the console (and a unit on the job) hear incident.located."""
+        body = self._estimate_body(estimate)
+        event = ev.IncidentLocated(
+            incident_id, body["lat"], body["lon"], min(body["radius95_m"], 100_000.0)
+        )
+        message = {
+            "type": "incident.located",
+            "incident_id": incident_id,
+            "estimate": body,
+            "by": by,
+        }
+        before = self._descriptions.get(incident_id)
+        self._descriptions[incident_id] = body["description"]
+        try:
+            self.submit(event, first=[message])
+        except DispatchError:
+            if before is None:
+                self._descriptions.pop(incident_id, None)
+            else:
+                self._descriptions[incident_id] = before
+            raise
+        inc = self.engine.incidents[incident_id]
+        if inc.unit_id is not None:
+            self.hub.publish(
+                f"unit:{inc.unit_id}",
+                {"type": "incident.located", "incident_id": incident_id, "place": self.place(inc)},
+            )
+
+    # --- live traffic (in memory, never logged: see dispatch/traffic.py) ----------------------
+    def add_traffic(
+        self,
+        factor: float,
+        expires_in_s: float,
+        edges: list[int] | None = None,
+        area: list[list[tuple[float, float]]] | None = None,
+        street: str | None = None,
+    ) -> TrafficEntry:
+        """Record a jam and write its factor into the router: the next route sees it."""
+        kind, ids = edges_of(self.router.net, edges, area, street)
+        entry = self.traffic.add(kind, ids, factor, self.now(), expires_in_s, street)
+        if entry.edges.size:
+            self.router.set_congestion(entry.edges, entry.factor)
+        return entry
+
+    def expire_traffic(self) -> int:
+        """Drop expired jams; their edges go back to the newest remaining factor or free flow."""
+        restores = self.traffic.expire(self.now())
+        for restore in restores:
+            if restore.factor == 1.0:
+                self.router.clear_congestion(restore.edges)
+            else:
+                self.router.set_congestion(restore.edges, restore.factor)
+        return sum(int(r.edges.shape[0]) for r in restores)
 
     # --- who is asking --------------------------------------------------------------------------
     def identify(self, token: str) -> tuple[Role, str] | None:
@@ -430,6 +586,8 @@ class DispatchService:
                 )
                 if d.step is Step.CLOSED:
                     hub.forget(f"call:{d.incident_id}")  # the caller has its last frame
+                    self._evidence.pop(d.incident_id, None)
+                    self._placed_by_dispatcher.discard(d.incident_id)
             elif isinstance(d, ev.OfferSent):
                 hub.publish(
                     f"unit:{d.unit_id}",
