@@ -49,7 +49,7 @@ from dispatch.tokens import Forbidden, Role, Unauthenticated
 from dispatch.traffic import InvalidArea, TooManyEntries, UnknownEdge, UnknownStreet
 from location_fusion.cells import CellObservation
 from location_fusion.errors import FusionError
-from location_fusion.fixes import device_fix
+from location_fusion.fixes import DeviceFix, device_fix
 from location_fusion.locate import CallEvidence
 
 logger = logging.getLogger("jijiu.dispatch")
@@ -70,6 +70,17 @@ class FixIn(BaseModel):
     accuracy_m: float = Field(gt=0, le=100_000, description="radius holding `confidence`")
     confidence: float | None = Field(None, gt=0, lt=100, description="0.68, or 68 (percent)")
     source: Literal["gnss", "wifi", "cell", "fused"] = "gnss"
+
+    def to_fix(self, observed_at_s: float) -> DeviceFix | None:
+        """The validated device fix (None for "no fix": a report at 0,0)."""
+        return device_fix(
+            self.lat,
+            self.lon,
+            self.accuracy_m,
+            confidence=self.confidence,
+            source=self.source,
+            observed_at_s=observed_at_s,
+        )
 
 
 class CellIn(BaseModel):
@@ -185,15 +196,7 @@ def evidence_of(body: CallIn, now_s: float) -> CallEvidence:
     """The call's location evidence; the device fix only with the caller's consent."""
     fix = None
     if body.fix is not None and body.consent_location:
-        f = body.fix
-        fix = device_fix(
-            f.lat,
-            f.lon,
-            f.accuracy_m,
-            confidence=f.confidence,
-            source=f.source,
-            observed_at_s=now_s,
-        )
+        fix = body.fix.to_fix(now_s)
     cell = None
     if body.cell is not None:
         c = body.cell

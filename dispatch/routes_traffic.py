@@ -24,7 +24,6 @@ from dispatch.errors import UnknownIncident
 from dispatch.service import PIN_RADIUS95_M, NoLocation
 from dispatch.tokens import Forbidden, Role
 from dispatch.traffic import MAX_FACTOR
-from location_fusion.fixes import device_fix
 
 router = APIRouter(prefix="/api/v1")
 
@@ -175,15 +174,7 @@ async def list_traffic(svc: Svc) -> list[dict[str, Any]]:
 )
 async def add_fix(incident_id: str, body: FixesIn, svc: Svc) -> dict[str, Any]:
     """One more fix from the caller's handset: re-fused with what the call already gave."""
-    f = body.fix
-    fix = device_fix(
-        f.lat,
-        f.lon,
-        f.accuracy_m,
-        confidence=f.confidence,
-        source=f.source,
-        observed_at_s=svc.now(),
-    )
+    fix = body.fix.to_fix(svc.now())
     if fix is None:
         raise NoLocation("a fix at (0, 0) is no position")
     return svc.add_fix(incident_id, fix, body.spoken)
