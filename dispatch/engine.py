@@ -138,6 +138,9 @@ class Engine:
         self.now_s = -math.inf
         self._out: list[ev.Decision] = []
         self._offers: set[IncidentId] = set()  # incidents waiting for an acknowledgement
+        #: Set while the event log is replayed: advice (recommendations, duplicate and swap
+        #: suggestions) is skipped, since nobody sees it; every state change is still derived.
+        self.replaying = False
 
     # --- the two verbs ----------------------------------------------------------------------
     def receive(self, event: ev.Event, now_s: float) -> None:
@@ -189,10 +192,11 @@ class Engine:
         self.incidents[e.incident_id] = inc
         self._step(inc, Step.CALL_RECEIVED, now_s)
         self._step(inc, Step.LOCATED, now_s)
-        others = [i.view(now_s) for i in self.incidents.values() if i.open and i is not inc]
-        dups = duplicate_candidates(inc.view(now_s), others, self.settings.recommend)
-        if dups:
-            self._out.append(ev.DuplicateSuggested(inc.incident_id, tuple(dups)))
+        if not self.replaying:
+            others = [i.view(now_s) for i in self.incidents.values() if i.open and i is not inc]
+            dups = duplicate_candidates(inc.view(now_s), others, self.settings.recommend)
+            if dups:
+                self._out.append(ev.DuplicateSuggested(inc.incident_id, tuple(dups)))
         self._recommend_or_auto(inc, now_s)
 
     def _on_IncidentLocated(self, e: ev.IncidentLocated, now_s: float) -> None:
@@ -340,9 +344,12 @@ class Engine:
         self._swaps(unit, now_s)
 
     def _recommend_or_auto(self, inc: Incident, now_s: float) -> None:
+        auto = inc.priority is Priority.P1 and self.settings.auto_dispatch_p1
+        if self.replaying and not auto:
+            return  # advice only: a replay re-derives state, not advice
         options = self.recommend(inc.incident_id, now_s)
         self._out.append(ev.Recommended(inc.incident_id, tuple(options)))
-        if options and inc.priority is Priority.P1 and self.settings.auto_dispatch_p1:
+        if options and auto:
             self._offer(inc, self.units[options[0].unit_id], now_s, "auto")
 
     def _escalate(self, now_s: float) -> None:
@@ -373,6 +380,8 @@ class Engine:
 
     def _swaps(self, free: Unit, now_s: float) -> None:
         """A unit became free: is it clearly closer to an incident whose unit is still coming?"""
+        if self.replaying:
+            return
         coming = [
             (inc.view(now_s), self.units[inc.unit_id].view())
             for inc in self.incidents.values()

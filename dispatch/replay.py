@@ -11,22 +11,29 @@ from __future__ import annotations
 from dispatch import codec
 from dispatch.engine import Engine
 from dispatch.errors import DispatchError, StoreError
-from dispatch.eventlog import EventLog
+from dispatch.eventlog import EventLog, Record
 
 
 def replay(log: EventLog, engine: Engine) -> int:
     """Feed every record to `engine` in seq order, dropping its decisions; the count replayed."""
     count, last = 0, 0
-    for record in log.read():
-        if record.seq <= last:
-            raise StoreError(f"event log seq {record.seq} follows seq {last}: out of order")
-        try:
-            engine.receive(codec.from_dict(record.event), record.at_s)
-        except (DispatchError, ValueError, TypeError) as exc:
-            raise StoreError(
-                f"event log record seq={record.seq} cannot be replayed: {exc}"
-            ) from exc
-        engine.decisions()  # already published before the crash; the state is what matters
-        last = record.seq
-        count += 1
+    engine.replaying = True  # skip advice nobody will see; state changes are all re-derived
+    try:
+        for record in log.read():
+            last = _apply(engine, record, last)
+            count += 1
+    finally:
+        engine.replaying = False
     return count
+
+
+def _apply(engine: Engine, record: Record, last: int) -> int:
+    """Replay one record after seq `last`; return its seq."""
+    if record.seq <= last:
+        raise StoreError(f"event log seq {record.seq} follows seq {last}: out of order")
+    try:
+        engine.receive(codec.from_dict(record.event), record.at_s)
+    except (DispatchError, ValueError, TypeError) as exc:
+        raise StoreError(f"event log record seq={record.seq} cannot be replayed: {exc}") from exc
+    engine.decisions()  # already published before the crash; the state is what matters
+    return record.seq

@@ -207,3 +207,29 @@ def test_off_network_call_is_refused(router: Router, tmp_path: Path) -> None:
     with pytest.raises(InvalidEvent):
         e.receive(ev.CallReceived(IncidentId("far"), 30.0, 120.5, 10.0), 1.0)
     assert not e.incidents
+
+
+def test_replaying_skips_advice_but_not_state(router: Router) -> None:
+    """While replaying, advice is computed only where auto-dispatch needs it; state matches."""
+    events: list[tuple[ev.Event, float]] = [
+        (ev.UnitRegistered(UnitId("A1"), Capability.ALS, *NEAR), 0.0),
+        (ev.UnitRegistered(UnitId("B2"), Capability.BLS, *MID), 0.0),
+        (ev.CallReceived(IncidentId("I1"), *INCIDENT, 20.0, Complaint.CARDIAC_ARREST), 1.0),
+        (ev.CallReceived(IncidentId("I2"), *INCIDENT, 20.0), 2.0),
+    ]
+    live = Engine(router, EngineSettings(auto_dispatch_p1=True))
+    again = Engine(router, EngineSettings(auto_dispatch_p1=True))
+    again.replaying = True
+    for event, t in events:
+        live.receive(event, t)
+        again.receive(event, t)
+    replayed = {d.incident_id for d in again.decisions() if isinstance(d, ev.Recommended)}
+    assert replayed == {"I1"}  # the P1 needs its ranking to auto-dispatch; I2 gets none
+    assert {d.incident_id for d in live.decisions() if isinstance(d, ev.Recommended)} == {
+        "I1",
+        "I2",
+    }
+    for iid in ("I1", "I2"):
+        a, b = live.incident(IncidentId(iid)), again.incident(IncidentId(iid))
+        assert (a.timeline, a.unit_id) == (b.timeline, b.unit_id)
+    assert again.incident(IncidentId("I1")).unit_id == "A1"  # the P1 was auto-dispatched
