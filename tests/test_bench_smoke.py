@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from benchmarks import bench_fusion, bench_routing, run
+from benchmarks import bench_fusion, bench_routing, bench_server, run
 
 
 @pytest.fixture(scope="module")
@@ -65,4 +65,27 @@ def test_quick_fusion_run_times_ours_and_the_grid_and_scores_every_method(
     assert quick_fusion["figures_table"].startswith("| method |")
     paths = run.write_fusion_report(quick_fusion, tmp_path)
     assert [p.name for p in paths] == ["fusion.json", "fusion.md"]
+    assert json.loads(paths[0].read_text())["quick"] is True
+
+
+def test_quick_server_run_measures_calls_and_fan_out_against_bare_broadcast(
+    tmp_path: Path,
+) -> None:
+    """The server benchmark's quick mode (~25 s, real processes on loopback): every call is
+    answered 201 and reaches every console, the fan-out runs ours and bare broadcast with no
+    client lost, and server.json and server.md are written. No timing is asserted."""
+    report = bench_server.run(quick=True)
+    rec = report["calls"]["sqlite"]["rates"][5]
+    assert rec["calls"] == 10 and rec["errors"] == 0 and rec["missing"] == 0
+    assert rec["created"]["n"] == 10 and rec["recommended"]["n"] == 10 * 20
+    assert rec["floor"]["n"] > 0
+    fan = report["fanout"][100]
+    for phase in ("saturated", "paced"):
+        for side in ("ours", "bare"):
+            got = fan[phase][side]
+            assert got["connected"] == 100 and got["clients_lost"] == 0, (phase, side)
+            assert got["deliveries"] > 0 and got["latency"]["n"] == got["deliveries"]
+    assert report["table"].startswith("| case |")
+    paths = run.write_server_report(report, tmp_path)
+    assert [p.name for p in paths] == ["server.json", "server.md"]
     assert json.loads(paths[0].read_text())["quick"] is True
