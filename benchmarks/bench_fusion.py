@@ -34,8 +34,6 @@ from __future__ import annotations
 
 import argparse
 import math
-import os
-import platform
 import sys
 import time
 from dataclasses import asdict, dataclass
@@ -43,7 +41,7 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks.timing import Row, Timing, fmt_ms, markdown_table, time_calls
+from benchmarks.timing import Row, Timing, close_report, fmt_ms, machine_info, time_calls
 from location_fusion.cells import Sector, sector_for
 from location_fusion.evaluate import METHODS, Summary, run_calls, summarise
 from location_fusion.fixes import DeviceFix
@@ -301,21 +299,8 @@ def run(quick: bool = False) -> dict[str, Any]:
     figures_table = _figures_table(summaries, report["figures"])
     say("\n" + figures_table)
 
-    table = markdown_table(rows)
-    wall = time.perf_counter() - t_start
-    failed = [row.case for row in rows if row.passed is False]
-    report.update(
-        rows=[row.as_dict() for row in rows],
-        table=table,
-        figures_table=figures_table,
-        wall_s=wall,
-        failed=failed,
-    )
-    say("\n" + table)
-    say(
-        f"\nwall time {wall:.1f} s; {len(failed)} target(s) failed"
-        + (f": {failed}" if failed else "")
-    )
+    report["figures_table"] = figures_table
+    close_report(report, rows, t_start, say)
     return report
 
 
@@ -445,14 +430,7 @@ def machine() -> dict[str, Any]:
     """Versions and CPU count, so a report says what it was measured on."""
     import scipy
 
-    return {
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-        "cpus": os.cpu_count(),
-        "loadavg_at_start": os.getloadavg(),  # other work on the machine skews timings
-        "numpy": np.__version__,
-        "scipy": scipy.__version__,
-    }
+    return machine_info(np, scipy)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -37,7 +37,7 @@ import numpy as np
 from benchmarks import cases
 from benchmarks.peers import IgraphPeer, NetworkxPeer, PandanaPeer, ScipyPeer
 from benchmarks.tiled import tile_network
-from benchmarks.timing import Row, markdown_table
+from benchmarks.timing import Row, close_report, machine_info
 from routing.load import load_network
 from routing.router import Router
 
@@ -172,42 +172,19 @@ def run(quick: bool = False) -> dict[str, Any]:
     report["e"], got = cases.bench_memory(plan)
     rows += got
 
-    table = markdown_table(rows)
-    wall = time.perf_counter() - t_start
-    report.update(rows=[row.as_dict() for row in rows], table=table, wall_s=wall)
-    failed = [row.case for row in rows if row.passed is False]
-    report["failed"] = failed
-    say("\n" + table)
-    say(
-        f"\nwall time {wall:.1f} s; {len(failed)} target(s) failed"
-        + (f": {failed}" if failed else "")
-    )
+    close_report(report, rows, t_start, say)
     return report
 
 
 def machine() -> dict[str, Any]:
     """Versions and CPU count, so a report says what it was measured on."""
-    import os
-    import platform
-
     import igraph
     import networkx
     import numba
     import pandana
     import scipy
 
-    return {
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-        "cpus": os.cpu_count(),
-        "loadavg_at_start": os.getloadavg(),  # other work on the machine skews timings
-        "numpy": np.__version__,
-        "scipy": scipy.__version__,
-        "numba": numba.__version__,
-        "networkx": networkx.__version__,
-        "igraph": igraph.__version__,
-        "pandana": pandana.__version__,
-    }
+    return machine_info(np, scipy, numba, networkx, igraph, pandana)
 
 
 def main(argv: list[str] | None = None) -> int:

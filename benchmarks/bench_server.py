@@ -54,7 +54,6 @@ import base64
 import json
 import multiprocessing as mp
 import os
-import platform
 import shutil
 import signal
 import socket
@@ -74,7 +73,7 @@ from typing import Any
 import httpx
 import numpy as np
 
-from benchmarks.timing import Row, fmt_ms, markdown_table
+from benchmarks.timing import Row, close_report, fmt_ms, machine_info
 
 ROOT = Path(__file__).resolve().parents[1]
 HOST = "127.0.0.1"
@@ -1113,15 +1112,7 @@ def run(quick: bool = False) -> dict[str, Any]:
     for n in plan.fanout_clients:
         report["fanout"][n], got = bench_fanout(plan, n)
         rows += got
-    table = markdown_table(rows)
-    wall = time.perf_counter() - t_start
-    failed = [row.case for row in rows if row.passed is False]
-    report.update(rows=[row.as_dict() for row in rows], table=table, wall_s=wall, failed=failed)
-    say("\n" + table)
-    say(
-        f"\nwall time {wall:.1f} s; {len(failed)} target(s) failed"
-        + (f": {failed}" if failed else "")
-    )
+    close_report(report, rows, t_start, say)
     return report
 
 
@@ -1130,16 +1121,7 @@ def machine() -> dict[str, Any]:
     import uvicorn
     import websockets
 
-    return {
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-        "cpus": os.cpu_count(),
-        "loadavg_at_start": os.getloadavg(),
-        "fastapi": fastapi.__version__,
-        "uvicorn": uvicorn.__version__,
-        "websockets": getattr(websockets, "__version__", "?"),
-        "httpx": httpx.__version__,
-    }
+    return machine_info(fastapi, uvicorn, websockets)
 
 
 def main(argv: list[str] | None = None) -> int:

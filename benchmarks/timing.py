@@ -142,3 +142,34 @@ def quiet_stdout() -> Iterator[None]:
         ctypes.CDLL(None).fflush(None)  # C stdio (and std::cout synced with it) before restore
         os.dup2(saved, 1)
         os.close(saved)
+
+
+def machine_info(*modules: Any) -> dict[str, Any]:
+    """Python, platform, CPUs, load at start and the versions of `modules`: what a report ran on."""
+    import platform
+
+    info: dict[str, Any] = {
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "cpus": os.cpu_count(),
+        "loadavg_at_start": os.getloadavg(),  # other work on the machine skews timings
+    }
+    for module in modules:
+        info[module.__name__] = getattr(module, "__version__", "?")
+    return info
+
+
+def close_report(
+    report: dict[str, Any], rows: Sequence[Row], t_start: float, say: Callable[[str], None]
+) -> str:
+    """Put the table, wall time and failed targets into `report`, print them; return the table."""
+    table = markdown_table(rows)
+    wall = time.perf_counter() - t_start
+    failed = [row.case for row in rows if row.passed is False]
+    report.update(rows=[row.as_dict() for row in rows], table=table, wall_s=wall, failed=failed)
+    say("\n" + table)
+    say(
+        f"\nwall time {wall:.1f} s; {len(failed)} target(s) failed"
+        + (f": {failed}" if failed else "")
+    )
+    return table
