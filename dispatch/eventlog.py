@@ -16,13 +16,16 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from dispatch.errors import StoreError
 
 MAX_KEY = 200  # characters in an idempotency key (clients send a UUID: 36)
+MAX_BATCH = 5000  # entries in one append_batch: one transaction, one fsync
+
+Entry = tuple[float, dict[str, Any], str | None]  # (at_s, event, idem_key) to append
 
 
 @dataclass(frozen=True)
@@ -40,6 +43,15 @@ class EventLog(Protocol):
         self, at_s: float, event: dict[str, Any], idem_key: str | None = None
     ) -> tuple[Record, bool]:
         """Write one record, durable on return: (record, True); a known key: (earlier, False)."""
+        ...
+
+    def append_batch(self, entries: Sequence[Entry]) -> list[tuple[Record, bool]]:
+        """Write entries in order in one transaction (one fsync): all durable on return, or none.
+
+        Each entry is answered as `append` would, in order; a key seen earlier in the same
+        batch answers with that entry's record. Group commit: the server hands the writer
+        thread everything that queued up while the previous batch was being fsynced.
+        """
         ...
 
     def by_key(self, idem_key: str) -> Record | None:
@@ -90,6 +102,17 @@ def check_append(at_s: float, idem_key: str | None) -> None:
         isinstance(idem_key, str) and 0 < len(idem_key) <= MAX_KEY and idem_key.isprintable()
     ):
         raise ValueError(f"an idempotency key is 1-{MAX_KEY} printable characters")
+
+
+def check_batch(entries: Sequence[Entry]) -> list[str]:
+    """Validate a batch before anything is written; the bodies as JSON, in order."""
+    if len(entries) > MAX_BATCH:
+        raise ValueError(f"a batch holds at most {MAX_BATCH} entries, got {len(entries)}")
+    bodies = []
+    for at_s, event, idem_key in entries:
+        check_append(at_s, idem_key)
+        bodies.append(encode_body(event))
+    return bodies
 
 
 def encode_body(event: dict[str, Any]) -> str:

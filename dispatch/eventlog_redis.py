@@ -9,7 +9,7 @@ by the client: a retried append that had in fact run would write the record twic
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -18,7 +18,7 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from dispatch.errors import StoreError
-from dispatch.eventlog import Record, check_append, decode_body, encode_body
+from dispatch.eventlog import Entry, Record, check_batch, decode_body
 from dispatch.redis_keys import DEFAULT_PREFIX, Keys
 
 # KEYS: events stream, idem hash, seq counter. ARGV: at_s, body, idem key ("" for none).
@@ -93,16 +93,27 @@ class RedisLog:
     def append(
         self, at_s: float, event: dict[str, Any], idem_key: str | None = None
     ) -> tuple[Record, bool]:
-        check_append(at_s, idem_key)
-        body = encode_body(event)
+        return self.append_batch([(at_s, event, idem_key)])[0]
+
+    def append_batch(self, entries: Sequence[Entry]) -> list[tuple[Record, bool]]:
+        bodies = check_batch(entries)
         keys = [self.keys.events, self.keys.idem, self.keys.seq]
         try:
-            reply = self._append(keys=keys, args=[repr(float(at_s)), body, idem_key or ""])
+            # MULTI/EXEC: all or nothing, one round trip, and Redis fsyncs the AOF once for
+            # the whole transaction before it replies.
+            pipe = self._client.pipeline(transaction=True)
+            for (at_s, _, idem_key), body in zip(entries, bodies, strict=True):
+                self._append(keys=keys, args=[repr(float(at_s)), body, idem_key or ""], client=pipe)
+            replies = pipe.execute()
         except redis.RedisError as exc:
             raise StoreError(f"event log Redis: append failed: {exc}") from exc
-        if reply[0] == 1:
-            return Record(int(reply[1]), float(at_s), event, idem_key), True
-        return _record(reply[1]), False
+        out = []
+        for (at_s, event, idem_key), reply in zip(entries, replies, strict=True):
+            if reply[0] == 1:
+                out.append((Record(int(reply[1]), float(at_s), event, idem_key), True))
+            else:
+                out.append((_record(reply[1]), False))
+        return out
 
     def by_key(self, idem_key: str) -> Record | None:
         try:

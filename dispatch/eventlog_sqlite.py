@@ -1,6 +1,6 @@
 """The SQLite event log: the default backend and the reference the contract tests hold others to.
 
-One table, one transaction per append. WAL with `synchronous=FULL` fsyncs the WAL at every
+One table, one transaction per append or batch. WAL with `synchronous=FULL` fsyncs the WAL at every
 commit, so a record is on disk when `append` returns. One connection is shared by threads
 behind a lock (sqlite3 objects are not safe to use from two threads at once); `BEGIN IMMEDIATE`
 also serialises appends from other processes on the same file.
@@ -11,12 +11,12 @@ from __future__ import annotations
 import os
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 from dispatch.errors import StoreError
-from dispatch.eventlog import Record, check_append, decode_body, encode_body
+from dispatch.eventlog import Entry, Record, check_batch, decode_body
 
 SCHEMA = """CREATE TABLE IF NOT EXISTS events (
     seq INTEGER PRIMARY KEY,
@@ -57,25 +57,18 @@ class SqliteLog:
     def append(
         self, at_s: float, event: dict[str, Any], idem_key: str | None = None
     ) -> tuple[Record, bool]:
-        check_append(at_s, idem_key)
-        body = encode_body(event)
+        return self.append_batch([(at_s, event, idem_key)])[0]
+
+    def append_batch(self, entries: Sequence[Entry]) -> list[tuple[Record, bool]]:
+        bodies = check_batch(entries)
+        out: list[tuple[Record, bool]] = []
         with self._lock:
             db = self._usable()
             try:
                 db.execute("BEGIN IMMEDIATE")
                 try:
-                    if idem_key is not None:
-                        row = db.execute(
-                            "SELECT seq, at_s, idem_key, body FROM events WHERE idem_key = ?",
-                            (idem_key,),
-                        ).fetchone()
-                        if row is not None:
-                            db.execute("ROLLBACK")
-                            return _record(row), False
-                    cur = db.execute(
-                        "INSERT INTO events (at_s, idem_key, body) VALUES (?, ?, ?)",
-                        (float(at_s), idem_key, body),
-                    )
+                    for (at_s, event, idem_key), body in zip(entries, bodies, strict=True):
+                        out.append(_insert(db, float(at_s), event, idem_key, body))
                     db.execute("COMMIT")
                 except BaseException:
                     if db.in_transaction:
@@ -83,9 +76,7 @@ class SqliteLog:
                     raise
             except sqlite3.Error as exc:
                 raise StoreError(f"event log {self.path}: append failed: {exc}") from exc
-        seq = cur.lastrowid
-        assert seq is not None  # an INSERT into a rowid table always sets it
-        return Record(seq, float(at_s), event, idem_key), True
+        return out
 
     def by_key(self, idem_key: str) -> Record | None:
         rows = self._query(
@@ -147,6 +138,24 @@ class SqliteLog:
                 return db.execute(sql, args).fetchall()
             except sqlite3.Error as exc:
                 raise StoreError(f"event log {self.path}: {exc}") from exc
+
+
+def _insert(
+    db: sqlite3.Connection, at_s: float, event: dict[str, Any], idem_key: str | None, body: str
+) -> tuple[Record, bool]:
+    """One entry inside the caller's transaction: the earlier record for a known key."""
+    if idem_key is not None:
+        row = db.execute(
+            "SELECT seq, at_s, idem_key, body FROM events WHERE idem_key = ?", (idem_key,)
+        ).fetchone()
+        if row is not None:
+            return _record(row), False
+    cur = db.execute(
+        "INSERT INTO events (at_s, idem_key, body) VALUES (?, ?, ?)", (at_s, idem_key, body)
+    )
+    seq = cur.lastrowid
+    assert seq is not None  # an INSERT into a rowid table always sets it
+    return Record(seq, at_s, event, idem_key), True
 
 
 def _identity(path: Path) -> tuple[int, int]:

@@ -154,6 +154,35 @@ def test_bad_input_is_refused_and_writes_nothing(log: EventLog) -> None:
     assert log.last_seq() == 0
 
 
+def test_a_batch_is_numbered_in_order_and_answers_each_entry(log: EventLog) -> None:
+    """A batch after one record: seqs 2..4, a key repeated inside the batch answers its first."""
+    log.append(0.5, tick(0), "old")
+    answers = log.append_batch(
+        [(1.0, tick(1), "a"), (2.0, tick(2), None), (3.0, tick(3), "a"), (4.0, tick(4), "old")]
+    )
+    assert [(r.seq, created) for r, created in answers] == [
+        (2, True),
+        (3, True),
+        (2, False),
+        (1, False),
+    ]
+    assert answers[2][0] == Record(2, 1.0, tick(1), "a")
+    assert [r.seq for r in log.read()] == [1, 2, 3]
+    assert log.append(5.0, tick(5))[0].seq == 4
+
+
+def test_a_batch_with_one_bad_entry_writes_nothing(log: EventLog) -> None:
+    """A NaN in the third entry refuses the whole batch before any write."""
+    with pytest.raises(ValueError):
+        log.append_batch([(1.0, tick(1), "a"), (2.0, tick(2), None), (float("nan"), tick(3), None)])
+    assert log.last_seq() == 0 and log.by_key("a") is None
+
+
+def test_an_empty_batch_writes_nothing(log: EventLog) -> None:
+    assert log.append_batch([]) == []
+    assert log.last_seq() == 0
+
+
 def test_ping_is_true_on_an_open_log(log: EventLog) -> None:
     """A reachable store answers ping with True."""
     assert log.ping() is True
