@@ -1,4 +1,5 @@
-"""The fan-out hub: seq per topic, encode once, coalescing, lagging clients, resume, loopback."""
+"""The fan-out hub: seq per topic, encode once, coalescing, lagging clients, resume, direct writes
+to a sink, loopback."""
 
 from __future__ import annotations
 
@@ -6,15 +7,18 @@ import asyncio
 import contextlib
 import json
 import socket
-from collections.abc import AsyncIterator, Callable, Coroutine
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.asyncio.server import ServerConnection, serve
 from websockets.exceptions import ConnectionClosed, ConnectionClosedError
 
 from dispatch.hub import Hub, Subscription, pump
+from dispatch.ws_sink import ConnectionSink
 
 # Every async test runs under this guard so a bug hangs nothing; no test asserts on time.
 HANG_GUARD_S = 30.0
@@ -270,19 +274,278 @@ def test_pump_still_obeys_an_outside_cancel() -> None:
     run(body())
 
 
+# --- direct writes to a sink -------------------------------------------------------------------
+
+
+class ListSink:
+    """A `Sink` (our own Protocol) that appends what it is written to `out`.
+
+    `open` is what `writable()` answers, as a socket below or above its high-water mark;
+    `error`, when set, is raised by `write`, as by a connection that died.
+    """
+
+    def __init__(self, out: list[bytes] | None = None) -> None:
+        self.out: list[bytes] = [] if out is None else out
+        self.open = True
+        self.error: Exception | None = None
+
+    def writable(self) -> bool:
+        return self.open
+
+    def write(self, frame: bytes) -> None:
+        if self.error is not None:
+            raise self.error
+        self.out.append(frame)
+
+
+def seqs(frames: list[bytes]) -> list[int]:
+    """The seq of each frame."""
+    return [json.loads(f)["seq"] for f in frames]
+
+
+def test_a_writable_sink_gets_frames_at_once_and_nothing_is_queued() -> None:
+    """Three frames to a writable sink are written inside publish, in order; nothing is queued."""
+    hub = Hub()
+    sink = ListSink()
+    sub = hub.subscribe(["console"], sink=sink)
+    for n in range(3):
+        hub.publish("console", {"n": n}, coalesce="pos:A1")
+        assert seqs(sink.out) == list(range(1, n + 2))  # written before publish returned
+    assert sub.pending == 0 and not sub.lagging
+
+
+def test_a_sink_that_pushes_back_gets_its_frames_queued_then_direct_again() -> None:
+    """Frames 2-3 meet a full socket and queue; pump sends them; frame 4 is written directly."""
+
+    async def body() -> None:
+        hub = Hub()
+        sink = ListSink()
+        sub = hub.subscribe(["console"], sink=sink)
+        hub.publish("console", {"n": 1})
+        sink.open = False
+        hub.publish("console", {"n": 2})
+        hub.publish("console", {"n": 3})
+        assert seqs(sink.out) == [1] and sub.pending == 2
+
+        async def send(frame: bytes) -> None:  # the awaited send, to the same socket
+            sink.out.append(frame)
+
+        sink.open = True
+        pumping = asyncio.create_task(pump(sub, send))
+        await until(lambda: sub.pending == 0 and len(sink.out) == 3)
+        hub.publish("console", {"n": 4})
+        assert seqs(sink.out) == [1, 2, 3, 4] and sub.pending == 0
+        sub.close()
+        await pumping
+
+    run(body())
+
+
+def test_a_direct_write_waits_behind_the_frame_the_pump_is_sending() -> None:
+    """While pump's send of frame 1 is stuck, frame 2 queues even though the sink is writable."""
+
+    async def body() -> None:
+        hub = Hub()
+        sink = ListSink()
+        sub = hub.subscribe(["console"], sink=sink)
+        sink.open = False
+        hub.publish("console", {"n": 1})
+        sending, release = asyncio.Event(), asyncio.Event()
+
+        async def send(frame: bytes) -> None:  # writes, then waits for buffer room
+            sink.out.append(frame)
+            sending.set()
+            await release.wait()
+
+        pumping = asyncio.create_task(pump(sub, send))
+        await sending.wait()
+        sink.open = True
+        hub.publish("console", {"n": 2})
+        assert seqs(sink.out) == [1] and sub.pending == 1
+        release.set()
+        await until(lambda: len(sink.out) == 2)
+        hub.publish("console", {"n": 3})
+        assert seqs(sink.out) == [1, 2, 3]
+        sub.close()
+        await pumping
+
+    run(body())
+
+
+def test_a_sink_that_raises_closes_only_its_subscription() -> None:
+    """A dead connection's write error closes its subscription alone; the other gets the frame."""
+    hub = Hub()
+    good, bad = ListSink(), ListSink()
+    bad.error = ConnectionResetError("peer gone")
+    first = hub.subscribe(["console"], sink=bad)
+    second = hub.subscribe(["console"], sink=good)
+    assert hub.publish("console", {"n": 1}) == 1
+    assert first.closed and not first.lagging and first.failure is bad.error
+    assert not second.closed and seqs(good.out) == [1]
+    assert hub.subscribers("console") == 1
+    hub.publish("console", {"n": 2})
+    assert seqs(good.out) == [1, 2]
+
+
+def test_a_lagging_sink_subscription_is_closed_once_its_queue_fills() -> None:
+    """Queue of 2 behind a socket that never drains: frames 1-2 queue, frame 3 marks it lagging."""
+    hub = Hub(queue_size=2)
+    sink = ListSink()
+    sink.open = False
+    sub = hub.subscribe(["console"], sink=sink)
+    hub.publish("console", {"n": 1})
+    hub.publish("console", {"n": 2})
+    assert (sub.pending, sub.lagging) == (2, False)
+    hub.publish("console", {"n": 3})
+    assert (sub.lagging, sub.closed, sub.pending, sink.out) == (True, True, 0, [])
+
+
+@pytest.mark.parametrize("writable", [True, False])
+def test_send_first_puts_the_snapshot_before_every_live_frame(writable: bool) -> None:
+    """A snapshot handed to send_first right after subscribe precedes live frames 1 and 2."""
+
+    async def body() -> None:
+        hub = Hub()
+        sink = ListSink()
+        sink.open = writable
+        sub = hub.subscribe(["console"], sink=sink)
+        sub.send_first(b'{"type":"snapshot","last_seq":0}')
+        hub.publish("console", {"n": 1})
+        sink.open = True
+        hub.publish("console", {"n": 2})
+
+        async def send(frame: bytes) -> None:
+            sink.out.append(frame)
+
+        pumping = asyncio.create_task(pump(sub, send))
+        await until(lambda: len(sink.out) == 3)
+        sub.close()
+        await pumping
+        assert [json.loads(f).get("seq") for f in sink.out] == [None, 1, 2]
+
+    run(body())
+
+
+def test_send_first_leads_a_replay_without_a_sink() -> None:
+    """Without a sink, send_first goes ahead of the replayed frames 2-3 in the queue."""
+    hub = Hub()
+    for n in range(3):
+        hub.publish("console", {"n": n})
+    sub = hub.subscribe(["console"], since={"console": 1})
+    sub.send_first(b'{"type":"hello"}')
+    got = asyncio.run(drain(sub))
+    assert [f.get("seq") for f in got] == [None, 2, 3]
+
+
+def test_a_replay_is_queued_and_live_frames_wait_behind_it() -> None:
+    """Resuming from seq 1, writable sink: replay 2-3 queued, live 4 behind it, then 5 direct."""
+
+    async def body() -> None:
+        hub = Hub()
+        for n in range(3):
+            hub.publish("console", {"n": n})
+        sink = ListSink()
+        sub = hub.subscribe(["console"], since={"console": 1}, sink=sink)
+        hub.publish("console", {"n": 3})
+        assert sink.out == [] and sub.pending == 3
+
+        async def send(frame: bytes) -> None:
+            sink.out.append(frame)
+
+        pumping = asyncio.create_task(pump(sub, send))
+        await until(lambda: len(sink.out) == 3)
+        hub.publish("console", {"n": 4})  # queue empty again: direct
+        assert seqs(sink.out) == [2, 3, 4, 5] and sub.pending == 0
+        sub.close()
+        await pumping
+
+    run(body())
+
+
+# One step of the order property: publish a plain frame, publish position "a" or "b", the socket
+# starts or stops taking frames at once, it lets one of the pump's sends through, or the loop
+# runs (so the pump wakes up; without it, publishes follow each other in one loop step).
+STEPS = st.lists(
+    st.sampled_from(["plain", "pos:a", "pos:b", "toggle", "release", "yield"]), max_size=60
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(steps=STEPS)
+def test_direct_and_queued_frames_arrive_in_seq_order(steps: list[str]) -> None:
+    """Any mix of direct writes, queued frames and pump sends delivers increasing seqs, every
+    plain frame, and each unit's last position."""
+
+    async def body() -> None:
+        hub = Hub(queue_size=64)
+        sink = ListSink()
+        sub = hub.subscribe(["console"], sink=sink)
+        room = asyncio.Semaphore(0)  # sends the socket has let through
+
+        async def send(frame: bytes) -> None:  # waits for buffer room, then writes
+            await room.acquire()
+            sink.out.append(frame)
+
+        pumping = asyncio.create_task(pump(sub, send))
+        plain: list[int] = []
+        last: dict[str, int] = {}
+        for step in steps:
+            if step == "plain":
+                plain.append(hub.publish("console", {"n": 0}))
+            elif step.startswith("pos:"):
+                last[step] = hub.publish("console", {"n": 0}, coalesce=step)
+            elif step == "toggle":
+                sink.open = not sink.open
+            elif step == "release":
+                room.release()
+            else:
+                for _ in range(3):
+                    await asyncio.sleep(0)
+        sink.open = True
+        for _ in range(len(steps) + 1):
+            room.release()
+        await until(lambda: sub.pending == 0)
+        for _ in range(3):
+            await asyncio.sleep(0)  # the last send completes
+        sub.close()
+        await pumping
+        got = seqs(sink.out)
+        assert got == sorted(set(got)), "seqs out of order or repeated"
+        assert set(plain) <= set(got) and set(last.values()) <= set(got)
+        assert not sub.lagging
+
+    run(body())
+
+
 # --- real loopback websockets ----------------------------------------------------------------
+
+
+class CountingSink(ConnectionSink):
+    """A ConnectionSink that counts its direct writes, so a test can see which path a frame took."""
+
+    def __init__(self, connection: ServerConnection) -> None:
+        super().__init__(connection)
+        self.writes = 0
+
+    def write(self, frame: bytes) -> None:
+        self.writes += 1
+        super().write(frame)
 
 
 class ConsoleServer:
     """A websockets server whose handler subscribes to "console" and pumps it to the socket.
 
-    Path /slow gets a queue of 4 and a 4 KiB kernel send buffer, so a client that stops reading
-    fills it after a few frames instead of megabytes later.
+    With `sink`, as the fan-out benchmark's server: frames go straight to the socket while it
+    keeps up and through the queue and pump when it does not. Path /slow gets a queue of 4 and a
+    4 KiB kernel send buffer, so a client that stops reading fills it after a few frames instead
+    of megabytes later.
     """
 
-    def __init__(self, hub: Hub) -> None:
+    def __init__(self, hub: Hub, sink: bool) -> None:
         self.hub = hub
+        self.sink = sink
         self.subs: dict[str, list[Subscription]] = {"/": [], "/slow": []}
+        self.sinks: dict[str, list[CountingSink]] = {"/": [], "/slow": []}
         self.finished: list[Subscription] = []
 
     async def handler(self, ws: ServerConnection) -> None:
@@ -292,7 +555,15 @@ class ConsoleServer:
             ws.transport.get_extra_info("socket").setsockopt(
                 socket.SOL_SOCKET, socket.SO_SNDBUF, 4096
             )
-        sub = self.hub.subscribe(["console"], queue_size=4 if slow else None)
+        size = 4 if slow else None
+        if self.sink:
+            sink = CountingSink(ws)
+            self.sinks[path].append(sink)
+            sub = self.hub.subscribe(["console"], queue_size=size, sink=sink)
+            send: Callable[[bytes], Awaitable[None]] = sink.send
+        else:
+            sub = self.hub.subscribe(["console"], queue_size=size)
+            send = ws.send
         self.subs[path].append(sub)
 
         async def close_when_gone() -> None:
@@ -301,7 +572,7 @@ class ConsoleServer:
 
         watcher = asyncio.create_task(close_when_gone())
         try:
-            await pump(sub, ws.send)
+            await pump(sub, send)
         except ConnectionClosed:
             pass
         finally:
@@ -316,9 +587,9 @@ class ConsoleServer:
 
 
 @contextlib.asynccontextmanager
-async def console_server(hub: Hub) -> AsyncIterator[tuple[ConsoleServer, int]]:
+async def console_server(hub: Hub, sink: bool) -> AsyncIterator[tuple[ConsoleServer, int]]:
     """A ConsoleServer on 127.0.0.1 at a free port, without compression."""
-    app = ConsoleServer(hub)
+    app = ConsoleServer(hub, sink)
     # No permessage-deflate: it would compress each frame once per connection, undoing the
     # encode-once, and squeeze the test's padding to nothing.
     async with serve(app.handler, "127.0.0.1", 0, ping_interval=None, compression=None) as server:
@@ -330,12 +601,14 @@ async def read_seqs(ws: ClientConnection, n: int) -> list[int]:
     return [json.loads(await ws.recv())["seq"] for _ in range(n)]
 
 
-def test_loopback_clients_get_everything_and_a_stalled_one_is_dropped() -> None:
-    """Three clients get seq 1..100 in order; a fourth that never reads is cut off, they go on."""
+@pytest.mark.parametrize("sink", [False, True], ids=["pump-only", "sink"])
+def test_loopback_clients_get_everything_and_a_stalled_one_is_dropped(sink: bool) -> None:
+    """Three clients get seq 1..100 in order; a fourth that never reads is queued, then cut off as
+    lagging, and they go on. With a sink, the readers' frames are written directly."""
 
     async def body() -> None:
         hub = Hub()
-        async with console_server(hub) as (app, port), contextlib.AsyncExitStack() as stack:
+        async with console_server(hub, sink) as (app, port), contextlib.AsyncExitStack() as stack:
             url = f"ws://127.0.0.1:{port}/"
             fast = [await stack.enter_async_context(connect(url, ping_interval=None))
                     for _ in range(3)]  # fmt: skip
@@ -357,10 +630,16 @@ def test_loopback_clients_get_everything_and_a_stalled_one_is_dropped() -> None:
             await until(lambda: hub.subscribers("console") == 4)
             slow_sub = app.subs["/slow"][0]
             pad = "x" * 8192
+            queued = 0  # the most frames the stalled client's queue held
             while not slow_sub.lagging:  # one 8 KiB frame at a time, each read by the others
                 seq = hub.publish("console", {"type": "tick", "pad": pad})
                 assert seq < 300, "the stalled client was never dropped"
+                queued = max(queued, slow_sub.pending)
                 assert await asyncio.gather(*(read_seqs(ws, 1) for ws in fast)) == [[seq]] * 3
+            assert queued > 0
+            if sink:  # the readers took the direct path, the stalled one did until it filled up
+                assert all(s.writes > 0 for s in app.sinks["/"])
+                assert 0 < app.sinks["/slow"][0].writes < seq - 100
             await until(lambda: slow_sub in app.finished)
             assert hub.subscribers("console") == 3 and not any(s.lagging for s in app.subs["/"])
 
@@ -379,3 +658,22 @@ def test_loopback_clients_get_everything_and_a_stalled_one_is_dropped() -> None:
             assert seen == list(range(101, 101 + len(seen))) and 101 + len(seen) < first
 
     run(body())
+
+
+def test_an_ended_topic_delivers_what_is_queued_then_stops() -> None:
+    """Two frames queued, then end: next() gives both, then None (not lagging); topic forgotten."""
+    hub = Hub()
+    caller = hub.subscribe(["call:I1"])
+    console = hub.subscribe(["console"])
+    hub.publish("call:I1", {"type": "incident.stepped", "n": 1})
+    hub.publish("call:I1", {"type": "incident.stepped", "n": 2})
+    hub.end("call:I1")
+
+    async def read_all() -> list[bytes | None]:
+        return [await caller.next() for _ in range(3)]
+
+    frames = asyncio.run(read_all())
+    assert [json.loads(f)["n"] for f in frames[:2] if f is not None] == [1, 2]
+    assert frames[2] is None and caller.ended and not caller.lagging
+    assert hub.last_seq("call:I1") == 0 and hub.subscribers("call:I1") == 0
+    assert not console.closed and hub.subscribers("console") == 1  # other topics go on
