@@ -20,10 +20,12 @@ Budgets it guards (issue 4; the `target` column; ratio above 1 = we are better):
    Full runs repeat each backend with the units connected but silent: a diagnostic (not
    judged) of the call path without the position load.
 2. Fan-out. What is measured is our fan-out layer, `dispatch.hub.Hub` + `pump` (what
-   `/ws/console` runs), behind a plain `websockets` server in its own process, next to the
-   practical ceiling: a bare `websockets` server doing `websockets.asyncio.server.broadcast()`
-   of the same frames (same library, same settings, same clients). The uvicorn/Starlette
-   socket layer of the real server is not in this number (case 1 covers the real server).
+   `/ws/console` runs), here given a `dispatch.ws_sink.ConnectionSink` per connection (frames
+   written straight to the socket while it keeps up, queued and pumped when it pushes back),
+   behind a plain `websockets` server in its own process, next to the practical ceiling: a
+   bare `websockets` server doing `websockets.asyncio.server.broadcast()` of the same frames
+   (same library, same settings, same clients). The uvicorn/Starlette socket layer of the real
+   server is not in this number (case 1 covers the real server).
    Clients: two load-generator processes, each holding half of N raw websocket connections
    (a minimal client: handshake, frame parsing, pong; much cheaper than a full client so the
    generator is not the bottleneck). Every frame is a `unit.position`-shaped JSON text frame
@@ -43,7 +45,7 @@ to 100 clients for 1 s per phase. The numbers of a quick run mean little and are
 Network traffic goes to 127.0.0.1 only; every loop is bounded in count and time, every child
 process has a deadline and is stopped (then killed) when it passes.
 
-    python -m benchmarks.bench_server [--quick]
+    python -m benchmarks.bench_server [--quick] [--only-fanout]
 """
 
 from __future__ import annotations
@@ -389,6 +391,7 @@ def redis_server(workdir: Path) -> Iterator[str]:
 class Jijiu:
     proc: subprocess.Popen[bytes]
     port: int
+    ws_port: int
     tokens: dict[str, Any]
     start_s: float
     log_excerpt: list[str] | None = None  # filled on stop: the log lines above INFO (first 60)
@@ -401,12 +404,15 @@ class Jijiu:
 @contextmanager
 def jijiu_server(plan: Plan, store_url: str, workdir: Path) -> Iterator[Jijiu]:
     """`python -m dispatch serve` in its own process; yields once /readyz answers 200."""
-    port = free_port()
+    port, ws_port = free_port(), free_port()
+    while ws_port == port:
+        ws_port = free_port()
     tokens = workdir / "tokens.json"
     env = {**os.environ, "JIJIU_SEED_FLEET": str(plan.units), "PYTHONPATH": str(ROOT)}
     log = (workdir / "server.log").open("w")
     cmd = [sys.executable, "-m", "dispatch", "serve", "--network", plan.network, "--store",
-           store_url, "--tokens", str(tokens), "--host", HOST, "--port", str(port)]  # fmt: skip
+           store_url, "--tokens", str(tokens), "--host", HOST, "--port", str(port),
+           "--ws-port", str(ws_port)]  # fmt: skip
     t0 = time.monotonic()
     proc = subprocess.Popen(cmd, cwd=workdir, env=env, stdout=log, stderr=subprocess.STDOUT)
     try:
@@ -421,7 +427,7 @@ def jijiu_server(plan: Plan, store_url: str, workdir: Path) -> Iterator[Jijiu]:
                 if httpx.get(f"http://{HOST}:{port}/readyz", timeout=2).status_code == 200:
                     break
             time.sleep(0.2)
-        running = Jijiu(proc, port, json.loads(tokens.read_text()), time.monotonic() - t0)
+        running = Jijiu(proc, port, ws_port, json.loads(tokens.read_text()), time.monotonic() - t0)
         yield running
     finally:
         proc.send_signal(signal.SIGINT)
@@ -531,7 +537,7 @@ async def _consoles(conn: Connection, port: int, token: str, n: int) -> None:
                 last_seq[i] = int(payload[7 : payload.index(b",")])
             elif payload.startswith(b'{"type":"snapshot"'):
                 last_seq[i] = int(json.loads(payload)["last_seq"])
-            if b'"unit.position"' in payload:
+            if b'"units.moved"' in payload:
                 positions[0] += 1
             elif b'"incident.recommended"' in payload:
                 iid = json.loads(payload)["incident_id"]
@@ -651,7 +657,7 @@ def bench_calls(
     store = redis_server(workdir) if backend == "redis" else nullctx(f"sqlite:///{workdir}/ev.db")
     with store as store_url, jijiu_server(plan, store_url, workdir) as srv:
         dispatcher = srv.tokens["dispatcher"]
-        with connect(f"ws://{HOST}:{srv.port}/ws/console?token={dispatcher}") as ws:
+        with connect(f"ws://{HOST}:{srv.ws_port}/ws/console?token={dispatcher}") as ws:
             snap = json.loads(ws.recv(timeout=30))
         units = [(u["unit_id"], srv.tokens["units"][u["unit_id"]], u["lat"], u["lon"])
                  for u in snap["units"]]  # fmt: skip
@@ -662,8 +668,8 @@ def bench_calls(
             f"(seeded; the server's maximum is 1000), ready in {srv.start_s:.1f} s"
         )
         with (
-            child(units_main, srv.port, units, positions) as unit_conn,
-            child(consoles_main, srv.port, dispatcher, plan.consoles) as console_conn,
+            child(units_main, srv.ws_port, units, positions) as unit_conn,
+            child(consoles_main, srv.ws_port, dispatcher, plan.consoles) as console_conn,
         ):
             _, n_units, units_failed = ask(unit_conn, None, 180)
             _, n_cons, cons_failed = ask(console_conn, None, 120)
@@ -841,6 +847,7 @@ async def _fanout_server(conn: Connection, mode: str) -> None:
     from websockets.asyncio.server import broadcast, serve
 
     from dispatch.hub import Hub, pump
+    from dispatch.ws_sink import ConnectionSink
 
     hub = Hub()
     members: set[Any] = set()
@@ -848,13 +855,11 @@ async def _fanout_server(conn: Connection, mode: str) -> None:
 
     async def handler(ws: Any) -> None:
         if mode == "hub":
-            sub = hub.subscribe(["console"])
-
-            async def send(frame: bytes) -> None:
-                await ws.send(frame, text=True)  # a text frame, as the console gets
-
-            # As the app's endpoint: pump until the subscription or the connection ends.
-            pumping = asyncio.create_task(pump(sub, send))
+            # As the app's endpoint: text frames written straight to the socket while it keeps
+            # up, the rest queued and pumped until the subscription or the connection ends.
+            sink = ConnectionSink(ws)
+            sub = hub.subscribe(["console"], sink=sink)
+            pumping = asyncio.create_task(pump(sub, sink.send))
             closing = asyncio.create_task(ws.wait_closed())
             try:
                 await asyncio.wait({pumping, closing}, return_when=asyncio.FIRST_COMPLETED)
@@ -1092,21 +1097,22 @@ def bench_fanout(plan: Plan, n: int) -> tuple[dict[str, Any], list[Row]]:
 
 
 # --- the run ---------------------------------------------------------------------------------
-def run(quick: bool = False) -> dict[str, Any]:
-    """Run both cases; print as it goes and return the report (rows, table, raw numbers)."""
+def run(quick: bool = False, only_fanout: bool = False) -> dict[str, Any]:
+    """Run both cases (or case 2 alone); print as it goes and return the report (rows, table,
+    raw numbers)."""
     plan = QUICK if quick else FULL
     t_start = time.perf_counter()
     report: dict[str, Any] = {"quick": quick, "plan": asdict(plan), "machine": machine()}
     rows: list[Row] = []
     say(f"# server benchmark ({'quick' if quick else 'full'} mode)")
     report["calls"] = {}
-    for backend in plan.backends:
+    for backend in () if only_fanout else plan.backends:
         for positions in plan.positions:
             key = backend if positions else f"{backend}-silent"
             with tempfile.TemporaryDirectory(prefix=f"jijiu-bench-{key}-") as tmp:
                 report["calls"][key], got = bench_calls(plan, backend, positions, Path(tmp))
             rows += got
-    if report["calls"]["sqlite"]["units"] < 1000:
+    if not only_fanout and report["calls"]["sqlite"]["units"] < 1000:
         say(f"\nnote: {report['calls']['sqlite']['units']} units (the issue asks for 1000)")
     report["fanout"] = {}
     for n in plan.fanout_clients:
@@ -1127,8 +1133,9 @@ def machine() -> dict[str, Any]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="short run (CI smoke run)")
+    parser.add_argument("--only-fanout", action="store_true", help="case 2 (fan-out) alone")
     args = parser.parse_args(argv)
-    run(quick=args.quick)
+    run(quick=args.quick, only_fanout=args.only_fanout)
     return 0
 
 

@@ -34,7 +34,8 @@ def _build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--store", help="event log URL (default sqlite:///jijiu-events.db)")
     serve.add_argument("--tokens", help="role tokens file (default jijiu-tokens.json)")
     serve.add_argument("--host", help="listen address (default 127.0.0.1)")
-    serve.add_argument("--port", help="listen port (default 8000)")
+    serve.add_argument("--port", help="HTTP listen port (default 8000)")
+    serve.add_argument("--ws-port", help="websocket listen port (default 8001)")
     return parser
 
 
@@ -54,7 +55,7 @@ def _serve(ns: argparse.Namespace) -> int:
     from dispatch.settings import Settings
 
     flags = {"network": ns.network, "store_url": ns.store, "tokens_file": ns.tokens,
-             "host": ns.host, "port": ns.port}  # fmt: skip
+             "host": ns.host, "port": ns.port, "ws_port": ns.ws_port}  # fmt: skip
     try:
         settings = Settings.from_env().with_text({k: v for k, v in flags.items() if v is not None})
     except ValueError as exc:
@@ -63,15 +64,14 @@ def _serve(ns: argparse.Namespace) -> int:
     host = f"[{settings.host}]" if ":" in settings.host else settings.host
     print(f"tokens file  {settings.tokens_file.resolve()} (created on first start, mode 0600)")
     print(f"event log    {settings.store_url}")
-    print(f"console      ws://{host}:{settings.port}/ws/console?token=<dispatcher token>")
+    print(f"console      ws://{host}:{settings.ws_port}/ws/console?token=<dispatcher token>")
     print(f"API docs     http://{host}:{settings.port}/docs")
     sys.stdout.flush()
     uvicorn.run(
         create_app(settings),
         host=settings.host,
         port=settings.port,
-        ws_max_size=settings.max_body_bytes,
-        ws_per_message_deflate=False,  # frames are encoded once; deflate would redo it per client
+        ws="none",  # the websockets have their own server and port (dispatch/ws_server.py)
         log_level="info",
     )
     return 0

@@ -19,11 +19,12 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends
 from pydantic import BaseModel, Field, model_validator
 
-from dispatch.app import ERRORS, EstimateOut, FixIn, Svc, Who, _dispatcher, _strict
 from dispatch.errors import UnknownIncident
-from dispatch.service import PIN_RADIUS95_M, NoLocation
+from dispatch.http_common import ERRORS, Svc, Who, dispatcher_only
+from dispatch.live_inputs import PIN_RADIUS95_M, NoLocation
 from dispatch.tokens import Forbidden, Role
 from dispatch.traffic import MAX_FACTOR
+from dispatch.wire import EstimateOut, FixIn, strict
 
 router = APIRouter(prefix="/api/v1")
 
@@ -46,7 +47,7 @@ def _exactly_one(model: BaseModel, names: tuple[str, ...]) -> None:
 class AreaIn(BaseModel):
     """A GeoJSON Polygon: an outer ring, then holes; positions are [lon, lat]."""
 
-    model_config = _strict(
+    model_config = strict(
         {
             "type": "Polygon",
             "coordinates": [
@@ -71,7 +72,7 @@ class AreaIn(BaseModel):
 
 
 class TrafficIn(BaseModel):
-    model_config = _strict({"factor": 3.0, "expires_in_s": 600, "street": "文三路"})
+    model_config = strict({"factor": 3.0, "expires_in_s": 600, "street": "文三路"})
     factor: float = Field(gt=0, le=MAX_FACTOR, description="travel-time multiplier; 1000: closed")
     expires_in_s: float = Field(gt=0, le=MAX_EXPIRES_IN_S)
     edges: Annotated[list[EdgeId], Field(min_length=1, max_length=MAX_EDGES)] | None = None
@@ -95,7 +96,7 @@ class TrafficOut(BaseModel):
 
 
 class FixesIn(BaseModel):
-    model_config = _strict(
+    model_config = strict(
         {"fix": {"lat": 30.2803, "lon": 120.1465, "accuracy_m": 8, "source": "gnss"}}
     )
     fix: FixIn
@@ -109,14 +110,14 @@ class FixesOut(BaseModel):
 
 
 class PinIn(BaseModel):
-    model_config = _strict({"lat": 30.2803, "lon": 120.1465})
+    model_config = strict({"lat": 30.2803, "lon": 120.1465})
     lat: float = Field(ge=-90, le=90)
     lon: float = Field(ge=-180, le=180)
     radius95_m: float = Field(PIN_RADIUS95_M, gt=0, le=100_000)
 
 
 class LocationIn(BaseModel):
-    model_config = _strict({"spoken": "文三路学院路口"}, {"pin": {"lat": 30.2803, "lon": 120.1465}})
+    model_config = strict({"spoken": "文三路学院路口"}, {"pin": {"lat": 30.2803, "lon": 120.1465}})
     spoken: str | None = Field(None, min_length=1, max_length=200)
     pin: PinIn | None = None
 
@@ -177,16 +178,20 @@ async def add_fix(incident_id: str, body: FixesIn, svc: Svc) -> dict[str, Any]:
     fix = body.fix.to_fix(svc.now())
     if fix is None:
         raise NoLocation("a fix at (0, 0) is no position")
-    return svc.add_fix(incident_id, fix, body.spoken)
+    answer = svc.add_fix(incident_id, fix, body.spoken)
+    await svc.settled()
+    return answer
 
 
 @router.post(
     "/incidents/{incident_id}/location",
     tags=["incidents"],
-    dependencies=[Depends(_dispatcher)],
+    dependencies=[Depends(dispatcher_only)],
     responses=ERRORS,
 )
 async def place_incident(incident_id: str, body: LocationIn, svc: Svc) -> dict[str, Any]:
     """The dispatcher places the incident: from the caller's words, or a pin on the map."""
     pin = (body.pin.lat, body.pin.lon, body.pin.radius95_m) if body.pin is not None else None
-    return svc.place_by_dispatcher(incident_id, body.spoken, pin)
+    svc.place_by_dispatcher(incident_id, body.spoken, pin)
+    await svc.settled()
+    return svc.incident_view(incident_id)

@@ -1,10 +1,11 @@
 """The dispatch service: engine, durable log and fan-out, driven in one order per event.
 
-`submit(event)` is the one way state changes: the engine checks and applies the event (a typed
-refusal changes nothing and becomes a 4xx), the log appends it (durable on return), and only
-then are the decisions published to the hub and the caller answered. Everything runs on the
-event loop's thread with no await between check and append, so two requests racing for one
-unit are applied one after the other: one wins, the other gets 409.
+`submit(event)` is the one way state changes: the engine checks and applies the event at once
+(a typed refusal changes nothing and becomes a 4xx), the record goes to the group-commit writer
+(`dispatch.committer`), and once it is durable its frames are published to the hub; a route
+awaits `settled()` before it answers. Check and apply run on the event loop's thread with no
+await between them, so two requests racing for one unit are applied one after the other: one
+wins, the other gets 409. The loop never waits on the disk; a burst shares one fsync.
 
 If the append fails, the engine already holds an event the log does not: the service marks
 itself poisoned, refuses every further event with StoreError (503) and `/readyz` stays failing
@@ -20,10 +21,8 @@ them; see dispatch/traffic.py). Relocations themselves are `IncidentLocated` eve
 
 from __future__ import annotations
 
-import dataclasses
-import enum
+import asyncio
 import logging
-import math
 import secrets
 import time
 from collections import deque
@@ -32,21 +31,22 @@ from typing import Any
 
 from dispatch import codec
 from dispatch import events as ev
-from dispatch.engine import Engine, EngineSettings, Incident, Unit
-from dispatch.errors import DispatchError, IllegalTransition, InvalidEvent, StoreError
-from dispatch.eventlog import EventLog, open_log
+from dispatch.committer import GroupCommit
+from dispatch.engine import Engine, EngineSettings
+from dispatch.errors import DispatchError, StoreError
+from dispatch.eventlog import EventLog, Record, open_log
 from dispatch.fleet import demo_fleet
 from dispatch.hub import Hub
+from dispatch.live_inputs import LiveInputs, NoLocation
 from dispatch.model import Complaint, IncidentId, Step
 from dispatch.replay import replay
 from dispatch.settings import Settings
 from dispatch.tokens import Role, TokenBook, same, sha256_hex
-from dispatch.traffic import TrafficBook, TrafficEntry, edges_of
+from dispatch.traffic import TrafficBook
+from dispatch.views import CALLER_DONE, WIRE_TYPE, Frame, plain
 from location_fusion.cells import CellTable
-from location_fusion.fixes import DeviceFix
 from location_fusion.gazetteer import Gazetteer
-from location_fusion.geo import haversine_m
-from location_fusion.locate import MAX_FIXES, CallEvidence, Estimate, Locator
+from location_fusion.locate import CallEvidence, Estimate, Locator
 from routing.load import data_dir, load_network
 from routing.router import Router
 
@@ -54,51 +54,6 @@ logger = logging.getLogger("jijiu.dispatch")
 
 FLOOD_WINDOW_S = 60.0
 MAX_PHONES_TRACKED = 10_000
-#: Steps while a unit is coming: the caller sees its position and ETA.
-COMING = frozenset({Step.UNIT_NOTIFIED, Step.UNIT_ACKNOWLEDGED, Step.EN_ROUTE})
-#: A re-fused estimate is worth an `IncidentLocated` when it moved or tightened this much.
-MOVED_M = 5.0
-TIGHTER_M = 1.0
-PIN_RADIUS95_M = 25.0  # a dispatcher's map pin: about a building's width
-
-
-class NoLocation(DispatchError, ValueError):
-    """422: the call carries nothing that can be located (no fix, unknown cell, no words)."""
-
-    reason = "no_location"
-
-
-class NoMatch(DispatchError, ValueError):
-    """422: the dispatcher's spoken location matches no street, junction or place."""
-
-    reason = "no_match"
-
-
-def plain(value: Any) -> Any:
-    """A decision or view as JSON-safe values: enums by value, tuples as lists, inf as None."""
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
-    if isinstance(value, enum.Enum):
-        return value.value
-    if isinstance(value, dict):
-        return {str(plain(k)): plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple | set | frozenset):
-        return [plain(v) for v in value]
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
-
-
-#: Wire names of the decisions (dotted lower case, docs/wire-protocol.md).
-WIRE_TYPE = {
-    ev.IncidentStepped: "incident.stepped",
-    ev.UnitChanged: "unit.changed",
-    ev.Recommended: "incident.recommended",
-    ev.OfferSent: "offer.sent",
-    ev.OfferEscalated: "offer.escalated",
-    ev.SwapSuggested: "swap.suggested",
-    ev.DuplicateSuggested: "duplicate.suggested",
-}
 
 
 def build_world(network: str) -> tuple[Router, Locator]:
@@ -110,7 +65,12 @@ def build_world(network: str) -> tuple[Router, Locator]:
     return router, Locator(Gazetteer.from_network(net, places), cells, router)
 
 
-class DispatchService:
+def _first_answer(call: dict[str, Any]) -> dict[str, Any]:
+    """What a retried call is answered with, from its logged `CallReceived`."""
+    return {k: call[k] for k in ("incident_id", "lat", "lon", "radius95_m")}
+
+
+class DispatchService(LiveInputs):
     """One dispatch centre: the engine, its durable log, the hub and the tokens."""
 
     def __init__(
@@ -143,17 +103,25 @@ class DispatchService:
         self._evidence: dict[IncidentId, CallEvidence] = {}
         self._placed_by_dispatcher: set[IncidentId] = set()
         self.traffic = TrafficBook()
+        self._commit: GroupCommit | None = None  # None: append synchronously (before start)
+        self._settled: asyncio.Future[None] | None = None  # the last entry's, while pending
+        # A call's idempotency key -> the place it was first answered with (a retry gets the
+        # same), in memory so a retry never waits on the store (~50 bytes per call).
+        self._call_keys: dict[str, dict[str, Any]] = {}
+        self._moved: dict[str, None] = {}  # units whose position changed since the last flush
+        self._position_logged: dict[str, float] = {}  # unit -> engine time of its last record
         # Engine time: seconds since the first start. It continues from the log's last record
         # so time never goes back across restarts (the engine refuses that).
         last_at_s = 0.0
         for record in log.read():
             last_at_s = max(last_at_s, record.at_s)
-            if record.event.get("type") == "CallReceived" and record.event.get(
-                "caller_token_sha256"
-            ):
-                self._remember_caller(
-                    record.event["incident_id"], record.event["caller_token_sha256"]
-                )
+            if record.event.get("type") == "CallReceived":
+                if record.event.get("caller_token_sha256"):
+                    self._remember_caller(
+                        record.event["incident_id"], record.event["caller_token_sha256"]
+                    )
+                if record.idem_key is not None:
+                    self._call_keys[record.idem_key] = _first_answer(record.event)
         replayed = replay(log, self.engine)
         if clock is None:
             started = time.monotonic()
@@ -185,7 +153,22 @@ class DispatchService:
             log.close()
             raise
 
+    def start(self, loop: asyncio.AbstractEventLoop) -> None:
+        """From now on appends go to a writer thread in batches (group commit), off the loop."""
+        self._commit = GroupCommit(self.log, loop)
+
+    async def settled(self) -> None:
+        """Wait until every event submitted so far is durable and published; StoreError if not.
+
+        A request handler awaits this before it answers: nothing is acknowledged before it is
+        in the log. Appends complete in order, so the last one pending speaks for all.
+        """
+        if self._settled is not None:
+            await asyncio.shield(self._settled)
+
     def close(self) -> None:
+        if self._commit is not None:
+            self._commit.close()
         self.log.close()
 
     # --- time and health --------------------------------------------------------------------
@@ -197,33 +180,73 @@ class DispatchService:
 
     # --- the one way state changes ------------------------------------------------------------
     def submit(
-        self, event: ev.Event, idem_key: str | None = None, first: Iterable[dict[str, Any]] = ()
+        self,
+        event: ev.Event,
+        idem_key: str | None = None,
+        first: Iterable[Frame] = (),
+        then: Iterable[Frame] = (),
     ) -> list[ev.Decision]:
-        """Apply, make durable, publish (`first`: console messages to publish before)."""
+        """Apply now; append; publish `first`, the decisions' frames and `then` once durable.
+
+        Before `start` (replay, seeding) the append is synchronous. After it, the append is
+        queued for the writer thread and the frames wait for it: await `settled()` before
+        acknowledging anything. A unit's position is the exception: it is published by
+        `flush_positions` and logged at most every `position_log_s` per unit, since a tablet
+        re-sends it every second and no one is answered for it.
+        """
         if self.poisoned:
             raise StoreError("the event log failed earlier; the server must be restarted")
         now = self.now()
         self.engine.receive(event, now)  # a refusal raises here and changes nothing
         decisions = self.engine.decisions()
-        if not isinstance(event, ev.ClockTicked) or decisions:
+        frames = [*first, *self._frames(event, decisions), *then]
+        if isinstance(event, ev.UnitPositionReported):
+            self._moved[event.unit_id] = None
+            last = self._position_logged.get(event.unit_id)
+            if not decisions and last is not None and now - last < self.settings.position_log_s:
+                self._emit(frames)
+                return decisions
+            self._position_logged[event.unit_id] = now
+        elif isinstance(event, ev.ClockTicked) and not decisions:
+            return decisions
+        entry = (now, codec.to_dict(event), idem_key)
+        if self._commit is None:
             try:
-                _, created = self.log.append(now, codec.to_dict(event), idem_key)
+                _, created = self.log.append(*entry)
             except Exception as exc:
-                self.poisoned = True
-                logger.error(
-                    "event log append failed (%s); engine and log differ: restart",
-                    type(exc).__name__,
-                )
-                if isinstance(exc, StoreError):
-                    raise
-                raise StoreError(f"event log append failed: {type(exc).__name__}") from exc
-            if not created:  # the key was taken between by_key and append: cannot happen here
-                self.poisoned = True
-                raise StoreError("idempotency key already logged; engine and log differ")
-        for message in first:
-            self.hub.publish("console", message)
-        self._publish(event, decisions)
+                raise self._poison(exc) from exc
+            if not created:  # the key was taken between the check and the append
+                raise self._poison(StoreError("idempotency key already logged"))
+            self._emit(frames)
+            return decisions
+        settled = asyncio.get_running_loop().create_future()
+        self._settled = settled
+
+        def done(written: tuple[Record, bool] | None, error: BaseException | None) -> None:
+            if written is not None and not written[1]:
+                error = StoreError("idempotency key already logged")
+            if error is not None:
+                settled.set_exception(self._poison(error))
+                settled.exception()  # retrieved: an unawaited failure is logged by _poison
+            else:
+                self._emit(frames)
+                settled.set_result(None)
+            if self._settled is settled:
+                self._settled = None
+
+        self._commit.append(entry, done)
         return decisions
+
+    def _poison(self, exc: BaseException) -> StoreError:
+        """Engine and log now differ: refuse everything until a restart replays the log."""
+        if not self.poisoned:
+            self.poisoned = True
+            logger.error(
+                "event log append failed (%s); engine and log differ: restart", type(exc).__name__
+            )
+        if isinstance(exc, StoreError):
+            return exc
+        return StoreError(f"event log append failed: {type(exc).__name__}")
 
     def tick(self) -> None:
         """Expire traffic entries, then tick the engine (offer escalations)."""
@@ -240,9 +263,9 @@ class DispatchService:
     ) -> tuple[dict[str, Any], bool]:
         """The call's answer body and True, or the first answer and False for a known key."""
         idem = self.call_key(phone, key)
-        earlier = self.log.by_key(idem)
+        earlier = self._call_keys.get(idem)
         if earlier is not None:
-            return self._call_body(earlier.event, self._locate(evidence)), False
+            return self._call_body(earlier, self._locate(evidence)), False
         estimate = self._locate(evidence)
         if estimate is None:
             raise NoLocation("nothing in the call could be located")
@@ -267,14 +290,17 @@ class DispatchService:
             "estimate": body["estimate"],
             "flood_suspected": flood,
         }
-        firsts = [console]
+        firsts: list[Frame] = [("console", console, None)]
         if flood:
-            firsts.append({"type": "call.flood_suspected", "incident_id": incident_id})
+            firsts.append(
+                ("console", {"type": "call.flood_suspected", "incident_id": incident_id}, None)
+            )
         try:
             self.submit(event, idem, firsts)
         except DispatchError:
             del self._descriptions[incident_id]
             raise
+        self._call_keys[idem] = _first_answer(codec.to_dict(event))
         self._remember_caller(incident_id, event.caller_token_sha256)
         self._evidence[incident_id] = evidence
         return body, True
@@ -315,135 +341,6 @@ class DispatchService:
         self.caller_hash[IncidentId(incident_id)] = token_sha256
         self._by_caller_hash[token_sha256] = IncidentId(incident_id)
 
-    # --- a better location: the caller's further fixes, the dispatcher's override ------------
-    def add_fix(self, incident_id: str, fix: DeviceFix, spoken: str | None) -> dict[str, Any]:
-        """Re-fuse the call's evidence with one more fix; relocate if it moved or tightened.
-
-        The evidence lives in memory: after a restart only the fixes sent since are fused (the
-        first call's fix and cell are gone), which is why a fused estimate must still move
-        `MOVED_M` or tighten `TIGHTER_M` before it replaces the incident's place.
-        """
-        inc = self.engine.incident(IncidentId(incident_id))
-        if not inc.open:
-            raise IllegalTransition(f"incident {incident_id} is closed")
-        old = self._evidence.get(inc.incident_id, CallEvidence())
-        evidence = CallEvidence(
-            (*old.fixes, fix)[-MAX_FIXES:], old.cell, spoken if spoken else old.spoken
-        )
-        estimate = self._locate(evidence)
-        if estimate is None:  # cannot happen with a fix in hand; kept as a typed refusal
-            raise NoLocation("the evidence could not be located")
-        moved = float(haversine_m(inc.lon, inc.lat, estimate.lon, estimate.lat)) >= MOVED_M
-        tighter = estimate.radius95_m <= inc.radius95_m - TIGHTER_M
-        located = (moved or tighter) and inc.incident_id not in self._placed_by_dispatcher
-        if located:
-            self._relocate(inc.incident_id, estimate, "caller")
-        self._evidence[inc.incident_id] = evidence
-        return {
-            "incident_id": inc.incident_id,
-            "located": located,
-            "estimate": self._estimate_body(estimate),
-        }
-
-    def place_by_dispatcher(
-        self,
-        incident_id: str,
-        spoken: str | None = None,
-        pin: tuple[float, float, float] | None = None,
-    ) -> dict[str, Any]:
-        """Relocate from the dispatcher's words (geocoded) or map pin (lat, lon, radius95_m)."""
-        inc = self.engine.incident(IncidentId(incident_id))
-        if spoken is not None:
-            estimate = self._locate(CallEvidence((), None, spoken))
-            if estimate is None:
-                raise NoMatch("no street, junction or place matches the words")
-            self._relocate(inc.incident_id, estimate, "dispatcher")
-        elif pin is not None:
-            lat, lon, radius95_m = pin
-            self._relocate(
-                inc.incident_id,
-                {
-                    "lat": lat,
-                    "lon": lon,
-                    "radius95_m": radius95_m,
-                    "description": self.locator.describe(lon, lat),
-                    "conflict": None,
-                },
-                "dispatcher",
-            )
-        else:
-            raise InvalidEvent("give spoken words or a pin")
-        self._placed_by_dispatcher.add(inc.incident_id)
-        return self.incident_view(incident_id)
-
-    def _estimate_body(self, estimate: Estimate | dict[str, Any]) -> dict[str, Any]:
-        if isinstance(estimate, dict):
-            return estimate
-        return {
-            "lat": estimate.lat,
-            "lon": estimate.lon,
-            "radius95_m": estimate.radius95_m,
-            "description": estimate.description,
-            "conflict": plain(estimate.conflict),
-        }
-
-    def _relocate(
-        self, incident_id: IncidentId, estimate: Estimate | dict[str, Any], by: str
-    ) -> None:
-        """Submit `IncidentLocated`; the console (and a unit on the job) hear incident.located."""
-        body = self._estimate_body(estimate)
-        event = ev.IncidentLocated(
-            incident_id, body["lat"], body["lon"], min(body["radius95_m"], 100_000.0)
-        )
-        message = {
-            "type": "incident.located",
-            "incident_id": incident_id,
-            "estimate": body,
-            "by": by,
-        }
-        before = self._descriptions.get(incident_id)
-        self._descriptions[incident_id] = body["description"]
-        try:
-            self.submit(event, first=[message])
-        except DispatchError:
-            if before is None:
-                self._descriptions.pop(incident_id, None)
-            else:
-                self._descriptions[incident_id] = before
-            raise
-        inc = self.engine.incidents[incident_id]
-        if inc.unit_id is not None:
-            self.hub.publish(
-                f"unit:{inc.unit_id}",
-                {"type": "incident.located", "incident_id": incident_id, "place": self.place(inc)},
-            )
-
-    # --- live traffic (in memory, never logged: see dispatch/traffic.py) ----------------------
-    def add_traffic(
-        self,
-        factor: float,
-        expires_in_s: float,
-        edges: list[int] | None = None,
-        area: list[list[tuple[float, float]]] | None = None,
-        street: str | None = None,
-    ) -> TrafficEntry:
-        """Record a jam and write its factor into the router: the next route sees it."""
-        kind, ids = edges_of(self.router.net, edges, area, street)
-        entry = self.traffic.add(kind, ids, factor, self.now(), expires_in_s, street)
-        if entry.edges.size:
-            self.router.set_congestion(entry.edges, entry.factor)
-        return entry
-
-    def expire_traffic(self) -> int:
-        """Drop expired jams; their edges go back to the newest remaining factor or free flow."""
-        restores = self.traffic.expire(self.now())
-        for restore in restores:
-            if restore.factor == 1.0:
-                self.router.clear_congestion(restore.edges)
-            else:
-                self.router.set_congestion(restore.edges, restore.factor)
-        return sum(int(r.edges.shape[0]) for r in restores)
-
     # --- who is asking --------------------------------------------------------------------------
     def identify(self, token: str) -> tuple[Role, str] | None:
         """(role, subject): subject is the unit id of a unit, the incident id of a caller."""
@@ -457,173 +354,62 @@ class DispatchService:
         stored = self.caller_hash.get(IncidentId(incident_id))
         return stored is not None and same(sha256_hex(token), stored)
 
-    # --- views ------------------------------------------------------------------------------
-    def description(self, incident_id: IncidentId, lat: float, lon: float) -> str:
-        text = self._descriptions.get(incident_id)
-        if text is None:
-            text = self._descriptions[incident_id] = self.locator.describe(lon, lat)
-        return text
-
-    def place(self, inc: Incident) -> dict[str, Any]:
-        return {
-            "lat": inc.lat,
-            "lon": inc.lon,
-            "radius95_m": inc.radius95_m,
-            "description": self.description(inc.incident_id, inc.lat, inc.lon),
-        }
-
-    def incident_view(self, incident_id: str, *, for_caller: bool = False) -> dict[str, Any]:
-        inc = self.engine.incident(IncidentId(incident_id))
-        timeline = [
-            {"step": s.value, "name": s.name.lower(), "at_s": t}
-            for s, t in sorted(inc.timeline.items(), key=lambda kv: kv[1])
-        ]
-        view: dict[str, Any] = {
-            "incident_id": inc.incident_id,
-            "step": inc.step.value,
-            "open": inc.open,
-            "place": self.place(inc),
-            "timeline": timeline,
-        }
-        if for_caller:  # the caller sees the coming unit's position and ETA, never who it is
-            view["unit"] = self.approach(inc)
-            return view
-        view.update(
-            priority=int(inc.priority),
-            complaint=inc.complaint.value,
-            determinant=inc.determinant,
-            unit_id=inc.unit_id,
-            offer_deadline_s=inc.offer_deadline_s,
-            acked_devices=sorted(inc.acked_devices),
-        )
-        return view
-
-    def incidents(self, open_only: bool = True) -> list[dict[str, Any]]:
-        return [
-            self.incident_view(i)
-            for i, inc in self.engine.incidents.items()
-            if inc.open or not open_only
-        ]
-
-    def unit_view(self, unit: Unit) -> dict[str, Any]:
-        return {
-            "unit_id": unit.unit_id,
-            "capability": unit.capability.value,
-            "status": unit.status.value,
-            "lat": unit.lat,
-            "lon": unit.lon,
-            "incident_id": unit.incident_id,
-        }
-
-    def recommendations(self, incident_id: str) -> list[dict[str, Any]]:
-        options = self.engine.recommend(IncidentId(incident_id), self.now())
-        return [plain(o) for o in options]
-
-    def approach(self, inc: Incident) -> dict[str, Any] | None:
-        """Where the coming unit is and its driving ETA; None when no unit is coming."""
-        if inc.unit_id is None or inc.step not in COMING:
-            return None
-        unit = self.engine.units[inc.unit_id]
-        route = self.router.route(unit.position, inc.position)
-        eta = route.eta_s if route is not None and math.isfinite(route.eta_s) else None
-        return {"lat": unit.lat, "lon": unit.lon, "eta_s": eta}
-
-    def job_of(self, unit_id: str) -> dict[str, Any] | None:
-        """The offer or order a unit holds: its incident's place, read-back and triage."""
-        unit = self.engine.unit(unit_id)  # type: ignore[arg-type]
-        if unit.incident_id is None:
-            return None
-        inc = self.engine.incidents[unit.incident_id]
-        return {
-            "incident_id": inc.incident_id,
-            "place": self.place(inc),
-            "priority": int(inc.priority),
-            "complaint": inc.complaint.value,
-            "determinant": inc.determinant,
-            "deadline_s": inc.offer_deadline_s,
-            "step": inc.step.value,
-        }
-
-    # --- snapshots (built with no await before the live frames that follow) -------------------
-    def console_snapshot(self) -> dict[str, Any]:
-        return {
-            "type": "snapshot",
-            "last_seq": self.hub.last_seq("console"),
-            "incidents": self.incidents(),
-            "units": [self.unit_view(u) for u in self.engine.units.values()],
-        }
-
-    def unit_snapshot(self, unit_id: str) -> dict[str, Any]:
-        unit = self.engine.unit(unit_id)  # type: ignore[arg-type]
-        return {
-            "type": "snapshot",
-            "last_seq": self.hub.last_seq(f"unit:{unit_id}"),
-            "unit": self.unit_view(unit),
-            "job": self.job_of(unit_id),
-        }
-
-    def call_snapshot(self, incident_id: str) -> dict[str, Any]:
-        return {
-            "type": "snapshot",
-            "last_seq": self.hub.last_seq(f"call:{incident_id}"),
-            "incident": self.incident_view(incident_id, for_caller=True),
-        }
-
     # --- fan-out ------------------------------------------------------------------------------
-    def _publish(self, event: ev.Event, decisions: list[ev.Decision]) -> None:
-        hub = self.hub
+    def _frames(self, event: ev.Event, decisions: list[ev.Decision]) -> list[Frame]:
+        """The frames an applied event makes, built now (the state they show is this event's)."""
+        out: list[Frame] = []
         for d in decisions:
-            hub.publish("console", {"type": WIRE_TYPE[type(d)], **plain(d)})
+            out.append(("console", {"type": WIRE_TYPE[type(d)], **plain(d)}, None))
             if isinstance(d, ev.IncidentStepped):
-                hub.publish(
-                    f"call:{d.incident_id}",
-                    {
-                        "type": "incident.stepped",
-                        "step": d.step.value,
-                        "name": d.step.name.lower(),
-                        "at_s": d.at_s,
-                    },
-                )
+                step = {"type": "incident.stepped", "step": d.step.value,
+                        "name": d.step.name.lower(), "at_s": d.at_s}  # fmt: skip
+                out.append((f"call:{d.incident_id}", step, None))
+                if d.step in CALLER_DONE:  # the caller's socket ends with this frame
+                    out.append((f"call:{d.incident_id}", None, None))
                 if d.step is Step.CLOSED:
-                    hub.forget(f"call:{d.incident_id}")  # the caller has its last frame
                     self._evidence.pop(d.incident_id, None)
                     self._placed_by_dispatcher.discard(d.incident_id)
             elif isinstance(d, ev.OfferSent):
-                hub.publish(
-                    f"unit:{d.unit_id}",
-                    {
-                        "type": "offer.sent",
-                        "devices": list(d.devices),
-                        **(self.job_of(d.unit_id) or {}),
-                        "by": d.by,
-                    },
-                )
-                self._publish_approach(d.incident_id)
+                offer = {"type": "offer.sent", "devices": list(d.devices),
+                         **(self.job_of(d.unit_id) or {}), "by": d.by}  # fmt: skip
+                out.append((f"unit:{d.unit_id}", offer, None))
+                out.extend(self._approach_frames(d.incident_id))
             elif isinstance(d, ev.OfferEscalated):
-                hub.publish(
-                    f"unit:{d.unit_id}", {"type": "offer.withdrawn", "incident_id": d.incident_id}
-                )
+                withdrawn = {"type": "offer.withdrawn", "incident_id": d.incident_id}
+                out.append((f"unit:{d.unit_id}", withdrawn, None))
             elif isinstance(d, ev.UnitChanged):
-                hub.publish(f"unit:{d.unit_id}", {"type": "unit.changed", **plain(d)})
-        if isinstance(event, ev.UnitPositionReported):
-            unit = self.engine.units[event.unit_id]
-            hub.publish(
-                "console",
-                {
-                    "type": "unit.position",
-                    "unit_id": unit.unit_id,
-                    "lat": unit.lat,
-                    "lon": unit.lon,
-                },
-                coalesce=f"pos:{unit.unit_id}",
-            )
-            if unit.incident_id is not None:
-                self._publish_approach(unit.incident_id)
+                out.append((f"unit:{d.unit_id}", {"type": "unit.changed", **plain(d)}, None))
+        return out
 
-    def _publish_approach(self, incident_id: IncidentId) -> None:
+    def _emit(self, frames: Iterable[Frame]) -> None:
+        for topic, message, coalesce in frames:
+            if message is None:
+                self.hub.end(topic)
+            else:
+                self.hub.publish(topic, message, coalesce)
+
+    def flush_positions(self) -> int:
+        """Publish the units that moved since the last flush: one console frame for all.
+
+        A console draws the fleet a few times a second, not a frame per unit per second (1000
+        units would be 1000 frames a second to every dispatcher), and each caller whose unit is
+        coming gets its position and a fresh driving ETA. Returns how many units moved.
+        """
+        if not self._moved:
+            return 0
+        moved, self._moved = self._moved, {}
+        units = self.engine.units
+        rows = [[u, units[u].lat, units[u].lon] for u in moved if u in units]  # type: ignore[index]
+        self.hub.publish("console", {"type": "units.moved", "units": rows})
+        for unit_id in moved:
+            unit = units.get(unit_id)  # type: ignore[call-overload]
+            if unit is not None and unit.incident_id is not None:
+                self._emit(self._approach_frames(unit.incident_id))
+        return len(rows)
+
+    def _approach_frames(self, incident_id: IncidentId) -> list[Frame]:
         inc = self.engine.incidents.get(incident_id)
         coming = self.approach(inc) if inc is not None else None
-        if coming is not None:
-            self.hub.publish(
-                f"call:{incident_id}", {"type": "unit.approaching", **coming}, coalesce="approach"
-            )
+        if coming is None:
+            return []
+        return [(f"call:{incident_id}", {"type": "unit.approaching", **coming}, "approach")]

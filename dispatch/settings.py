@@ -29,13 +29,19 @@ class Settings:
     store_url: str = "sqlite:///jijiu-events.db"
     tokens_file: Path = Path("jijiu-tokens.json")
     host: str = "127.0.0.1"
-    port: int = 8000  # 0: any free port (tests)
+    port: int = 8000  # HTTP; 0: any free port (tests)
+    ws_port: int = 8001  # the websockets (console, tablets, callers); 0: any free port
     ack_timeout_s: float = 30.0
     auto_dispatch_p1: bool = False
     seed_fleet: int = 20  # units
     max_body_bytes: int = 64 * 1024
     tick_s: float = 1.0  # how often the clock ticks the engine (offer escalation)
     calls_per_phone_per_min: int = 5  # above this a phone's calls are flagged, never dropped
+    # Kernel send buffer per websocket (0: the kernel's autotuning, up to MBs per client).
+    # Smaller bounds the memory a stalled client can pin and makes it lag out sooner.
+    ws_send_buffer_bytes: int = 0
+    position_flush_s: float = 0.5  # units' positions go to consoles and callers this often
+    position_log_s: float = 30.0  # a unit's position is written to the event log this often
 
     def __post_init__(self) -> None:
         if not (isinstance(self.network, str) and self.network):
@@ -49,6 +55,8 @@ class Settings:
             raise ValueError("host must not be empty")
         for name, low, high in (
             ("port", 0, 65535),
+            ("ws_port", 0, 65535),
+            ("ws_send_buffer_bytes", 0, 64 * 1024 * 1024),
             ("seed_fleet", 0, 1000),
             ("max_body_bytes", 1024, 16 * 1024 * 1024),
             ("calls_per_phone_per_min", 1, 10_000),
@@ -56,7 +64,9 @@ class Settings:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
                 raise ValueError(f"{name} must be an integer in {low}..{high}, got {value!r}")
-        for name in ("ack_timeout_s", "tick_s"):
+        if self.port == self.ws_port != 0:
+            raise ValueError(f"port and ws_port must differ, both are {self.port}")
+        for name in ("ack_timeout_s", "tick_s", "position_flush_s", "position_log_s"):
             value = getattr(self, name)
             if not (isinstance(value, int | float) and math.isfinite(value) and value > 0):
                 raise ValueError(f"{name} must be a positive number of seconds, got {value!r}")
@@ -73,6 +83,7 @@ class Settings:
             "JIJIU_TOKENS": "tokens_file",
             "JIJIU_HOST": "host",
             "JIJIU_PORT": "port",
+            "JIJIU_WS_PORT": "ws_port",
             "JIJIU_ACK_TIMEOUT_S": "ack_timeout_s",
             "JIJIU_AUTO_DISPATCH_P1": "auto_dispatch_p1",
             "JIJIU_SEED_FLEET": "seed_fleet",

@@ -51,8 +51,9 @@ class Server(uvicorn.Server):
 def serve(store: str, tokens: str, port: int) -> None:
     """The server, in this process, until it is killed."""
     settings = Settings(
-        network="wulin", store_url=store, tokens_file=Path(tokens), port=port, seed_fleet=4
-    )
+        network="wulin", store_url=store, tokens_file=Path(tokens), port=port, ws_port=0,
+        seed_fleet=4,
+    )  # fmt: skip
     config = uvicorn.Config(
         create_app(settings),
         host="127.0.0.1",

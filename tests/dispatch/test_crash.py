@@ -388,7 +388,8 @@ def test_sigkill_twenty_times_under_calls_loses_and_duplicates_nothing(
     ).json()
     assert {i["incident_id"] for i in everything} == known  # every 201 is there, and nothing else
     assert {i["incident_id"] for i in everything if i["open"]} == expected_open
-    with connect(f"ws://127.0.0.1:{last.port}/ws/console?token={dispatcher}") as console:
+    ws_base = httpx.get(f"{last.http}/api/v1/endpoints", timeout=10).json()["websocket"]
+    with connect(f"{ws_base}/ws/console?token={dispatcher}") as console:
         snapshot = json.loads(console.recv(timeout=10))
     assert snapshot["type"] == "snapshot"
     assert len(snapshot["units"]) == 4  # seeded once, not once per restart

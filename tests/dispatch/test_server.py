@@ -25,8 +25,9 @@ import uvicorn
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
-from dispatch.app import RedactTokens, create_app
+from dispatch.app import create_app
 from dispatch.errors import StoreError
+from dispatch.http_common import RedactTokens
 from dispatch.hub import Hub
 from dispatch.service import DispatchService
 from dispatch.settings import Settings
@@ -45,6 +46,7 @@ class Running:
     thread: threading.Thread
     port: int
     tokens: dict[str, Any]
+    ws_port: int
 
     @property
     def http(self) -> str:
@@ -52,7 +54,7 @@ class Running:
 
     def ws(self, path: str, token: str, **params: str) -> ClientConnection:
         query = "&".join(f"{k}={v}" for k, v in {"token": token, **params}.items())
-        return connect(f"ws://127.0.0.1:{self.port}{path}?{query}", open_timeout=10)
+        return connect(f"ws://127.0.0.1:{self.ws_port}{path}?{query}", open_timeout=10)
 
     def stop(self) -> None:
         self.server.should_exit = True
@@ -79,7 +81,7 @@ def start(settings: Settings, open_service: Any = None) -> Running:
         time.sleep(0.05)
     port = server.servers[0].sockets[0].getsockname()[1]
     tokens = json.loads(settings.tokens_file.read_text())
-    return Running(server, thread, port, tokens)
+    return Running(server, thread, port, tokens, config.app.state.ws_port)
 
 
 @pytest.fixture
@@ -90,6 +92,7 @@ def settings(tmp_path: Path) -> Settings:
         store_url=f"sqlite:///{tmp_path / 'events.db'}",
         tokens_file=tmp_path / "tokens.json",
         port=0,
+        ws_port=0,
         seed_fleet=4,
         ack_timeout_s=3600.0,
         tick_s=0.2,
@@ -172,11 +175,31 @@ def test_journey_from_tap_to_back_in_service(live: Running) -> None:
         assert "unit_id" not in coming and coming["eta_s"] is not None
         stepped = recv_until(app, lambda f: f.get("name") == "unit_acknowledged")
         assert stepped["type"] == "incident.stepped"
+        seen = httpx.get(f"{live.http}/api/v1/incidents/{iid}", headers=auth(caller)).json()
+        assert seen["step"] == "eTimes.04" and seen["unit"]["eta_s"] is not None
+        assert "unit_id" not in seen and "complaint" not in seen  # the caller never sees the crew
 
-    seen = httpx.get(f"{live.http}/api/v1/incidents/{iid}", headers=auth(caller)).json()
-    assert seen["step"] == "eTimes.04" and seen["unit"]["eta_s"] is not None
-    assert "unit_id" not in seen and "complaint" not in seen  # the caller never sees the crew
-    for status in ("en_route", "on_scene", "available_at_station"):
+        # The crew drives: a position from the tablet reaches the caller (and the consoles).
+        near = {"type": "position", "lat": HERE["lat"] + 0.001, "lon": HERE["lon"]}
+        tablet.send(json.dumps(near))
+        moved = recv_until(
+            app, lambda f: f["type"] == "unit.approaching" and f["lat"] == near["lat"]
+        )
+        assert moved["eta_s"] is not None and "unit_id" not in moved
+        for status in ("en_route", "on_scene"):
+            tablet.send(json.dumps({"type": "status", "status": status}))
+            assert recv_until(tablet, lambda f: f["type"] == "accepted")["status"] == status
+        assert recv_until(app, lambda f: f.get("name") == "on_scene")["step"] == "eTimes.06"
+        with pytest.raises(ConnectionClosed) as ended:  # help is there: the caller's socket ends
+            while True:
+                app.recv(timeout=10)
+        assert ended.value.rcvd is not None and ended.value.rcvd.code == 1000
+
+    with live.ws(f"/ws/calls/{iid}", caller) as late:  # a late reconnect: last state, then end
+        assert json.loads(late.recv(timeout=10))["incident"]["step"] == "eTimes.06"
+        with pytest.raises(ConnectionClosed):
+            late.recv(timeout=10)
+    for status in ("available_at_station",):
         r = httpx.post(
             f"{live.http}/api/v1/units/{unit_id}/status",
             json={"status": status},
@@ -434,7 +457,11 @@ def test_restart_replays_the_log(settings: Settings) -> None:
         )
         assert mine.status_code == 200 and mine.json()["step"] == "eTimes.04"
         retry = new_call(second, "restart-1")
-        assert retry.status_code == 200 and retry.json() == call
+        assert retry.status_code == 200
+        # The same answer; only the websocket's port is new (ws_port=0 picks a free one).
+        again, first_answer = retry.json(), dict(call)
+        assert again.pop("stream_url").endswith(first_answer.pop("stream_url").split(":")[-1][5:])
+        assert again == first_answer
         r = httpx.post(
             f"{second.http}/api/v1/units/ALS01/status",
             json={"status": "en_route"},
@@ -456,7 +483,7 @@ def test_a_failed_append_answers_503_and_keeps_readyz_failing(settings: Settings
         def refuse(*args: Any, **kwargs: Any) -> Any:
             raise StoreError("disk gone")
 
-        svc.log.append = refuse  # type: ignore[method-assign]
+        svc.log.append = svc.log.append_batch = refuse  # type: ignore[method-assign]
         return svc
 
     broken = start(settings, broken_store)

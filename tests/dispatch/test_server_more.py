@@ -9,6 +9,7 @@ reuse its helpers. No test asserts on timing: waits are polls with a hang guard.
 from __future__ import annotations
 
 import base64
+import dataclasses
 import json
 import math
 import os
@@ -440,15 +441,16 @@ def drain_frames(sock: socket.socket) -> tuple[list[dict[str, Any]], int | None]
 
 
 def start_with_small_send_buffers(config: Settings, opener: Captured) -> Running:
-    """Like `start`, on a listening socket with 16 KB send buffers (accepted sockets inherit
-    them), so a client that stops reading backs up into the hub queue after a few frames
-    rather than after the kernel's 4 MB of autotuned buffer."""
+    """Like `start`, with 16 KB kernel send buffers on the websockets, so a client that
+    stops reading backs up into the hub queue after a few frames rather than after the kernel's
+    4 MB of autotuned buffer."""
+    config = dataclasses.replace(config, ws_send_buffer_bytes=16 * 1024)
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 16 * 1024)
     sock.bind(("127.0.0.1", 0))
+    app = create_app(config, opener)
     server = uvicorn.Server(
         uvicorn.Config(
-            create_app(config, opener),
+            app,
             log_level="warning",
             ws_max_size=config.max_body_bytes,
             lifespan="on",
@@ -459,7 +461,7 @@ def start_with_small_send_buffers(config: Settings, opener: Captured) -> Running
     wait_for(lambda: server.started or not thread.is_alive(), "the server started")
     assert server.started, "the server did not start"
     tokens = json.loads(config.tokens_file.read_text())
-    return Running(server, thread, sock.getsockname()[1], tokens)
+    return Running(server, thread, sock.getsockname()[1], tokens, app.state.ws_port)
 
 
 def test_a_stalled_console_is_dropped_and_delays_no_one(settings: Settings) -> None:  # noqa: F811
@@ -469,9 +471,9 @@ def test_a_stalled_console_is_dropped_and_delays_no_one(settings: Settings) -> N
     svc = opener.svc
     assert svc is not None
     try:
-        slow = stalled_console(live.port, live.tokens["dispatcher"])
+        slow = stalled_console(live.ws_port, live.tokens["dispatcher"])
         with connect(
-            f"ws://127.0.0.1:{live.port}/ws/console?token={live.tokens['dispatcher']}",
+            f"ws://127.0.0.1:{live.ws_port}/ws/console?token={live.tokens['dispatcher']}",
             max_queue=None,  # this client buffers everything: it is the reader that keeps up
         ) as normal:
             snap = json.loads(normal.recv(timeout=10))

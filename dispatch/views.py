@@ -1,0 +1,182 @@
+"""What clients are shown: incidents, units, jobs and snapshots, built from the engine's state.
+
+Read-only. `DispatchService` inherits these; each view is built in one loop step, so a snapshot
+and the `last_seq` stamped on it agree with the live frames that follow. A caller's view holds
+the coming unit's position and ETA and nothing that identifies the crew.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import math
+from collections.abc import Callable
+from typing import Any
+
+from dispatch import events as ev
+from dispatch.engine import Engine, Incident, Unit
+from dispatch.hub import Hub
+from dispatch.model import IncidentId, Step
+from location_fusion.locate import Locator
+from routing.router import Router
+
+Frame = tuple[str, dict[str, Any] | None, str | None]  # (topic, message or None: end, coalesce)
+
+#: Steps while a unit is coming: the caller sees its position and ETA.
+COMING = frozenset({Step.UNIT_NOTIFIED, Step.UNIT_ACKNOWLEDGED, Step.EN_ROUTE})
+#: Steps that end the caller's socket: help has arrived, or the incident is over.
+CALLER_DONE = frozenset({Step.ON_SCENE, Step.CANCELLED, Step.CLOSED})
+
+
+def plain(value: Any) -> Any:
+    """A decision or view as JSON-safe values: enums by value, tuples as lists, inf as None."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, dict):
+        return {str(plain(k)): plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [plain(v) for v in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+#: Wire names of the decisions (dotted lower case, docs/wire-protocol.md).
+WIRE_TYPE = {
+    ev.IncidentStepped: "incident.stepped",
+    ev.UnitChanged: "unit.changed",
+    ev.Recommended: "incident.recommended",
+    ev.OfferSent: "offer.sent",
+    ev.OfferEscalated: "offer.escalated",
+    ev.SwapSuggested: "swap.suggested",
+    ev.DuplicateSuggested: "duplicate.suggested",
+}
+
+
+class Views:
+    """The read side of the dispatch service (mixed into `DispatchService`)."""
+
+    engine: Engine
+    hub: Hub
+    router: Router
+    locator: Locator
+    now: Callable[[], float]
+    _descriptions: dict[IncidentId, str]
+
+    def description(self, incident_id: IncidentId, lat: float, lon: float) -> str:
+        text = self._descriptions.get(incident_id)
+        if text is None:
+            text = self._descriptions[incident_id] = self.locator.describe(lon, lat)
+        return text
+
+    def place(self, inc: Incident) -> dict[str, Any]:
+        return {
+            "lat": inc.lat,
+            "lon": inc.lon,
+            "radius95_m": inc.radius95_m,
+            "description": self.description(inc.incident_id, inc.lat, inc.lon),
+        }
+
+    def incident_view(self, incident_id: str, *, for_caller: bool = False) -> dict[str, Any]:
+        inc = self.engine.incident(IncidentId(incident_id))
+        timeline = [
+            {"step": s.value, "name": s.name.lower(), "at_s": t}
+            for s, t in sorted(inc.timeline.items(), key=lambda kv: kv[1])
+        ]
+        view: dict[str, Any] = {
+            "incident_id": inc.incident_id,
+            "step": inc.step.value,
+            "open": inc.open,
+            "place": self.place(inc),
+            "timeline": timeline,
+        }
+        if for_caller:  # the caller sees the coming unit's position and ETA, never who it is
+            view["unit"] = self.approach(inc)
+            return view
+        view.update(
+            priority=int(inc.priority),
+            complaint=inc.complaint.value,
+            determinant=inc.determinant,
+            unit_id=inc.unit_id,
+            offer_deadline_s=inc.offer_deadline_s,
+            acked_devices=sorted(inc.acked_devices),
+        )
+        return view
+
+    def incidents(self, open_only: bool = True) -> list[dict[str, Any]]:
+        return [
+            self.incident_view(i)
+            for i, inc in self.engine.incidents.items()
+            if inc.open or not open_only
+        ]
+
+    def unit_view(self, unit: Unit) -> dict[str, Any]:
+        return {
+            "unit_id": unit.unit_id,
+            "capability": unit.capability.value,
+            "status": unit.status.value,
+            "lat": unit.lat,
+            "lon": unit.lon,
+            "incident_id": unit.incident_id,
+        }
+
+    def recommendations(self, incident_id: str) -> list[dict[str, Any]]:
+        options = self.engine.recommend(IncidentId(incident_id), self.now())
+        return [plain(o) for o in options]
+
+    def approach(self, inc: Incident) -> dict[str, Any] | None:
+        """Where the coming unit is and its driving ETA; None when no unit is coming."""
+        if inc.unit_id is None or inc.step not in COMING:
+            return None
+        unit = self.engine.units[inc.unit_id]
+        route = self.router.route(unit.position, inc.position)
+        eta = route.eta_s if route is not None and math.isfinite(route.eta_s) else None
+        return {"lat": unit.lat, "lon": unit.lon, "eta_s": eta}
+
+    def job_of(self, unit_id: str) -> dict[str, Any] | None:
+        """The offer or order a unit holds: its incident's place, read-back and triage."""
+        unit = self.engine.unit(unit_id)  # type: ignore[arg-type]
+        if unit.incident_id is None:
+            return None
+        inc = self.engine.incidents[unit.incident_id]
+        return {
+            "incident_id": inc.incident_id,
+            "place": self.place(inc),
+            "priority": int(inc.priority),
+            "complaint": inc.complaint.value,
+            "determinant": inc.determinant,
+            "deadline_s": inc.offer_deadline_s,
+            "step": inc.step.value,
+        }
+
+    # --- snapshots (built with no await before the live frames that follow) -------------------
+    def console_snapshot(self) -> dict[str, Any]:
+        return {
+            "type": "snapshot",
+            "last_seq": self.hub.last_seq("console"),
+            "incidents": self.incidents(),
+            "units": [self.unit_view(u) for u in self.engine.units.values()],
+        }
+
+    def unit_snapshot(self, unit_id: str) -> dict[str, Any]:
+        unit = self.engine.unit(unit_id)  # type: ignore[arg-type]
+        return {
+            "type": "snapshot",
+            "last_seq": self.hub.last_seq(f"unit:{unit_id}"),
+            "unit": self.unit_view(unit),
+            "job": self.job_of(unit_id),
+        }
+
+    def caller_done(self, incident_id: str) -> bool:
+        """True once the caller's socket has nothing more to say (the unit is on scene)."""
+        inc = self.engine.incident(IncidentId(incident_id))
+        return bool(CALLER_DONE & inc.timeline.keys())
+
+    def call_snapshot(self, incident_id: str) -> dict[str, Any]:
+        return {
+            "type": "snapshot",
+            "last_seq": self.hub.last_seq(f"call:{incident_id}"),
+            "incident": self.incident_view(incident_id, for_caller=True),
+        }
