@@ -41,6 +41,7 @@ from dispatch.model import (
     UnitStatus,
     UnitView,
 )
+from dispatch.nearby import RecentIncidents
 from dispatch.recommend import (
     Option,
     RecommendParams,
@@ -138,6 +139,8 @@ class Engine:
         self.now_s = -math.inf
         self._out: list[ev.Decision] = []
         self._offers: set[IncidentId] = set()  # incidents waiting for an acknowledgement
+        params = self.settings.recommend
+        self._recent = RecentIncidents(params.duplicate_radius_m, params.duplicate_window_s)
         #: Set while the event log is replayed: advice (recommendations, duplicate and swap
         #: suggestions) is skipped, since nobody sees it; every state change is still derived.
         self.replaying = False
@@ -174,7 +177,7 @@ class Engine:
 
     def recommend(self, incident_id: IncidentId, now_s: float) -> list[Option]:
         inc = self.incident(incident_id)
-        units = [u.view() for u in self.units.values() if u.unit_id not in inc.declined]
+        units = [u for u in self.units.values() if u.unit_id not in inc.declined]
         return rank_options(self.router, units, inc.view(now_s), now_s, self.settings.recommend)
 
     # --- handlers ---------------------------------------------------------------------------
@@ -193,10 +196,12 @@ class Engine:
         self._step(inc, Step.CALL_RECEIVED, now_s)
         self._step(inc, Step.LOCATED, now_s)
         if not self.replaying:
-            others = [i.view(now_s) for i in self.incidents.values() if i.open and i is not inc]
+            near = (self.incidents[i] for i in self._recent.near(e.lat, e.lon, now_s))
+            others = [o.view(now_s) for o in near if o.open]
             dups = duplicate_candidates(inc.view(now_s), others, self.settings.recommend)
             if dups:
                 self._out.append(ev.DuplicateSuggested(inc.incident_id, tuple(dups)))
+        self._recent.add(inc.incident_id, e.lat, e.lon, now_s)  # by the first call's place
         self._recommend_or_auto(inc, now_s)
 
     def _on_IncidentLocated(self, e: ev.IncidentLocated, now_s: float) -> None:

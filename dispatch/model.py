@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import IntEnum, StrEnum
-from typing import NewType
+from typing import NewType, Protocol
 
 from routing.snap import RoadPosition
 
@@ -101,6 +101,25 @@ class Place:
     lat: float
     lon: float
     radius95_m: float = 0.0
+
+
+class UnitLike(Protocol):
+    """What recommendation reads of a unit; the engine's own units qualify (no copy per call)."""
+
+    @property
+    def unit_id(self) -> UnitId: ...
+    @property
+    def capability(self) -> Capability: ...
+    @property
+    def status(self) -> UnitStatus: ...
+    @property
+    def position(self) -> RoadPosition: ...
+    @property
+    def lat(self) -> float: ...
+    @property
+    def lon(self) -> float: ...
+    @property
+    def free_at_s(self) -> float: ...
 
 
 @dataclass(frozen=True)

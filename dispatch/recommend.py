@@ -25,8 +25,8 @@ from dispatch.model import (
     IncidentView,
     Priority,
     UnitId,
+    UnitLike,
     UnitStatus,
-    UnitView,
 )
 from location_fusion.geo import haversine_m
 from routing.router import Router
@@ -96,7 +96,7 @@ class Swap:
 
 @dataclass(frozen=True)
 class _Candidate:
-    unit: UnitView
+    unit: UnitLike
     drive_s: float
     distance_m: float
     delay_s: float  # before the unit can roll
@@ -112,7 +112,7 @@ def _clock(seconds: float) -> str:
     return f"{total // 60}:{total % 60:02d}"
 
 
-def _delay_s(unit: UnitView, now_s: float, params: RecommendParams) -> float:
+def _delay_s(unit: UnitLike, now_s: float, params: RecommendParams) -> float:
     if unit.status is UnitStatus.AT_HOSPITAL:
         return max(params.clearing_penalty_s, unit.free_at_s - now_s)
     return 0.0
@@ -132,7 +132,7 @@ def _cost(c: _Candidate, incident: IncidentView, params: RecommendParams) -> flo
     return c.eta_s + _penalty_s(c.unit.capability, incident.priority, params)
 
 
-def _dispatchable(units: Sequence[UnitView]) -> list[UnitView]:
+def _dispatchable(units: Sequence[UnitLike]) -> list[UnitLike]:
     """The units that may be recommended, sorted by id; a repeated id is a caller's bug."""
     out = sorted((u for u in units if u.status in DISPATCHABLE), key=lambda u: u.unit_id)
     if len({u.unit_id for u in out}) != len(out):
@@ -142,7 +142,7 @@ def _dispatchable(units: Sequence[UnitView]) -> list[UnitView]:
 
 def _candidates(
     router: Router,
-    units: list[UnitView],
+    units: list[UnitLike],
     incident: IncidentView,
     k: int,
     now_s: float,
@@ -188,7 +188,7 @@ def _capability_reason(
 
 def rank_options(
     router: Router,
-    units: Sequence[UnitView],
+    units: Sequence[UnitLike],
     incident: IncidentView,
     now_s: float,
     params: RecommendParams = RecommendParams(),
@@ -232,7 +232,7 @@ def rank_options(
 def assign_jointly(
     router: Router,
     incidents: Sequence[IncidentView],
-    units: Sequence[UnitView],
+    units: Sequence[UnitLike],
     now_s: float,
     params: RecommendParams = RecommendParams(),
 ) -> list[Assignment]:
@@ -302,8 +302,8 @@ def _solve_tier(
 
 def swap_suggestions(
     router: Router,
-    en_route: Sequence[tuple[IncidentView, UnitView]],
-    free_units: Sequence[UnitView],
+    en_route: Sequence[tuple[IncidentView, UnitLike]],
+    free_units: Sequence[UnitLike],
     now_s: float,
     params: RecommendParams = RecommendParams(),
 ) -> list[Swap]:
