@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 
 
@@ -61,6 +62,8 @@ def _serve(ns: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"jijiu serve: {exc}", file=sys.stderr)
         return 2
+    # Our loggers (jijiu.*, dispatch.*) to stderr beside uvicorn's, in its "LEVEL:" style.
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s:  %(name)s  %(message)s")
     host = f"[{settings.host}]" if ":" in settings.host else settings.host
     print(f"tokens file  {settings.tokens_file.resolve()} (created on first start, mode 0600)")
     print(f"event log    {settings.store_url}")

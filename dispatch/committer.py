@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -25,6 +26,8 @@ from dispatch.errors import StoreError
 from dispatch.eventlog import MAX_BATCH, Entry, EventLog, Record
 
 logger = logging.getLogger(__name__)
+SLOW_BATCH_S = 0.1  # a commit slower than this is logged: the disk is holding calls up
+LAZY_WITHIN_S = 1.0  # a lazy entry waits at most this long for a batch to ride in
 
 # (written, error), one of them None; written is (record, created) as from EventLog.append.
 Done = Callable[[tuple[Record, bool] | None, BaseException | None], None]
@@ -40,6 +43,7 @@ class GroupCommit:
         self._queued: list[tuple[Entry, Done | None]] = []
         self._writing = False
         self._failed: BaseException | None = None
+        self._timer: asyncio.TimerHandle | None = None
         self._idle = asyncio.Event()
         self._idle.set()
         self.batches = 0  # how many transactions, for the stats and the tests
@@ -50,16 +54,30 @@ class GroupCommit:
         """Entries queued or being written."""
         return len(self._queued) + (1 if self._writing else 0)
 
-    def append(self, entry: Entry, done: Done | None = None) -> None:
+    def append(self, entry: Entry, done: Done | None = None, *, lazy: bool = False) -> None:
         """Queue one entry; `done((record, created), None)` on the loop once durable, else
-        `done(None, exc)`. `done` must not raise (it runs as a loop callback)."""
+        `done(None, exc)`. `done` must not raise (it runs as a loop callback).
+
+        A `lazy` entry (nobody waits for it: a unit's periodic position) does not start a
+        write: it rides in the next batch, or is written within LAZY_WITHIN_S. A call then
+        never queues behind an fsync made for a position.
+        """
         if self._failed is not None:
             if done is not None:
                 done(None, self._failed)
             return
         self._queued.append((entry, done))
         self._idle.clear()
-        if not self._writing:
+        if self._writing:
+            return
+        if not lazy:
+            self._start()
+        elif self._timer is None:
+            self._timer = self._loop.call_later(LAZY_WITHIN_S, self._kick)
+
+    def _kick(self) -> None:
+        self._timer = None
+        if self._queued and not self._writing and self._failed is None:
             self._start()
 
     async def flushed(self) -> None:
@@ -68,17 +86,25 @@ class GroupCommit:
 
     def close(self) -> None:
         """Stop the writer thread after the batch in progress; queued entries are not written."""
+        if self._timer is not None:
+            self._timer.cancel()
         self._pool.shutdown(wait=True, cancel_futures=True)
 
     def _start(self) -> None:
         batch, self._queued = self._queued[:MAX_BATCH], self._queued[MAX_BATCH:]
         self._writing = True
         entries = [entry for entry, _ in batch]
+        started = time.monotonic()
         future = self._loop.run_in_executor(self._pool, self._log.append_batch, entries)
-        future.add_done_callback(lambda f: self._finish(batch, f))
+        future.add_done_callback(lambda f: self._finish(batch, f, started))
 
-    def _finish(self, batch: list[tuple[Entry, Done | None]], future: asyncio.Future[Any]) -> None:
+    def _finish(
+        self, batch: list[tuple[Entry, Done | None]], future: asyncio.Future[Any], started: float
+    ) -> None:
         self._writing = False
+        took_s = time.monotonic() - started
+        if took_s > SLOW_BATCH_S:
+            logger.warning("event log batch of %d took %.0f ms", len(batch), took_s * 1e3)
         error = None if future.cancelled() else future.exception()
         if future.cancelled():
             error = StoreError("the event log writer stopped")

@@ -60,10 +60,16 @@ class EngineSettings:
     auto_dispatch_p1: bool = False
     default_priority: Priority = Priority.P2  # until a dispatcher triages
     recommend: RecommendParams = field(default_factory=RecommendParams)
+    # How stale a moved unit's road position may be when a search starts. 0: every search
+    # snaps what moved first. The server passes its position flush period (0.5 s) and
+    # refreshes on that clock, so a call's search rarely snaps anything; tablets report 1 Hz.
+    position_refresh_s: float = 0.0
 
     def __post_init__(self) -> None:
         if not (math.isfinite(self.ack_timeout_s) and self.ack_timeout_s > 0):
             raise ValueError("ack_timeout_s must be positive")
+        if not (math.isfinite(self.position_refresh_s) and self.position_refresh_s >= 0):
+            raise ValueError("position_refresh_s must be a non-negative number of seconds")
 
 
 @dataclass
@@ -139,6 +145,8 @@ class Engine:
         self.now_s = -math.inf
         self._out: list[ev.Decision] = []
         self._offers: set[IncidentId] = set()  # incidents waiting for an acknowledgement
+        self._moved: dict[UnitId, None] = {}  # units whose road position is not yet updated
+        self._refreshed_at_s = -math.inf
         params = self.settings.recommend
         self._recent = RecentIncidents(params.duplicate_radius_m, params.duplicate_window_s)
         #: Set while the event log is replayed: advice (recommendations, duplicate and swap
@@ -177,6 +185,7 @@ class Engine:
 
     def recommend(self, incident_id: IncidentId, now_s: float) -> list[Option]:
         inc = self.incident(incident_id)
+        self.refresh_positions(self.settings.position_refresh_s)
         units = [u for u in self.units.values() if u.unit_id not in inc.declined]
         return rank_options(self.router, units, inc.view(now_s), now_s, self.settings.recommend)
 
@@ -228,9 +237,51 @@ class Engine:
         self._unit_changed(self.units[e.unit_id])
 
     def _on_UnitPositionReported(self, e: ev.UnitPositionReported, now_s: float) -> None:
-        unit = self.unit(e.unit_id)
-        position = self._snap(e.lat, e.lon)
-        unit.lat, unit.lon, unit.position = e.lat, e.lon, position
+        """Record where the unit is; its road position is found in the next batch.
+
+        A fleet reports 1000 positions a second and is searched a few times a second, so the
+        snap to the road is deferred to `refresh_positions` (one vectorised pass for all that
+        moved) instead of one at a time here (~100 µs each, a third of the server's time).
+        """
+        unit = self.unit(e.unit_id)  # the event checked lat/lon when it was made
+        unit.lat, unit.lon = e.lat, e.lon
+        self._moved[unit.unit_id] = None
+
+    def refresh_positions(self, max_age_s: float = 0.0) -> None:
+        """Snap every unit that moved since the last refresh, unless that refresh is younger
+        than `max_age_s`; each search starts with this (with `position_refresh_s`)."""
+        if not self._moved or self.now_s - self._refreshed_at_s < max_age_s:
+            return
+        ids, lats, lons = self.take_moved()
+        self.apply_road_positions(ids, lats, lons, self.router.snapper.road_positions(lats, lons))
+
+    def take_moved(self) -> tuple[list[UnitId], list[float], list[float]]:
+        """The units that moved since the last refresh and where they are, for a batch snap
+        (the server runs it on a worker thread, then hands the result to
+        `apply_road_positions`); they count as refreshed from now."""
+        ids = list(self._moved)
+        self._moved = {}
+        self._refreshed_at_s = self.now_s
+        units = self.units
+        return ids, [units[u].lat for u in ids], [units[u].lon for u in ids]
+
+    def apply_road_positions(
+        self,
+        ids: list[UnitId],
+        lats: list[float],
+        lons: list[float],
+        found: list[RoadPosition | None],
+    ) -> None:
+        """Set the road positions snapped from (lats, lons). A unit that reported again since
+        keeps waiting for its newer point; a point off every road (None) keeps the unit's last
+        road position (a unit in a car park or a tunnel is routed from where it left the road).
+        """
+        for unit_id, lat, lon, position in zip(ids, lats, lons, found, strict=True):
+            unit = self.units.get(unit_id)
+            if unit is None or position is None or unit_id in self._moved:
+                continue
+            if unit.lat == lat and unit.lon == lon:
+                unit.position = position
 
     def _on_UnitAssigned(self, e: ev.UnitAssigned, now_s: float) -> None:
         inc = self._open(e.incident_id)
@@ -387,6 +438,7 @@ class Engine:
         """A unit became free: is it clearly closer to an incident whose unit is still coming?"""
         if self.replaying:
             return
+        self.refresh_positions(self.settings.position_refresh_s)
         coming = [
             (inc.view(now_s), self.units[inc.unit_id].view())
             for inc in self.incidents.values()

@@ -45,6 +45,7 @@ from dispatch.tokens import Role, TokenBook, same, sha256_hex
 from dispatch.traffic import TrafficBook
 from dispatch.views import CALLER_DONE, WIRE_TYPE, Frame, plain
 from location_fusion.cells import CellTable
+from location_fusion.fixes import device_fix
 from location_fusion.gazetteer import Gazetteer
 from location_fusion.locate import CallEvidence, Estimate, Locator
 from routing.load import data_dir, load_network
@@ -90,7 +91,14 @@ class DispatchService(LiveInputs):
         self.locator = locator
         self.tokens = tokens
         self.engine = Engine(
-            router, EngineSettings(settings.ack_timeout_s, settings.auto_dispatch_p1)
+            router,
+            EngineSettings(
+                settings.ack_timeout_s,
+                settings.auto_dispatch_p1,
+                # The flush clock refreshes every position_flush_s off the loop; a search
+                # snaps on its own path only if that clock fell well behind.
+                position_refresh_s=2 * settings.position_flush_s,
+            ),
         )
         self.poisoned = False
         self.caller_hash: dict[IncidentId, str] = {}  # incident -> sha256 of its caller token
@@ -122,6 +130,10 @@ class DispatchService(LiveInputs):
                     )
                 if record.idem_key is not None:
                     self._call_keys[record.idem_key] = _first_answer(record.event)
+        router.warm_up()  # before the first call, not during it (numba loads its kernels)
+        lon, lat = (float(v) for v in router.net.node_lonlat[0])
+        warm = device_fix(lat, lon, 20.0)
+        locator.locate(CallEvidence((warm,) if warm else ()), 0.0)  # and fusion's first use
         replayed = replay(log, self.engine)
         if clock is None:
             started = time.monotonic()
@@ -234,7 +246,8 @@ class DispatchService(LiveInputs):
             if self._settled is settled:
                 self._settled = None
 
-        self._commit.append(entry, done)
+        quiet = isinstance(event, ev.UnitPositionReported) and not decisions
+        self._commit.append(entry, done, lazy=quiet)
         return decisions
 
     def _poison(self, exc: BaseException) -> StoreError:

@@ -130,6 +130,7 @@ class Views:
         """Where the coming unit is and its driving ETA; None when no unit is coming."""
         if inc.unit_id is None or inc.step not in COMING:
             return None
+        self.engine.refresh_positions(self.engine.settings.position_refresh_s)
         unit = self.engine.units[inc.unit_id]
         route = self.router.route(unit.position, inc.position)
         eta = route.eta_s if route is not None and math.isfinite(route.eta_s) else None

@@ -79,6 +79,20 @@ class Router:
                 length[i, f.target] = path_length_m(self.net, f)
         return Matrix(eta, length)
 
+    def warm_up(self) -> None:
+        """Run each search kernel once, so the first real call does not pay for loading them.
+
+        numba loads a cached kernel on its first call (about 0.5 s measured on Hangzhou): a
+        server calls this at start-up, before it says it is ready, not on a cardiac arrest.
+        """
+        net = self.net
+        tail, head = int(net.edge_tail[0]), int(net.edge_head[0])
+        a = self.snap(float(net.node_lonlat[tail, 1]), float(net.node_lonlat[tail, 0]))
+        b = self.snap(float(net.node_lonlat[head, 1]), float(net.node_lonlat[head, 0]))
+        self.rank(Positions.of([a, b]), b, 1)
+        self.route(a, b)
+        self.matrix(Positions.of([a]), Positions.of([b]))
+
     # --- live congestion --------------------------------------------------------------------
     def set_congestion(self, edges: ArrayLike, factor: float) -> int:
         return congestion.set_factor(self.net, edges, factor)

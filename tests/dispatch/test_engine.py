@@ -233,3 +233,19 @@ def test_replaying_skips_advice_but_not_state(router: Router) -> None:
         a, b = live.incident(IncidentId(iid)), again.incident(IncidentId(iid))
         assert (a.timeline, a.unit_id) == (b.timeline, b.unit_id)
     assert again.incident(IncidentId("I1")).unit_id == "A1"  # the P1 was auto-dispatched
+
+
+def test_a_reported_position_counts_at_the_next_recommendation(router: Router) -> None:
+    """A3 (far) reports a position at the incident: it ranks first; an off-road report later
+    keeps its last road position (the unit is still routed from where it left the road)."""
+    e = Engine(router)
+    fleet(e)
+    iid = call(e, complaint=Complaint.CARDIAC_ARREST)  # P1: ALS, nearest first
+    assert e.recommend(iid, 2.0)[0].unit_id == "A1"
+    e.receive(ev.UnitPositionReported(UnitId("A3"), *INCIDENT), 3.0)
+    assert e.unit(UnitId("A3")).lat == INCIDENT[0]
+    assert e.recommend(iid, 3.0)[0].unit_id == "A3"
+    on_road = e.unit(UnitId("A3")).position
+    e.receive(ev.UnitPositionReported(UnitId("A3"), INCIDENT[0], INCIDENT[1] + 0.5), 4.0)
+    e.refresh_positions()
+    assert e.unit(UnitId("A3")).position == on_road and e.unit(UnitId("A3")).lon > 120.5

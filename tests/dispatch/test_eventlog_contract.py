@@ -374,3 +374,35 @@ def test_acknowledged_appends_survive_sigkill_of_the_writer(log_url: str, repo_r
         assert log.last_seq() == len(records)
     finally:
         log.close()
+
+
+def test_sqlite_checkpoints_off_the_commit_path(tmp_path: Path) -> None:
+    """Commits leave records in the WAL (the database file alone holds none of them); the
+    checkpointer copies them into the file; close() stops the checkpointer thread."""
+    from dispatch.eventlog_sqlite import SqliteLog
+
+    def rows_in_file_alone() -> int:
+        alone = tmp_path / "alone.db"  # the main file without its WAL: what a checkpoint wrote
+        shutil.copyfile(tmp_path / "events.db", alone)
+        db = sqlite3.connect(alone)
+        try:
+            tables = db.execute("SELECT count(*) FROM sqlite_master WHERE name='events'")
+            if tables.fetchone()[0] == 0:
+                return 0
+            return int(db.execute("SELECT count(*) FROM events").fetchone()[0])
+        finally:
+            db.close()
+            alone.unlink()
+
+    log = SqliteLog(tmp_path / "events.db")
+    try:
+        log._stop.set()  # hold the background round: this test checkpoints by hand
+        log._checkpointer.join(timeout=10)
+        for i in range(50):
+            log.append(float(i), tick(i))
+        assert rows_in_file_alone() == 0
+        log.checkpoint()
+        assert rows_in_file_alone() == 50
+    finally:
+        log.close()
+    assert not log._checkpointer.is_alive()

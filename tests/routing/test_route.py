@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from routing.compile import to_networkx
 from routing.load import load_network
+from routing.network import RoadNetwork
 from routing.router import Router
 from routing.snap import Positions, RoadPosition
 from tests.routing.conftest import random_positions, reference_eta
@@ -98,3 +99,15 @@ def test_curved_osm_roads_route_exactly(test_data_dir: Path) -> None:
         assert abs(route.eta_s - reference_eta(g, net, a, b)) < 0.1
         assert np.allclose(route.lonlat[0], (a.lon, a.lat), atol=2e-5)
         assert np.allclose(route.lonlat[-1], (b.lon, b.lat), atol=2e-5)
+
+
+def test_warm_up_changes_nothing_a_route_depends_on(wulin: RoadNetwork) -> None:
+    """warm_up runs the kernels; the weights and an ETA before and after are the same."""
+    router = Router(wulin)
+    a, b = router.snap(30.2803, 120.1465), router.snap(30.2850, 120.1400)
+    before = router.route(a, b)
+    weights = (wulin.time_s.copy(), wulin.rev_time_s.copy())
+    router.warm_up()
+    after = router.route(a, b)
+    assert before is not None and after is not None and after.eta_s == before.eta_s
+    assert np.array_equal(wulin.time_s, weights[0]) and np.array_equal(wulin.rev_time_s, weights[1])

@@ -95,3 +95,20 @@ def test_snap_params_validate() -> None:
     for bad in (0.0, -5.0, math.nan):
         with pytest.raises(ValueError):
             SnapParams(max_snap_m=bad)
+
+
+def test_road_positions_match_snap_and_mark_far_points_none(router: Router) -> None:
+    """The batch of RoadPositions equals snap() one by one; a point 2 km off a road is None."""
+    rng = np.random.default_rng(6)
+    ll = router.net.node_lonlat[rng.integers(0, router.net.n_nodes, 40)] + rng.normal(
+        0, 2e-4, (40, 2)
+    )
+    lats, lons = [*ll[:, 1], 30.2803], [*ll[:, 0], 120.1465 + 0.5]  # the last: far east
+    found = router.snapper.road_positions(lats, lons)
+    assert found[-1] is None
+    for i, (lon, lat) in enumerate(ll):
+        one, many = router.snap(float(lat), float(lon)), found[i]
+        assert many is not None and one.edge == many.edge
+        assert abs(one.fraction - many.fraction) < 1e-9
+        assert abs(one.lat - many.lat) < 1e-9 and abs(one.lon - many.lon) < 1e-9
+    assert router.snapper.road_positions([], []) == []
