@@ -59,9 +59,11 @@ import os
 import shutil
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from array import array
 from collections import Counter
@@ -394,6 +396,7 @@ class Jijiu:
     ws_port: int
     tokens: dict[str, Any]
     start_s: float
+    workdir: Path
     log_excerpt: list[str] | None = None  # filled on stop: the log lines above INFO (first 60)
 
     @property
@@ -427,7 +430,9 @@ def jijiu_server(plan: Plan, store_url: str, workdir: Path) -> Iterator[Jijiu]:
                 if httpx.get(f"http://{HOST}:{port}/readyz", timeout=2).status_code == 200:
                     break
             time.sleep(0.2)
-        running = Jijiu(proc, port, ws_port, json.loads(tokens.read_text()), time.monotonic() - t0)
+        running = Jijiu(
+            proc, port, ws_port, json.loads(tokens.read_text()), time.monotonic() - t0, workdir
+        )
         yield running
     finally:
         proc.send_signal(signal.SIGINT)
@@ -711,7 +716,14 @@ def call_step(
 ) -> dict[str, Any]:
     """Calls at one rate; the timings joined with the consoles' receipts, and the context."""
     cpu0, t0 = cpu_s(srv.proc.pid), time.monotonic()
+    probe: list[float] = []
+    prober = threading.Thread(
+        target=disk_probe,
+        args=(srv.workdir / f"probe-{rate}.db", rate, plan.seconds_per_rate, probe),
+    )
+    prober.start()
     got = asyncio.run(post_calls(srv.base, rate, plan.seconds_per_rate, places, tag, SEED + rate))
+    prober.join()
     cpu1, t1 = cpu_s(srv.proc.pid), time.monotonic()
     time.sleep(1.0)  # frames still in flight
     _, seen, frames, positions, dropped = ask(console_conn, ("report",), 60)
@@ -719,6 +731,7 @@ def call_step(
     n_cons = plan.consoles
     rec = summarise_calls(got, seen, n_cons)
     rec.update(
+        disk=pcts(probe),
         server_cpu=(cpu1 - cpu0) / (t1 - t0) if cpu0 is not None and cpu1 is not None else None,
         console_frames=frames,
         console_positions_per_s=positions / max(n_cons, 1) / (t1 - t0 + 1.0),
@@ -729,7 +742,8 @@ def call_step(
     say(
         f"{rate:>3} calls/s (achieved {rec['achieved_rate'] or 0:.1f}): 201 "
         f"{text(rec['created'])}, to console {text(rec['recommended'])}, "
-        f"healthz {text(rec['floor'])}; {rec['errors']} failed"
+        f"healthz {text(rec['floor'])}, bare fsync'd commit {text(rec['disk'])}; "
+        f"{rec['errors']} failed"
         f"{' ' + str(rec['failures']) if rec['failures'] else ''}, "
         f"{rec['missing']} missing "
         f"frames; server CPU {100 * (rec['server_cpu'] or 0):.0f} %; console positions "
@@ -737,6 +751,27 @@ def call_step(
         f"{dropped or 'none'}"
     )
     return rec
+
+
+def disk_probe(path: Path, rate: float, seconds: float, out: list[float]) -> None:
+    """The disk's floor under the same load: one-row SQLite commits (WAL, synchronous=FULL,
+    as the event log) at the call rate, each timed. A durable 201 cannot beat this tail."""
+    db = sqlite3.connect(path, isolation_level=None)
+    try:
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=FULL")
+        db.execute("CREATE TABLE IF NOT EXISTS e (seq INTEGER PRIMARY KEY, body TEXT)")
+        t_next, stop = time.monotonic(), time.monotonic() + seconds
+        while (now := time.monotonic()) < stop:
+            time.sleep(max(0.0, t_next - now))
+            t = time.perf_counter()
+            db.execute("BEGIN IMMEDIATE")
+            db.execute("INSERT INTO e (body) VALUES (?)", ("x" * 300,))
+            db.execute("COMMIT")
+            out.append(time.perf_counter() - t)
+            t_next += 1.0 / rate
+    finally:
+        db.close()
 
 
 @contextmanager
@@ -814,6 +849,15 @@ def call_rows(plan: Plan, label: str, positions: bool, rate: int, rec: dict[str,
             ratio(recommended),
             tconsole,
             verdict(recommended, tconsole),
+        ),
+        Row(
+            f"{label}: disk floor at {rate}/s",
+            "—",
+            "bare fsync'd SQLite commit (same load)",
+            text(rec["disk"]),
+            None,
+            "reported: a durable 201 waits for one",
+            None,
         ),
     ]
 
