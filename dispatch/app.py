@@ -43,6 +43,7 @@ from dispatch.hub import Hub
 from dispatch.model import IncidentId, UnitId
 from dispatch.service import DispatchService
 from dispatch.settings import Settings
+from dispatch.tokens import Forbidden, Role
 from dispatch.wire import (
     AckIn,
     AssignmentIn,
@@ -209,6 +210,16 @@ def _http_routes(app: FastAPI) -> None:
     async def recommendations(incident_id: str, svc: Svc) -> list[dict[str, Any]]:
         """Units ranked by effective ETA, with the reasons."""
         return svc.recommendations(incident_id)
+
+    @app.get(f"{api}/incidents/{{incident_id}}/destinations", tags=["incidents"], responses=ERRORS)
+    async def destinations(incident_id: str, svc: Svc, who: Who) -> list[dict[str, Any]]:
+        """Hospitals for the patient, best first: capable, not on diversion, by road ETA plus
+        expected offload delay, each with its reasons. Dispatchers and the unit on the job."""
+        if who[0] is not Role.DISPATCHER:
+            job = svc.engine.units.get(who[1]) if who[0] is Role.UNIT else None  # type: ignore[call-overload]
+            if job is None or job.incident_id != incident_id:
+                raise Forbidden("dispatchers and the unit on this incident only")
+        return svc.destinations(incident_id)
 
     @app.post(
         f"{api}/incidents/{{incident_id}}/assignment",

@@ -44,12 +44,14 @@ from dispatch.settings import Settings
 from dispatch.tokens import Role, TokenBook, same, sha256_hex
 from dispatch.traffic import TrafficBook
 from dispatch.views import CALLER_DONE, WIRE_TYPE, Frame, plain
+from hospital_link.registry import HospitalId, Registry
 from location_fusion.cells import CellTable
 from location_fusion.fixes import device_fix
 from location_fusion.gazetteer import Gazetteer
 from location_fusion.locate import CallEvidence, Estimate, Locator
 from routing.load import data_dir, load_network
 from routing.router import Router
+from routing.snap import RoadPosition
 
 logger = logging.getLogger("jijiu.dispatch")
 
@@ -64,6 +66,15 @@ def build_world(network: str) -> tuple[Router, Locator]:
     places = Gazetteer.load_places_csv(data_dir() / "hangzhou" / "hospitals.csv")
     cells = CellTable.load(data_dir() / "cells" / "hangzhou_cells_synthetic.csv")
     return router, Locator(Gazetteer.from_network(net, places), cells, router)
+
+
+def _snap_hospitals(router: Router, hospitals: Registry) -> dict[HospitalId, RoadPosition]:
+    """Each hospital's door on the road network; one farther than the snap limit (outside the
+    loaded network) is left out, so it counts as unreachable."""
+    found = router.snapper.road_positions(
+        [h.lat for h in hospitals.hospitals], [h.lon for h in hospitals.hospitals]
+    )
+    return {h.id: p for h, p in zip(hospitals.hospitals, found, strict=True) if p is not None}
 
 
 def _first_answer(call: dict[str, Any]) -> dict[str, Any]:
@@ -87,6 +98,8 @@ class DispatchService(LiveInputs):
         self.settings = settings
         self.log = log
         self.hub = hub
+        self.hospitals = Registry.load_csv(data_dir() / "hangzhou" / "hospitals.csv")
+        self._hospital_roads = _snap_hospitals(router, self.hospitals)
         self.router = router
         self.locator = locator
         self.tokens = tokens

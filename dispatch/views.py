@@ -17,13 +17,18 @@ from dispatch import events as ev
 from dispatch.engine import Engine, Incident, Unit
 from dispatch.hub import Hub
 from dispatch.model import IncidentId, Step
+from hospital_link.destination import rank_destinations
+from hospital_link.registry import HospitalId, Registry
 from location_fusion.locate import Locator
 from routing.router import Router
+from routing.snap import Positions, RoadPosition
 
 Frame = tuple[str, dict[str, Any] | None, str | None]  # (topic, message or None: end, coalesce)
 
 #: Steps while a unit is coming: the caller sees its position and ETA.
 COMING = frozenset({Step.UNIT_NOTIFIED, Step.UNIT_ACKNOWLEDGED, Step.EN_ROUTE})
+#: Steps while the unit is with the patient: destinations are timed from the unit.
+WITH_PATIENT = frozenset({Step.ON_SCENE, Step.LEFT_SCENE})
 #: Steps that end the caller's socket: help has arrived, or the incident is over.
 CALLER_DONE = frozenset({Step.ON_SCENE, Step.CANCELLED, Step.CLOSED})
 
@@ -63,6 +68,8 @@ class Views:
     router: Router
     locator: Locator
     now: Callable[[], float]
+    hospitals: Registry
+    _hospital_roads: dict[HospitalId, RoadPosition]
     _descriptions: dict[IncidentId, str]
 
     def description(self, incident_id: IncidentId, lat: float, lon: float) -> str:
@@ -135,6 +142,26 @@ class Views:
         route = self.router.route(unit.position, inc.position)
         eta = route.eta_s if route is not None and math.isfinite(route.eta_s) else None
         return {"lat": unit.lat, "lon": unit.lon, "eta_s": eta}
+
+    def destinations(self, incident_id: str) -> list[dict[str, Any]]:
+        """Hospitals for this patient, best first, with the reasons (hospital_link.destination).
+
+        Road ETAs run from the unit once it is with the patient (on scene, transporting),
+        else from the incident, to every hospital's door in one search per origin.
+        """
+        inc = self.engine.incident(IncidentId(incident_id))
+        origin = inc.position
+        if inc.unit_id is not None and inc.step in WITH_PATIENT:
+            self.engine.refresh_positions(self.engine.settings.position_refresh_s)
+            origin = self.engine.units[inc.unit_id].position
+        ids = list(self._hospital_roads)
+        doors = Positions.of([self._hospital_roads[h] for h in ids])
+        eta = self.router.matrix(Positions.of([origin]), doors).eta_s[0]
+        travel = dict(zip(ids, eta.tolist(), strict=True))
+        choices = rank_destinations(
+            self.hospitals, travel, inc.complaint.value, int(inc.priority), self.now()
+        )
+        return [{**plain(c), "summary": c.summary} for c in choices]
 
     def job_of(self, unit_id: str) -> dict[str, Any] | None:
         """The offer or order a unit holds: its incident's place, read-back and triage."""

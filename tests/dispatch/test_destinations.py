@@ -1,0 +1,86 @@
+"""Destination choice served: GET /api/v1/incidents/{id}/destinations over loopback.
+
+The ranking itself is tested in tests/hospital_link/; here: the server times every hospital on
+the loaded network from the patient, asks hospital_link, and only the dispatcher and the unit
+on the job may ask.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from dispatch.settings import Settings
+from routing.load import data_dir
+from tests.dispatch.test_server import (
+    HERE,
+    Running,
+    auth,
+    settings,  # noqa: F401  (a fixture, used by name)
+    start,
+)
+
+
+@pytest.fixture
+def live(settings: Settings) -> Iterator[Running]:  # noqa: F811
+    running = start(settings)
+    yield running
+    running.stop()
+
+
+def call(live: Running, key: str, complaint: str) -> dict[str, str]:
+    body = {"phone": "+8613800000009", "consent_location": True, "fix": HERE,
+            "complaint": complaint}  # fmt: skip
+    r = httpx.post(f"{live.http}/api/v1/calls", json=body, headers={"Idempotency-Key": key})
+    assert r.status_code == 201, r.text
+    return r.json()  # type: ignore[no-any-return]
+
+
+def test_destinations_rank_by_the_condition_with_reasons(live: Running) -> None:
+    """A stroke call: hospitals come back best first by score, each with its reasons; the
+    first is a stroke centre unless none is reachable on the loaded network."""
+    iid = call(live, "stroke-1", "stroke")["incident_id"]
+    r = httpx.get(
+        f"{live.http}/api/v1/incidents/{iid}/destinations", headers=auth(live.tokens["dispatcher"])
+    )
+    assert r.status_code == 200, r.text
+    choices = r.json()
+    assert choices, "the Wulin network holds at least one hospital's door"
+    scores = [c["score_s"] for c in choices]
+    assert scores == sorted(scores)
+    assert all(c["reasons"] and c["summary"] and c["eta_s"] > 0 for c in choices)
+    with (data_dir() / "hangzhou" / "hospitals.csv").open(encoding="utf-8") as f:
+        stroke_centre = {row["hospital_id"]: row["stroke_thrombectomy"] == "1"
+                         for row in csv.DictReader(f)}  # fmt: skip
+    assert all(c["capability"] == "stroke" for c in choices)
+    if any(stroke_centre[c["hospital_id"]] for c in choices):  # a stroke centre is reachable:
+        assert [c["basis"] for c in choices] == ["capable"] * len(choices)  # only those listed
+        assert all(stroke_centre[c["hospital_id"]] for c in choices)
+    else:
+        assert {c["basis"] for c in choices} <= {"ed_fallback", "diversion_void"}
+
+
+def test_destinations_are_for_the_dispatcher_and_the_unit_on_the_job(live: Running) -> None:
+    """Caller 403, a unit not on the job 403, no token 401; after assignment that unit 200."""
+    made = call(live, "chest-1", "chest_pain")
+    iid, caller = made["incident_id"], made["caller_token"]
+    url = f"{live.http}/api/v1/incidents/{iid}/destinations"
+    units = live.tokens["units"]
+    assert httpx.get(url, headers=auth(caller)).status_code == 403
+    assert httpx.get(url, headers=auth(units["ALS01"])).status_code == 403
+    assert httpx.get(url).status_code == 401
+    r = httpx.post(
+        f"{live.http}/api/v1/incidents/{iid}/assignment",
+        json={"unit_id": "ALS01"},
+        headers=auth(live.tokens["dispatcher"]),
+    )
+    assert r.status_code == 201, r.text
+    assert httpx.get(url, headers=auth(units["ALS01"])).status_code == 200
+    assert httpx.get(url, headers=auth(units["BLS02"])).status_code == 403
+    unknown = httpx.get(
+        f"{live.http}/api/v1/incidents/Inope/destinations", headers=auth(live.tokens["dispatcher"])
+    )
+    assert unknown.status_code == 404 and unknown.json()["reason"] == "unknown_incident"
