@@ -51,6 +51,7 @@ from dispatch.wire import (
     CallIn,
     CallOut,
     CancelIn,
+    DestinationIn,
     EndpointsOut,
     ErrorOut,
     StatusIn,
@@ -113,6 +114,12 @@ def create_app(
     _http_routes(app)
     app.include_router(live_data)
     return app
+
+
+def _on_the_job(svc: DispatchService, who: tuple[Role, str], incident_id: str) -> bool:
+    """True for the token of the unit holding this incident."""
+    unit = svc.engine.units.get(UnitId(who[1])) if who[0] is Role.UNIT else None
+    return unit is not None and unit.incident_id == incident_id
 
 
 async def _run_clock(svc: DispatchService, period_s: float) -> None:
@@ -215,11 +222,23 @@ def _http_routes(app: FastAPI) -> None:
     async def destinations(incident_id: str, svc: Svc, who: Who) -> list[dict[str, Any]]:
         """Hospitals for the patient, best first: capable, not on diversion, by road ETA plus
         expected offload delay, each with its reasons. Dispatchers and the unit on the job."""
-        if who[0] is not Role.DISPATCHER:
-            job = svc.engine.units.get(who[1]) if who[0] is Role.UNIT else None  # type: ignore[call-overload]
-            if job is None or job.incident_id != incident_id:
-                raise Forbidden("dispatchers and the unit on this incident only")
+        if who[0] is not Role.DISPATCHER and not _on_the_job(svc, who, incident_id):
+            raise Forbidden("dispatchers and the unit on this incident only")
         return svc.destinations(incident_id)
+
+    @app.post(f"{api}/incidents/{{incident_id}}/destination", tags=["incidents"], responses=ERRORS)
+    async def destination(
+        incident_id: str, body: DestinationIn, svc: Svc, who: Who
+    ) -> dict[str, Any]:
+        """Route the patient to a hospital (the crew or a dispatcher; logged, with the reason
+        when it overrides the ranking). The hospital hears `patient.inbound`; one chosen
+        before hears `patient.diverted`."""
+        by = "dispatcher" if who[0] is Role.DISPATCHER else "crew"
+        if by == "crew" and not _on_the_job(svc, who, incident_id):
+            raise Forbidden("dispatchers and the unit on this incident only")
+        svc.choose_destination(incident_id, body.hospital_id, by, body.reason)
+        await svc.settled()
+        return svc.incident_view(incident_id)
 
     @app.post(
         f"{api}/incidents/{{incident_id}}/assignment",

@@ -88,6 +88,7 @@ class Incident:
     offer_deadline_s: float | None = None
     acked_devices: set[str] = field(default_factory=set)
     declined: set[UnitId] = field(default_factory=set)  # units whose offer timed out
+    destination: str | None = None  # the receiving hospital's id, once chosen
 
     @property
     def step(self) -> Step:
@@ -341,6 +342,14 @@ class Engine:
         if inc.step is not Step.AT_DESTINATION:
             raise IllegalTransition(f"{inc.incident_id} is {inc.step.name}, not at destination")
         self._step(inc, Step.TRANSFER_OF_CARE, now_s)
+
+    def _on_DestinationChosen(self, e: ev.DestinationChosen, now_s: float) -> None:
+        """Set or change the receiving hospital, up to arrival there (which hospital exists is
+        the service's to check: the engine knows no hospitals)."""
+        inc = self._open(e.incident_id)
+        if Step.AT_DESTINATION in inc.timeline or Step.CANCELLED in inc.timeline:
+            raise IllegalTransition(f"{inc.incident_id} is {inc.step.name}: too late to choose")
+        inc.destination = e.hospital_id
 
     def _on_IncidentCancelled(self, e: ev.IncidentCancelled, now_s: float) -> None:
         inc = self._open(e.incident_id)

@@ -30,6 +30,10 @@ class UnknownUnit(DispatchError, KeyError):
     reason = "unknown_unit"
 
 
+class UnknownHospital(DispatchError, KeyError):
+    reason = "unknown_hospital"
+
+
 class IllegalTransition(DispatchError, ValueError):
     reason = "illegal_transition"
 

@@ -170,6 +170,26 @@ class HandoverCompleted:
 
 
 @dataclass(frozen=True)
+class DestinationChosen:
+    """The receiving hospital: chosen by the crew or a dispatcher (an override of the ranking
+    when it is not the first choice, with the reason), or by the server when transport starts
+    without one ("auto")."""
+
+    incident_id: IncidentId
+    hospital_id: str
+    by: str = "dispatcher"
+    reason: str = ""
+
+    def __post_init__(self) -> None:
+        _check_id(self.incident_id, "incident_id")
+        _check_id(self.hospital_id, "hospital_id")
+        if self.by not in ("dispatcher", "crew", "auto"):
+            raise InvalidEvent("by is dispatcher, crew or auto")
+        if len(self.reason) > MAX_TEXT:
+            raise InvalidEvent(f"reason longer than {MAX_TEXT} characters")
+
+
+@dataclass(frozen=True)
 class IncidentCancelled:
     incident_id: IncidentId
     reason: str = ""
@@ -188,7 +208,7 @@ class ClockTicked:
 Event = (
     CallReceived | IncidentLocated | IncidentTriaged | UnitRegistered | UnitPositionReported
     | UnitAssigned | OfferAcknowledged | UnitStatusReported | HandoverCompleted
-    | IncidentCancelled | ClockTicked
+    | DestinationChosen | IncidentCancelled | ClockTicked
 )  # fmt: skip
 
 

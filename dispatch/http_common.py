@@ -25,6 +25,7 @@ from dispatch.errors import (
     InvalidEvent,
     StoreError,
     UnitUnavailable,
+    UnknownHospital,
     UnknownIncident,
     UnknownUnit,
 )
@@ -47,6 +48,7 @@ STATUS: tuple[tuple[type[Exception], int], ...] = (
     (Forbidden, 403),
     (UnknownIncident, 404),
     (UnknownUnit, 404),
+    (UnknownHospital, 404),
     (UnknownEdge, 404),
     (UnknownStreet, 404),
     (IllegalTransition, 409),

@@ -33,7 +33,7 @@ from dispatch import codec
 from dispatch import events as ev
 from dispatch.committer import GroupCommit
 from dispatch.engine import Engine, EngineSettings
-from dispatch.errors import DispatchError, StoreError
+from dispatch.errors import DispatchError, StoreError, UnknownHospital
 from dispatch.eventlog import EventLog, Record, open_log
 from dispatch.fleet import demo_fleet
 from dispatch.hub import Hub
@@ -159,6 +159,7 @@ class DispatchService(LiveInputs):
             for unit in demo_fleet(router.net, settings.seed_fleet):
                 self.submit(unit)
         tokens.ensure_units(self.engine.units)
+        tokens.ensure_hospitals(h.id for h in self.hospitals.hospitals)
         logger.info(
             "dispatch service ready: %d records replayed, %d units, %d incidents",
             replayed,
@@ -366,6 +367,24 @@ class DispatchService(LiveInputs):
     def _remember_caller(self, incident_id: str, token_sha256: str) -> None:
         self.caller_hash[IncidentId(incident_id)] = token_sha256
         self._by_caller_hash[token_sha256] = IncidentId(incident_id)
+
+    # --- the receiving hospital ---------------------------------------------------------------
+    def choose_destination(self, incident_id: str, hospital_id: str, by: str, reason: str) -> None:
+        """Route the patient to a hospital: it hears `patient.inbound`, and a hospital chosen
+        before hears `patient.diverted` and nothing more of this patient."""
+        if hospital_id not in self.hospitals:
+            raise UnknownHospital(f"no hospital {hospital_id}")
+        inc = self.engine.incident(IncidentId(incident_id))
+        before = inc.destination
+        event = ev.DestinationChosen(inc.incident_id, hospital_id, by, reason)
+        chosen = {"type": "destination.chosen", "incident_id": inc.incident_id,
+                  "hospital_id": hospital_id, "by": by, "reason": reason}  # fmt: skip
+        inbound = {"type": "patient.inbound", **self.inbound_view(inc, hospital_id)}
+        then: list[Frame] = [(f"hospital:{hospital_id}", inbound, None)]
+        if before is not None and before != hospital_id:
+            diverted = {"type": "patient.diverted", "incident_id": inc.incident_id}
+            then.append((f"hospital:{before}", diverted, None))
+        self.submit(event, first=[("console", chosen, None)], then=then)
 
     # --- who is asking --------------------------------------------------------------------------
     def identify(self, token: str) -> tuple[Role, str] | None:

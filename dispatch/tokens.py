@@ -32,6 +32,7 @@ class Role(StrEnum):
     DISPATCHER = "dispatcher"
     TRAFFIC = "traffic"
     UNIT = "unit"
+    HOSPITAL = "hospital"
     CALLER = "caller"
 
 
@@ -69,6 +70,7 @@ class TokenBook:
     dispatcher: str
     traffic: str
     units: dict[str, str] = field(default_factory=dict)
+    hospitals: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def open(cls, path: Path) -> TokenBook:
@@ -85,12 +87,20 @@ class TokenBook:
                 str(data["dispatcher"]),
                 str(data["traffic"]),
                 {str(k): str(v) for k, v in dict(data.get("units", {})).items()},
+                {str(k): str(v) for k, v in dict(data.get("hospitals", {})).items()},
             )
         except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
             # The message names the file, never its content.
             raise ValueError(f"tokens file {path} is unreadable or malformed") from exc
         if any(
-            len(t) < 16 for t in (book.secret, book.dispatcher, book.traffic, *book.units.values())
+            len(t) < 16
+            for t in (
+                book.secret,
+                book.dispatcher,
+                book.traffic,
+                *book.units.values(),
+                *book.hospitals.values(),
+            )
         ):
             raise ValueError(f"tokens file {path} holds a token shorter than 16 characters")
         return book
@@ -103,6 +113,7 @@ class TokenBook:
                 "dispatcher": self.dispatcher,
                 "traffic": self.traffic,
                 "units": self.units,
+                "hospitals": self.hospitals,
             },
             indent=2,
         )
@@ -119,9 +130,16 @@ class TokenBook:
 
     def ensure_units(self, unit_ids: Iterable[str]) -> bool:
         """Give every unit without a token a fresh one and save; True if any was added."""
-        missing = [u for u in unit_ids if u not in self.units]
-        for unit_id in missing:
-            self.units[unit_id] = new_token()
+        return self._ensure(self.units, unit_ids)
+
+    def ensure_hospitals(self, hospital_ids: Iterable[str]) -> bool:
+        """Give every hospital without a token a fresh one and save; True if any was added."""
+        return self._ensure(self.hospitals, hospital_ids)
+
+    def _ensure(self, book: dict[str, str], ids: Iterable[str]) -> bool:
+        missing = [i for i in ids if i not in book]
+        for i in missing:
+            book[i] = new_token()
         if missing:
             self.save()
         return bool(missing)
@@ -139,6 +157,9 @@ class TokenBook:
         for unit_id, unit_token in self.units.items():
             if same(token, unit_token):
                 found = (Role.UNIT, unit_id)
+        for hospital_id, hospital_token in self.hospitals.items():
+            if same(token, hospital_token):
+                found = (Role.HOSPITAL, hospital_id)
         return found
 
     def caller_token(self, incident_id: str) -> str:

@@ -17,6 +17,7 @@ from dispatch import events as ev
 from dispatch.engine import Engine, Incident, Unit
 from dispatch.hub import Hub
 from dispatch.model import IncidentId, Step
+from hospital_link.activation import suggest_activation
 from hospital_link.destination import rank_destinations
 from hospital_link.registry import HospitalId, Registry
 from location_fusion.locate import Locator
@@ -162,6 +163,41 @@ class Views:
             self.hospitals, travel, inc.complaint.value, int(inc.priority), self.now()
         )
         return [{**plain(c), "summary": c.summary} for c in choices]
+
+    def inbound_view(self, inc: Incident, hospital_id: str) -> dict[str, Any]:
+        """What a receiving hospital is told of a patient: triage, condition, the unit and its
+        ETA to the door, and the team to pre-alert. Never the caller or the address."""
+        eta_s: float | None = None
+        door = self._hospital_roads.get(HospitalId(hospital_id))
+        if inc.unit_id is not None and door is not None:
+            self.engine.refresh_positions(self.engine.settings.position_refresh_s)
+            route = self.router.route(self.engine.units[inc.unit_id].position, door)
+            eta_s = route.eta_s if route is not None and math.isfinite(route.eta_s) else None
+        team = suggest_activation(inc.complaint.value)
+        return {
+            "incident_id": inc.incident_id,
+            "priority": int(inc.priority),
+            "complaint": inc.complaint.value,
+            "unit_id": inc.unit_id,
+            "eta_s": eta_s,
+            "activation": {"team": team.team.value, "reasons": list(team.reasons)},
+        }
+
+    def inbound_to(self, hospital_id: str) -> list[dict[str, Any]]:
+        """The open incidents routed to this hospital and not yet handed over."""
+        return [
+            self.inbound_view(inc, hospital_id)
+            for inc in self.engine.incidents.values()
+            if inc.destination == hospital_id and inc.open
+            and Step.TRANSFER_OF_CARE not in inc.timeline
+        ]  # fmt: skip
+
+    def hospital_snapshot(self, hospital_id: str) -> dict[str, Any]:
+        return {
+            "type": "snapshot",
+            "last_seq": self.hub.last_seq(f"hospital:{hospital_id}"),
+            "inbound": self.inbound_to(hospital_id),
+        }
 
     def job_of(self, unit_id: str) -> dict[str, Any] | None:
         """The offer or order a unit holds: its incident's place, read-back and triage."""

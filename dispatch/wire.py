@@ -140,6 +140,12 @@ class CancelIn(BaseModel):
     reason: str = Field("", max_length=200)
 
 
+class DestinationIn(BaseModel):
+    model_config = strict({"hospital_id": "zjpph", "reason": "family asked; 2 min further"})
+    hospital_id: str = Field(min_length=1, max_length=64)
+    reason: str = Field("", max_length=200)
+
+
 class StatusIn(BaseModel):
     model_config = strict({"status": "en_route"})
     status: UnitStatus

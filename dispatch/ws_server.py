@@ -118,6 +118,17 @@ async def _route(svc: DispatchService, conn: ServerConnection) -> None:
         return await _stream(
             conn, svc, f"call:{incident_id}", None, lambda: svc.call_snapshot(incident_id)
         )
+    if kind == "hospitals" and len(rest) == 1:
+        hospital_id = rest[0]
+        if who is None:
+            return await conn.close(CLOSE_UNAUTHENTICATED, "a valid token is required")
+        if who != (Role.HOSPITAL, hospital_id) and who[0] is not Role.DISPATCHER:
+            return await conn.close(CLOSE_FORBIDDEN, "this hospital's token only")
+        if hospital_id not in svc.hospitals:
+            return await conn.close(CLOSE_NOT_FOUND, "no such hospital")
+        return await _stream(
+            conn, svc, f"hospital:{hospital_id}", None, lambda: svc.hospital_snapshot(hospital_id)
+        )
     return await conn.close(CLOSE_NOT_FOUND, "no such socket")
 
 

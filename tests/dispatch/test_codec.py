@@ -22,6 +22,7 @@ SAMPLES: list[ev.Event] = [
     ev.OfferAcknowledged(IncidentId("I1"), UnitId("A1"), "doctor"),
     ev.UnitStatusReported(UnitId("A1"), UnitStatus.EN_ROUTE),
     ev.HandoverCompleted(IncidentId("I1")),
+    ev.DestinationChosen(IncidentId("I1"), "zjpph", "crew", "家属要求"),
     ev.IncidentCancelled(IncidentId("I1"), "呼叫者取消"),
     ev.ClockTicked(),
 ]

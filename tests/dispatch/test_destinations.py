@@ -8,6 +8,7 @@ on the job may ask.
 from __future__ import annotations
 
 import csv
+import json
 from collections.abc import Iterator
 
 import httpx
@@ -19,6 +20,8 @@ from tests.dispatch.test_server import (
     HERE,
     Running,
     auth,
+    closed_with,
+    recv_until,
     settings,  # noqa: F401  (a fixture, used by name)
     start,
 )
@@ -84,3 +87,53 @@ def test_destinations_are_for_the_dispatcher_and_the_unit_on_the_job(live: Runni
         f"{live.http}/api/v1/incidents/Inope/destinations", headers=auth(live.tokens["dispatcher"])
     )
     assert unknown.status_code == 404 and unknown.json()["reason"] == "unknown_incident"
+
+
+def test_hospital_socket_access(live: Running) -> None:
+    """Own token: a snapshot; another hospital's or a unit's: 4403; none: 4401; unknown: 4404."""
+    hospitals = live.tokens["hospitals"]
+    assert {"zjpph", "srrsh"} <= hospitals.keys()
+    with live.ws("/ws/hospitals/zjpph", hospitals["zjpph"]) as ws:
+        snap = json.loads(ws.recv(timeout=10))
+        assert snap["type"] == "snapshot" and snap["inbound"] == []
+    with live.ws("/ws/hospitals/zjpph", hospitals["srrsh"]) as ws:
+        assert closed_with(ws) == 4403
+    with live.ws("/ws/hospitals/zjpph", live.tokens["units"]["ALS01"]) as ws:
+        assert closed_with(ws) == 4403
+    with live.ws("/ws/hospitals/zjpph", "not-a-token") as ws:
+        assert closed_with(ws) == 4401
+    with live.ws("/ws/hospitals/nowhere", live.tokens["dispatcher"]) as ws:
+        assert closed_with(ws) == 4404
+
+
+def test_routing_a_patient_tells_the_hospital_and_a_reroute_tells_the_old_one(
+    live: Running,
+) -> None:
+    """Choose zjpph: it hears patient.inbound (triage, condition, team); re-route to srrsh:
+    zjpph hears patient.diverted, srrsh the inbound; zjpph's snapshot no longer lists it."""
+    made = call(live, "route-1", "stroke")
+    iid = made["incident_id"]
+    hospitals, dispatcher = live.tokens["hospitals"], auth(live.tokens["dispatcher"])
+    url = f"{live.http}/api/v1/incidents/{iid}/destination"
+    assert httpx.post(url, json={"hospital_id": "zjpph"}, headers=auth(made["caller_token"])
+                      ).status_code == 403  # fmt: skip
+    bad = httpx.post(url, json={"hospital_id": "nowhere"}, headers=dispatcher)
+    assert bad.status_code == 404 and bad.json()["reason"] == "unknown_hospital"
+    with (
+        live.ws("/ws/hospitals/zjpph", hospitals["zjpph"]) as first,
+        live.ws("/ws/hospitals/srrsh", hospitals["srrsh"]) as second,
+    ):
+        json.loads(first.recv(timeout=10))
+        json.loads(second.recv(timeout=10))
+        assert httpx.post(url, json={"hospital_id": "zjpph"}, headers=dispatcher).status_code == 200
+        inbound = recv_until(first, lambda f: f["type"] == "patient.inbound")
+        assert inbound["incident_id"] == iid and inbound["complaint"] == "stroke"
+        assert inbound["activation"]["team"] == "stroke" and "phone" not in inbound
+        r = httpx.post(url, json={"hospital_id": "srrsh", "reason": "CT down"}, headers=dispatcher)
+        assert r.status_code == 200
+        assert recv_until(first, lambda f: f["type"] == "patient.diverted")["incident_id"] == iid
+        assert recv_until(second, lambda f: f["type"] == "patient.inbound")["incident_id"] == iid
+    with live.ws("/ws/hospitals/zjpph", hospitals["zjpph"]) as again:
+        assert json.loads(again.recv(timeout=10))["inbound"] == []
+    with live.ws("/ws/hospitals/srrsh", hospitals["srrsh"]) as now:
+        assert [p["incident_id"] for p in json.loads(now.recv(timeout=10))["inbound"]] == [iid]
