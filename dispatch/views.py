@@ -183,6 +183,10 @@ class Views:
             "activation": {"team": team.team.value, "reasons": list(team.reasons)},
         }
 
+    def hospital_door(self, hospital_id: str) -> RoadPosition | None:
+        """A hospital's door on the road network; None when off the loaded network."""
+        return self._hospital_roads.get(HospitalId(hospital_id))
+
     def inbound_to(self, hospital_id: str) -> list[dict[str, Any]]:
         """The open incidents routed to this hospital and not yet handed over."""
         return [

@@ -33,6 +33,7 @@ from dispatch.model import UnitId, UnitStatus
 from dispatch.service import DispatchService
 from dispatch.settings import Settings
 from dispatch.tokens import Role
+from dispatch.vitals_relay import relay_vitals
 from dispatch.ws_sink import ConnectionSink
 
 logger = logging.getLogger("jijiu.ws")
@@ -126,8 +127,15 @@ async def _route(svc: DispatchService, conn: ServerConnection) -> None:
             return await conn.close(CLOSE_FORBIDDEN, "this hospital's token only")
         if hospital_id not in svc.hospitals:
             return await conn.close(CLOSE_NOT_FOUND, "no such hospital")
+        since = query.get("since")
+        if since is not None and not since.isdigit():
+            return await conn.close(CLOSE_BAD_REQUEST, "since is a sequence number")
         return await _stream(
-            conn, svc, f"hospital:{hospital_id}", None, lambda: svc.hospital_snapshot(hospital_id)
+            conn,
+            svc,
+            f"hospital:{hospital_id}",
+            int(since) if since is not None else None,
+            lambda: svc.hospital_snapshot(hospital_id),
         )
     return await conn.close(CLOSE_NOT_FOUND, "no such socket")
 
@@ -194,6 +202,9 @@ async def _frame_answer(raw: str | bytes, on_frame: OnFrame | None) -> dict[str,
         return await on_frame(frame)
     except DispatchError as exc:
         return {"type": "error", "reason": exc.reason, "detail": str(exc)}
+    except Exception as exc:  # a bug of ours: say so and keep the socket, as HTTP answers 500
+        logger.error("websocket frame failed: %s", type(exc).__name__, exc_info=True)
+        return {"type": "error", "reason": "internal_error"}
 
 
 async def _unit_frame(
@@ -217,7 +228,9 @@ async def _unit_frame(
     if kind == "position":
         svc.submit(ev.UnitPositionReported(uid, frame.get("lat"), frame.get("lon")))  # type: ignore[arg-type]
         return None
-    raise InvalidEvent(f"unknown frame type {kind!r}; expected ack, status or position")
+    if kind == "vitals":
+        return relay_vitals(svc, unit_id, frame)
+    raise InvalidEvent(f"unknown frame type {kind!r}; expected ack, status, position or vitals")
 
 
 def _encode(message: dict[str, Any]) -> bytes:

@@ -1,0 +1,102 @@
+"""Vital signs from the ambulance to the receiving hospital, as HL7 FHIR R4, one second a frame.
+
+The tablet sends one frame a second: the monitor's numerics and the ECG chunks of that second,
+numbered per unit (`seq`). jijiu checks them (`hospital_link.vitals`: NaN, ranges, sizes),
+wraps them with the vehicle's position and its road ETA to the door in one FHIR `Bundle`
+(`hospital_link.fhir.bundle_second`, the patient named by a per-incident pseudonym) and
+publishes it on the chosen hospital's topic only. A unit with no patient routed anywhere is
+refused (`no_destination`); a re-routed patient's vitals go to the new hospital from the next
+second. A hospital that reconnects with `?since=<seq>` gets what it missed from the hub's
+history (the last 1024 frames of its topic).
+
+Not yet: writing the samples to the durable log, so a gap longer than the history, or across
+a server restart, can be filled too.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from dispatch.errors import DispatchError, IllegalTransition, InvalidEvent
+from dispatch.model import UnitId
+from dispatch.service import DispatchService
+from hospital_link.errors import HospitalLinkError
+from hospital_link.fhir import Approach, StreamContext, bundle_second, patient_pseudonym
+from hospital_link.vitals import EcgChunk, Numerics
+
+MAX_ECG_CHUNKS = 12  # leads in one second's frame
+NUMERIC_FIELDS = ("hr", "spo2", "nibp_sys", "nibp_dia", "rr", "etco2", "temp_c", "gcs")
+CHINA_UTC_OFFSET_MIN = 480
+
+
+class NoDestination(DispatchError, ValueError):
+    reason = "no_destination"
+
+
+class InvalidVitalsFrame(InvalidEvent):
+    reason = "invalid_vitals"
+
+
+def relay_vitals(svc: DispatchService, unit_id: str, frame: dict[str, Any]) -> dict[str, Any]:
+    """Check one second of vitals from a tablet and publish it as a FHIR Bundle to the
+    hospital the unit's patient is routed to; the reply frame for the tablet."""
+    unit = svc.engine.unit(UnitId(unit_id))
+    inc = svc.engine.incidents.get(unit.incident_id) if unit.incident_id else None
+    if inc is None or not inc.open:
+        raise IllegalTransition(f"unit {unit_id} has no patient")
+    if inc.destination is None:
+        raise NoDestination("no hospital chosen for this patient yet")
+    seq, at_s = frame.get("seq"), frame.get("at_s")
+    try:
+        numerics = _numerics(unit_id, seq, at_s, frame.get("numerics"))
+        ecg = _ecg(unit_id, frame.get("ecg"))
+        ctx = StreamContext(
+            patient_pseudonym(inc.incident_id, svc.tokens.secret.encode()),
+            utc_offset_min=CHINA_UTC_OFFSET_MIN,
+        )
+        approach = _approach(svc, inc.destination, unit.lat, unit.lon, unit_id)
+        bundle = bundle_second(ctx, unit_id, seq, at_s, numerics, ecg, approach)  # type: ignore[arg-type]
+    except HospitalLinkError as exc:
+        raise InvalidVitalsFrame(str(exc)) from None
+    message = {"type": "vitals", "incident_id": inc.incident_id, "unit_id": unit_id,
+               "sample_seq": seq, "bundle": bundle}  # fmt: skip
+    svc.hub.publish(f"hospital:{inc.destination}", message)
+    return {"type": "accepted", "frame": "vitals", "seq": seq}
+
+
+def _numerics(unit_id: str, seq: Any, at_s: Any, body: Any) -> Numerics | None:
+    if body is None:
+        return None
+    if not isinstance(body, dict) or not set(body) <= set(NUMERIC_FIELDS):
+        raise InvalidVitalsFrame(f"numerics holds only {', '.join(NUMERIC_FIELDS)}")
+    return Numerics(unit_id, seq, at_s, **body)
+
+
+def _ecg(unit_id: str, body: Any) -> list[EcgChunk]:
+    if body is None:
+        return []
+    if not isinstance(body, list) or len(body) > MAX_ECG_CHUNKS:
+        raise InvalidVitalsFrame(f"ecg is a list of at most {MAX_ECG_CHUNKS} chunks")
+    chunks = []
+    for c in body:
+        if not isinstance(c, dict) or not isinstance(c.get("samples_uv"), list):
+            raise InvalidVitalsFrame("an ecg chunk is {seq, at_s, lead, rate_hz, samples_uv}")
+        seq, at_s, lead, rate = c.get("seq"), c.get("at_s"), c.get("lead"), c.get("rate_hz")
+        # Unchecked here on purpose: EcgChunk checks each one and names the bad field.
+        chunks.append(EcgChunk(unit_id, seq, at_s, lead, rate, tuple(c["samples_uv"])))  # type: ignore[arg-type]
+    return chunks
+
+
+def _approach(
+    svc: DispatchService, hospital_id: str, lat: float, lon: float, unit_id: str
+) -> Approach | None:
+    """The vehicle's position and its road ETA to the door (None off the loaded network)."""
+    door = svc.hospital_door(hospital_id)
+    unit = svc.engine.units[UnitId(unit_id)]
+    if door is None:
+        return None
+    route = svc.router.route(unit.position, door)
+    if route is None or not math.isfinite(route.eta_s):
+        return None
+    return Approach(hospital_id, lat, lon, route.eta_s)
