@@ -1,13 +1,14 @@
 """Run the real dispatch server in a process of its own, for the crash test to SIGKILL.
 
-    python tests/dispatch/crash_server.py --store URL --tokens PATH --port P
+    python tests/dispatch/crash_server.py --store URL --tokens PATH --port P --ws-port W
     python tests/dispatch/crash_server.py --store URL --tokens PATH --fork
 
 The first serves `create_app(Settings(network="wulin", store_url=URL, tokens_file=PATH,
-port=P, seed_fleet=4))` with uvicorn on 127.0.0.1:P and prints "READY P" once it listens.
+port=P, ws_port=W, seed_fleet=4))` with uvicorn on 127.0.0.1:P (the websockets on W) and
+prints "READY P" once it listens.
 
 The second imports everything once, prints "WARM", then reads commands on stdin, one a line:
-"start PORT OUTFILE" forks a child that serves as above on PORT, its output in OUTFILE, and
+"start PORT WSPORT OUTFILE" forks a child that serves as above, its output in OUTFILE, and
 answers "PID n"; when that child ends (the test SIGKILLs it) it answers "EXIT n CODE" and reads
 the next command. End of stdin ends it. A fork costs milliseconds where a new interpreter
 costs seconds of imports, so twenty restarts fit in a test; the child opens the event log,
@@ -48,10 +49,10 @@ class Server(uvicorn.Server):
             print(f"READY {self.config.port}", flush=True)
 
 
-def serve(store: str, tokens: str, port: int) -> None:
+def serve(store: str, tokens: str, port: int, ws_port: int) -> None:
     """The server, in this process, until it is killed."""
     settings = Settings(
-        network="wulin", store_url=store, tokens_file=Path(tokens), port=port, ws_port=0,
+        network="wulin", store_url=store, tokens_file=Path(tokens), port=port, ws_port=ws_port,
         seed_fleet=4,
     )  # fmt: skip
     config = uvicorn.Config(
@@ -71,11 +72,11 @@ def die_with_parent() -> None:
 
 
 def fork_server(store: str, tokens: str) -> None:
-    """Fork one server per "start PORT OUTFILE" line on stdin; report its pid and its end."""
+    """Fork one server per "start PORT WSPORT OUTFILE" line on stdin; report pid and end."""
     die_with_parent()
     print("WARM", flush=True)
     for line in sys.stdin:
-        command, port, outfile = line.split()
+        command, port, ws_port, outfile = line.split()
         assert command == "start", command
         threads = len(os.listdir("/proc/self/task")) if os.path.isdir("/proc/self/task") else 1
         assert threads == 1, f"{threads} threads: a fork could copy a held lock"
@@ -88,7 +89,7 @@ def fork_server(store: str, tokens: str) -> None:
                 os.dup2(os.open(os.devnull, os.O_RDONLY), 0)
                 os.dup2(out, 1)
                 os.dup2(out, 2)
-                serve(store, tokens, int(port))
+                serve(store, tokens, int(port), int(ws_port))
                 code = 0
             except BaseException:
                 traceback.print_exc()
@@ -107,12 +108,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--tokens", required=True, help="role tokens file")
     mode = parser.add_mutually_exclusive_group(required=True)
     mode.add_argument("--port", type=int, help="serve on this loopback port")
+    parser.add_argument("--ws-port", type=int, default=0, help="websockets on this port")
     mode.add_argument("--fork", action="store_true", help="fork servers on commands from stdin")
     args = parser.parse_args(argv)
     if args.fork:
         fork_server(args.store, args.tokens)
     else:
-        serve(args.store, args.tokens, args.port)
+        serve(args.store, args.tokens, args.port, args.ws_port)
 
 
 if __name__ == "__main__":

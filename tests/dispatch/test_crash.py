@@ -169,15 +169,18 @@ class Launcher:
         assert line.startswith(prefix), f"crash_server --fork said {line!r}, not {prefix}..."
         return line
 
-    def _next(self) -> tuple[int, Path]:
-        port = free_port(self.ports)
-        return port, self.workdir / f"server-{len(self.started):02d}.out"
+    def _next(self) -> tuple[int, int, Path]:
+        """HTTP and websocket ports for the next server, both chosen here: a websocket server
+        left to pick its own (port 0) could take the HTTP port chosen for it before uvicorn
+        binds it, since the app's start-up runs first."""
+        port, ws_port = free_port(self.ports), free_port(self.ports)
+        return port, ws_port, self.workdir / f"server-{len(self.started):02d}.out"
 
     def fork(self) -> ForkedServer:
         """A forked server, ready."""
-        port, output = self._next()
+        port, ws_port, output = self._next()
         assert self.zygote.stdin is not None
-        self.zygote.stdin.write(f"start {port} {output}\n")
+        self.zygote.stdin.write(f"start {port} {ws_port} {output}\n")
         self.zygote.stdin.flush()
         pid = int(self._expect("PID ").split()[1])
         server = ForkedServer(port, output, pid, self.lines)
@@ -187,9 +190,12 @@ class Launcher:
 
     def fresh(self) -> FreshServer:
         """A server in a new interpreter, ready."""
-        port, output = self._next()
+        port, ws_port, output = self._next()
         with output.open("w") as out:
-            proc = self._popen("--port", str(port), stdout=out, stderr=subprocess.STDOUT)
+            proc = self._popen(
+                "--port", str(port), "--ws-port", str(ws_port), stdout=out,
+                stderr=subprocess.STDOUT,
+            )  # fmt: skip
         server = FreshServer(port, output, proc)
         self.started.append(server)
         server.wait_ready()
