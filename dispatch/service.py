@@ -213,12 +213,36 @@ class DispatchService(LiveInputs):
         then: Iterable[Frame] = (),
     ) -> list[ev.Decision]:
         """Apply now; append; publish `first`, the decisions' frames and `then` once durable.
+        A patient leaving the scene with no hospital chosen is routed to the best one."""
+        decisions = self._submit_one(event, idem_key, first, then)
+        for d in decisions:
+            if isinstance(d, ev.IncidentStepped) and d.step is Step.LEFT_SCENE:
+                self._auto_destination(d.incident_id)
+        return decisions
 
-        Before `start` (replay, seeding) the append is synchronous. After it, the append is
-        queued for the writer thread and the frames wait for it: await `settled()` before
-        acknowledging anything. A unit's position is the exception: it is published by
-        `flush_positions` and logged at most every `position_log_s` per unit, since a tablet
-        re-sends it every second and no one is answered for it.
+    def _auto_destination(self, incident_id: IncidentId) -> None:
+        """Transport started and nobody chose: the first of `destinations`, logged as "auto"
+        with its reasons, so the hospital hears `patient.inbound` as the patient boards."""
+        if self.engine.incidents[incident_id].destination is not None:
+            return
+        choices = self.destinations(incident_id)
+        if choices:
+            best = choices[0]
+            reason = str(best["summary"])[:200]
+            self.choose_destination(incident_id, best["hospital_id"], "auto", reason)
+
+    def _submit_one(
+        self,
+        event: ev.Event,
+        idem_key: str | None,
+        first: Iterable[Frame],
+        then: Iterable[Frame],
+    ) -> list[ev.Decision]:
+        """`submit` for one event. Before `start` (replay, seeding) the append is synchronous.
+        After it, the append is queued for the writer thread and the frames wait for it: await
+        `settled()` before acknowledging anything. A unit's position is the exception: it is
+        published by `flush_positions` and logged at most every `position_log_s` per unit,
+        since a tablet re-sends it every second and no one is answered for it.
         """
         if self.poisoned:
             raise StoreError("the event log failed earlier; the server must be restarted")

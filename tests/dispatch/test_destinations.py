@@ -137,3 +137,30 @@ def test_routing_a_patient_tells_the_hospital_and_a_reroute_tells_the_old_one(
         assert json.loads(again.recv(timeout=10))["inbound"] == []
     with live.ws("/ws/hospitals/srrsh", hospitals["srrsh"]) as now:
         assert [p["incident_id"] for p in json.loads(now.recv(timeout=10))["inbound"]] == [iid]
+
+
+def test_a_patient_leaving_the_scene_is_routed_to_the_best_hospital(live: Running) -> None:
+    """No one chose: at 'transporting' the first of the ranking (from the unit) is chosen,
+    "auto" with its reasons; the console hears it and that hospital lists the patient."""
+    made = call(live, "auto-1", "chest_pain")
+    iid = made["incident_id"]
+    dispatcher = auth(live.tokens["dispatcher"])
+    base = f"{live.http}/api/v1/incidents/{iid}"
+    assert httpx.post(f"{base}/assignment", json={"unit_id": "ALS01"}, headers=dispatcher
+                      ).status_code == 201  # fmt: skip
+    unit = auth(live.tokens["units"]["ALS01"])
+    with live.ws("/ws/console", live.tokens["dispatcher"]) as console:
+        for status in ("en_route", "on_scene"):
+            r = httpx.post(f"{live.http}/api/v1/units/ALS01/status", json={"status": status},
+                           headers=unit)  # fmt: skip
+            assert r.status_code == 200, r.text
+        best = httpx.get(f"{base}/destinations", headers=dispatcher).json()[0]["hospital_id"]
+        r = httpx.post(f"{live.http}/api/v1/units/ALS01/status", json={"status": "transporting"},
+                       headers=unit)  # fmt: skip
+        assert r.status_code == 200, r.text
+        chosen = recv_until(console, lambda f: f["type"] == "destination.chosen")
+    assert chosen["by"] == "auto" and chosen["hospital_id"] == best and chosen["reason"]
+    with live.ws("/ws/hospitals/" + best, live.tokens["hospitals"][best]) as hospital:
+        inbound = json.loads(hospital.recv(timeout=10))["inbound"]
+    assert [(p["incident_id"], p["unit_id"]) for p in inbound] == [(iid, "ALS01")]
+    assert inbound[0]["eta_s"] is not None
