@@ -54,6 +54,7 @@ from dispatch.wire import (
     DestinationIn,
     EndpointsOut,
     ErrorOut,
+    HospitalStatusIn,
     StatusIn,
     TriageIn,
     evidence_of,
@@ -239,6 +240,19 @@ def _http_routes(app: FastAPI) -> None:
         svc.choose_destination(incident_id, body.hospital_id, by, body.reason)
         await svc.settled()
         return svc.incident_view(incident_id)
+
+    @app.post(f"{api}/hospitals/{{hospital_id}}/status", tags=["hospitals"], responses=ERRORS)
+    async def hospital_status(
+        hospital_id: str, body: HospitalStatusIn, svc: Svc, who: Who
+    ) -> dict[str, Any]:
+        """The hospital reports diversion per capability, ED load and offload wait, valid for
+        expires_in_s (at most 4 h); destination choice uses it until then (this hospital's
+        token, or a dispatcher relaying a phone call)."""
+        if who != (Role.HOSPITAL, hospital_id) and who[0] is not Role.DISPATCHER:
+            raise Forbidden("this hospital's token only")
+        return svc.report_hospital_status(
+            hospital_id, body.diverted, body.ed_occupancy, body.offload_wait_min, body.expires_in_s
+        )
 
     @app.post(
         f"{api}/incidents/{{incident_id}}/assignment",

@@ -34,6 +34,7 @@ from dispatch.service import DispatchService
 from dispatch.tokens import Forbidden, Role, Unauthenticated
 from dispatch.traffic import InvalidArea, TooManyEntries, UnknownEdge, UnknownStreet
 from dispatch.wire import ErrorOut
+from hospital_link.errors import HospitalLinkError
 from location_fusion.errors import FusionError
 
 logger = logging.getLogger("jijiu.dispatch")
@@ -153,6 +154,10 @@ def install_handlers(app: FastAPI) -> None:
         assert isinstance(exc, FusionError)
         return error_response(422, exc.reason, str(exc))
 
+    async def hospital_error(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, HospitalLinkError)
+        return error_response(404 if isinstance(exc, KeyError) else 422, exc.reason, str(exc))
+
     async def validation_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RequestValidationError)
         # loc, msg and type only: pydantic's `input` would echo phone numbers and free text.
@@ -168,6 +173,7 @@ def install_handlers(app: FastAPI) -> None:
 
     app.add_exception_handler(DispatchError, dispatch_error)
     app.add_exception_handler(FusionError, fusion_error)
+    app.add_exception_handler(HospitalLinkError, hospital_error)
     app.add_exception_handler(RequestValidationError, validation_error)
     app.add_exception_handler(Exception, unexpected)
 

@@ -44,7 +44,7 @@ from dispatch.settings import Settings
 from dispatch.tokens import Role, TokenBook, same, sha256_hex
 from dispatch.traffic import TrafficBook
 from dispatch.views import CALLER_DONE, WIRE_TYPE, Frame, plain
-from hospital_link.registry import HospitalId, Registry
+from hospital_link.registry import HospitalId, HospitalStatus, Registry, parse_capability
 from location_fusion.cells import CellTable
 from location_fusion.fixes import device_fix
 from location_fusion.gazetteer import Gazetteer
@@ -409,6 +409,33 @@ class DispatchService(LiveInputs):
             diverted = {"type": "patient.diverted", "incident_id": inc.incident_id}
             then.append((f"hospital:{before}", diverted, None))
         self.submit(event, first=[("console", chosen, None)], then=then)
+
+    def report_hospital_status(
+        self,
+        hospital_id: str,
+        diverted: list[str],
+        ed_occupancy: float | None,
+        offload_wait_min: float | None,
+        expires_in_s: float,
+    ) -> dict[str, Any]:
+        """A hospital's own report (diversion per capability, ED load, offload wait), trusted
+        until it expires (hospital_link.registry). Live data like traffic: not logged, so a
+        restart forgets it and the hospital's next report restores it."""
+        if hospital_id not in self.hospitals:
+            raise UnknownHospital(f"no hospital {hospital_id}")
+        now = self.now()
+        status = HospitalStatus(
+            now, now + expires_in_s, frozenset(parse_capability(c) for c in diverted),
+            ed_occupancy, offload_wait_min,
+        )  # fmt: skip
+        self.hospitals.update_status(hospital_id, status, now)
+        view = self.hospital_status_view(hospital_id)
+        self.hub.publish("console", {"type": "hospital.status", **view})
+        return view
+
+    def hospital_status_view(self, hospital_id: str) -> dict[str, Any]:
+        current = self.hospitals.status(hospital_id, self.now())
+        return {"hospital_id": hospital_id, **plain(current)}
 
     # --- who is asking --------------------------------------------------------------------------
     def identify(self, token: str) -> tuple[Role, str] | None:

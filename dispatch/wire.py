@@ -146,6 +146,16 @@ class DestinationIn(BaseModel):
     reason: str = Field("", max_length=200)
 
 
+class HospitalStatusIn(BaseModel):
+    model_config = strict(
+        {"diverted": ["pci"], "ed_occupancy": 1.2, "offload_wait_min": 25, "expires_in_s": 3600}
+    )
+    diverted: list[str] = Field(default_factory=list, max_length=8)
+    ed_occupancy: float | None = Field(None, ge=0, le=5)
+    offload_wait_min: float | None = Field(None, ge=0, le=24 * 60)
+    expires_in_s: float = Field(gt=0, le=86_400)
+
+
 class StatusIn(BaseModel):
     model_config = strict({"status": "en_route"})
     status: UnitStatus

@@ -164,3 +164,32 @@ def test_a_patient_leaving_the_scene_is_routed_to_the_best_hospital(live: Runnin
         inbound = json.loads(hospital.recv(timeout=10))["inbound"]
     assert [(p["incident_id"], p["unit_id"]) for p in inbound] == [(iid, "ALS01")]
     assert inbound[0]["eta_s"] is not None
+
+
+def test_a_hospital_on_diversion_is_not_chosen_for_what_it_diverts(live: Running) -> None:
+    """The first PCI centre for a chest-pain call reports PCI diversion: it leaves the list of
+    capable choices; bad reports are 422 with a reason; another hospital's token 403."""
+    iid = call(live, "div-1", "chest_pain")["incident_id"]
+    dispatcher = auth(live.tokens["dispatcher"])
+    url = f"{live.http}/api/v1/incidents/{iid}/destinations"
+    before = httpx.get(url, headers=dispatcher).json()
+    first = before[0]["hospital_id"]
+    assert before[0]["basis"] == "capable" and before[0]["freshness"] == "never_reported"
+    status_url = f"{live.http}/api/v1/hospitals/{first}/status"
+    own = auth(live.tokens["hospitals"][first])
+    other = next(h for h in live.tokens["hospitals"] if h != first)
+    report = {"diverted": ["pci"], "offload_wait_min": 10, "expires_in_s": 1800}
+    assert httpx.post(status_url, json=report, headers=auth(live.tokens["hospitals"][other])
+                      ).status_code == 403  # fmt: skip
+    for bad, reason in (
+        ({**report, "diverted": ["helipad"]}, "unknown_capability"),
+        ({**report, "expires_in_s": 6 * 3600}, "status_too_long"),
+        ({**report, "offload_wait_min": -1}, "invalid_request"),
+    ):
+        r = httpx.post(status_url, json=bad, headers=own)
+        assert (r.status_code, r.json()["reason"]) == (422, reason)
+    r = httpx.post(status_url, json=report, headers=own)
+    assert r.status_code == 200 and r.json()["diverted"] == ["pci"]
+    after = httpx.get(url, headers=dispatcher).json()
+    assert first not in [c["hospital_id"] for c in after if c["basis"] == "capable"]
+    assert all(not c["diverted"] for c in after if c["basis"] == "capable")
