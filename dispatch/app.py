@@ -18,7 +18,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI, Header, Request
+from fastapi import Depends, FastAPI, Header, Query, Request
 from fastapi.responses import JSONResponse
 
 from dispatch import events as ev
@@ -240,6 +240,21 @@ def _http_routes(app: FastAPI) -> None:
         svc.choose_destination(incident_id, body.hospital_id, by, body.reason)
         await svc.settled()
         return svc.incident_view(incident_id)
+
+    @app.get(
+        f"{api}/incidents/{{incident_id}}/aeds",
+        tags=["incidents"],
+        dependencies=dispatcher,
+        responses=ERRORS,
+    )
+    async def aeds(
+        incident_id: str,
+        svc: Svc,
+        k: Annotated[int, Query(ge=1, le=10)] = 3,
+        max_walk_s: Annotated[float, Query(gt=0, le=1800)] = 600.0,
+    ) -> list[dict[str, Any]]:
+        """The nearest public AEDs on foot, open now, with directions to read to a bystander."""
+        return svc.nearby_aeds(incident_id, k, max_walk_s)
 
     @app.post(f"{api}/hospitals/{{hospital_id}}/status", tags=["hospitals"], responses=ERRORS)
     async def hospital_status(

@@ -27,8 +27,12 @@ import secrets
 import time
 from collections import deque
 from collections.abc import Callable, Iterable
+from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
+from aed_map.registry import Registry as AedRegistry
+from aed_map.walking import AedIndex, nearest_aeds
 from dispatch import codec
 from dispatch import events as ev
 from dispatch.committer import GroupCommit
@@ -56,6 +60,7 @@ from routing.snap import RoadPosition
 logger = logging.getLogger("jijiu.dispatch")
 
 FLOOD_WINDOW_S = 60.0
+CITY_TIME = ZoneInfo("Asia/Shanghai")  # opening hours are local
 MAX_PHONES_TRACKED = 10_000
 
 
@@ -99,6 +104,9 @@ class DispatchService(LiveInputs):
         self.log = log
         self.hub = hub
         self.hospitals = Registry.load_csv(data_dir() / "hangzhou" / "hospitals.csv")
+        # SYNTHETIC until a real registry is loaded: data/aed/README.md says how it was made.
+        aeds = AedRegistry.load_csv(data_dir() / "aed" / "hangzhou_aeds_synthetic.csv")
+        self.aeds = AedIndex(router.net, aeds.aeds)
         self._hospital_roads = _snap_hospitals(router, self.hospitals)
         self.router = router
         self.locator = locator
@@ -436,6 +444,24 @@ class DispatchService(LiveInputs):
     def hospital_status_view(self, hospital_id: str) -> dict[str, Any]:
         current = self.hospitals.status(hospital_id, self.now())
         return {"hospital_id": hospital_id, **plain(current)}
+
+    def nearby_aeds(self, incident_id: str, k: int, max_walk_s: float) -> list[dict[str, Any]]:
+        """The k public AEDs a bystander can fetch quickest on foot, open now (or of unknown
+        hours, flagged), with the walk and directions to read out (aed_map.walking)."""
+        inc = self.engine.incident(IncidentId(incident_id))
+        now_local = datetime.now(CITY_TIME)
+        options = nearest_aeds(self.aeds, inc.lat, inc.lon, now_local, k, max_walk_s)
+        return [
+            {
+                "aed_id": o.aed.id, "lat": o.aed.lat, "lon": o.aed.lon,
+                "distance_m": round(o.distance_m), "walk_s": round(o.walk_s),
+                "round_trip_s": round(o.round_trip_s), "state": o.state.value,
+                "directions": o.directions, "indoor": o.aed.indoor, "level": o.aed.level,
+                "location": o.aed.location, "description": o.aed.description,
+                "operator": o.aed.operator, "source": o.aed.source,
+            }
+            for o in options
+        ]  # fmt: skip
 
     # --- who is asking --------------------------------------------------------------------------
     def identify(self, token: str) -> tuple[Role, str] | None:
