@@ -138,11 +138,14 @@ class Views:
         """Where the coming unit is and its driving ETA; None when no unit is coming."""
         if inc.unit_id is None or inc.step not in COMING:
             return None
-        self.engine.refresh_positions(self.engine.settings.position_refresh_s)
         unit = self.engine.units[inc.unit_id]
-        route = self.router.route(unit.position, inc.position)
-        eta = route.eta_s if route is not None and math.isfinite(route.eta_s) else None
-        return {"lat": unit.lat, "lon": unit.lon, "eta_s": eta}
+        return {"lat": unit.lat, "lon": unit.lon, "eta_s": self.eta_to(unit, inc.position)}
+
+    def eta_to(self, unit: Unit, place: RoadPosition) -> float | None:
+        """The unit's driving ETA to a place from its latest road position; None if none."""
+        self.engine.refresh_positions(self.engine.settings.position_refresh_s)
+        route = self.router.route(unit.position, place)
+        return route.eta_s if route is not None and math.isfinite(route.eta_s) else None
 
     def destinations(self, incident_id: str) -> list[dict[str, Any]]:
         """Hospitals for this patient, best first, with the reasons (hospital_link.destination).
@@ -170,9 +173,7 @@ class Views:
         eta_s: float | None = None
         door = self._hospital_roads.get(HospitalId(hospital_id))
         if inc.unit_id is not None and door is not None:
-            self.engine.refresh_positions(self.engine.settings.position_refresh_s)
-            route = self.router.route(self.engine.units[inc.unit_id].position, door)
-            eta_s = route.eta_s if route is not None and math.isfinite(route.eta_s) else None
+            eta_s = self.eta_to(self.engine.units[inc.unit_id], door)
         team = suggest_activation(inc.complaint.value)
         return {
             "incident_id": inc.incident_id,

@@ -15,9 +15,9 @@ a server restart, can be filled too.
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
+from dispatch.engine import Unit
 from dispatch.errors import DispatchError, IllegalTransition, InvalidEvent
 from dispatch.model import UnitId
 from dispatch.service import DispatchService
@@ -55,7 +55,7 @@ def relay_vitals(svc: DispatchService, unit_id: str, frame: dict[str, Any]) -> d
             patient_pseudonym(inc.incident_id, svc.tokens.secret.encode()),
             utc_offset_min=CHINA_UTC_OFFSET_MIN,
         )
-        approach = _approach(svc, inc.destination, unit.lat, unit.lon, unit_id)
+        approach = _approach(svc, inc.destination, unit)
         bundle = bundle_second(ctx, unit_id, seq, at_s, numerics, ecg, approach)  # type: ignore[arg-type]
     except HospitalLinkError as exc:
         raise InvalidVitalsFrame(str(exc)) from None
@@ -88,15 +88,8 @@ def _ecg(unit_id: str, body: Any) -> list[EcgChunk]:
     return chunks
 
 
-def _approach(
-    svc: DispatchService, hospital_id: str, lat: float, lon: float, unit_id: str
-) -> Approach | None:
+def _approach(svc: DispatchService, hospital_id: str, unit: Unit) -> Approach | None:
     """The vehicle's position and its road ETA to the door (None off the loaded network)."""
     door = svc.hospital_door(hospital_id)
-    unit = svc.engine.units[UnitId(unit_id)]
-    if door is None:
-        return None
-    route = svc.router.route(unit.position, door)
-    if route is None or not math.isfinite(route.eta_s):
-        return None
-    return Approach(hospital_id, lat, lon, route.eta_s)
+    eta_s = svc.eta_to(unit, door) if door is not None else None
+    return Approach(hospital_id, unit.lat, unit.lon, eta_s) if eta_s is not None else None

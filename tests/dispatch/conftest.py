@@ -19,7 +19,9 @@ from pathlib import Path
 import pytest
 import redis
 
+from dispatch.settings import Settings
 from tests.conftest import require_service
+from tests.dispatch.test_server import Running, start
 
 DURABLE = ("--appendonly", "yes", "--appendfsync", "always", "--save", "")
 
@@ -102,3 +104,27 @@ def log_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
         return f"sqlite:///{tmp_path / 'events.db'}"  # tmp_path is absolute: sqlite:////tmp/...
     url: str = request.getfixturevalue("redis_url")
     return f"{url}?prefix=t{uuid.uuid4().hex[:12]}:"
+
+
+# --- a live dispatch server (the server tests) -------------------------------------------------
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    """Wulin, a fresh SQLite log and tokens file, four units; offers never time out in a test."""
+    return Settings(
+        network="wulin",
+        store_url=f"sqlite:///{tmp_path / 'events.db'}",
+        tokens_file=tmp_path / "tokens.json",
+        port=0,
+        ws_port=0,
+        seed_fleet=4,
+        ack_timeout_s=3600.0,
+        tick_s=0.2,
+    )
+
+
+@pytest.fixture
+def live(settings: Settings) -> Iterator[Running]:
+    """A started server, stopped after the test."""
+    running = start(settings)
+    yield running
+    running.stop()

@@ -6,26 +6,14 @@ nearest first, with directions and open-state, and validates its parameters.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import httpx
 import pytest
 
-from dispatch.settings import Settings
 from tests.dispatch.test_server import (
     Running,
     auth,
     new_call,
-    settings,  # noqa: F401  (a fixture, used by name)
-    start,
 )
-
-
-@pytest.fixture
-def live(settings: Settings) -> Iterator[Running]:  # noqa: F811
-    running = start(settings)
-    yield running
-    running.stop()
 
 
 def test_dispatcher_gets_the_nearest_open_aeds_with_directions(live: Running) -> None:

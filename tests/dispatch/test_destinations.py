@@ -9,12 +9,9 @@ from __future__ import annotations
 
 import csv
 import json
-from collections.abc import Iterator
 
 import httpx
-import pytest
 
-from dispatch.settings import Settings
 from routing.load import data_dir
 from tests.dispatch.test_server import (
     HERE,
@@ -22,16 +19,7 @@ from tests.dispatch.test_server import (
     auth,
     closed_with,
     recv_until,
-    settings,  # noqa: F401  (a fixture, used by name)
-    start,
 )
-
-
-@pytest.fixture
-def live(settings: Settings) -> Iterator[Running]:  # noqa: F811
-    running = start(settings)
-    yield running
-    running.stop()
 
 
 def call(live: Running, key: str, complaint: str) -> dict[str, str]:

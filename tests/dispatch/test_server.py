@@ -13,7 +13,7 @@ import logging
 import stat
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -82,29 +82,6 @@ def start(settings: Settings, open_service: Any = None) -> Running:
     port = server.servers[0].sockets[0].getsockname()[1]
     tokens = json.loads(settings.tokens_file.read_text())
     return Running(server, thread, port, tokens, config.app.state.ws_port)
-
-
-@pytest.fixture
-def settings(tmp_path: Path) -> Settings:
-    """Wulin, a fresh SQLite log and tokens file, four units; offers never time out in a test."""
-    return Settings(
-        network="wulin",
-        store_url=f"sqlite:///{tmp_path / 'events.db'}",
-        tokens_file=tmp_path / "tokens.json",
-        port=0,
-        ws_port=0,
-        seed_fleet=4,
-        ack_timeout_s=3600.0,
-        tick_s=0.2,
-    )
-
-
-@pytest.fixture
-def live(settings: Settings) -> Iterator[Running]:
-    """A started server, stopped after the test."""
-    running = start(settings)
-    yield running
-    running.stop()
 
 
 def auth(token: str) -> dict[str, str]:

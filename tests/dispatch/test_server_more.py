@@ -39,7 +39,6 @@ from tests.dispatch.test_server import (
     auth,
     new_call,
     recv_until,
-    settings,  # noqa: F401  (a fixture, used by name)
     start,
 )
 
@@ -111,7 +110,7 @@ class Captured:
 
 
 @pytest.fixture
-def captured(settings: Settings) -> Iterator[tuple[Running, DispatchService]]:  # noqa: F811
+def captured(settings: Settings) -> Iterator[tuple[Running, DispatchService]]:
     """A started server and its service object."""
     opener = Captured()
     running = start(settings, opener)
@@ -464,7 +463,7 @@ def start_with_small_send_buffers(config: Settings, opener: Captured) -> Running
     return Running(server, thread, sock.getsockname()[1], tokens, app.state.ws_port)
 
 
-def test_a_stalled_console_is_dropped_and_delays_no_one(settings: Settings) -> None:  # noqa: F811
+def test_a_stalled_console_is_dropped_and_delays_no_one(settings: Settings) -> None:
     """With a 32-frame queue, a console that never reads is dropped; the other gets every frame."""
     opener = Captured(hub_queue=32)
     live = start_with_small_send_buffers(settings, opener)

@@ -9,7 +9,6 @@ frames it missed, in order.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -17,22 +16,12 @@ import pytest
 from fhir.resources.R4B.bundle import Bundle
 from websockets.sync.client import ClientConnection
 
-from dispatch.settings import Settings
 from tests.dispatch.test_server import (
     HERE,
     Running,
     auth,
     recv_until,
-    settings,  # noqa: F401  (a fixture, used by name)
-    start,
 )
-
-
-@pytest.fixture
-def live(settings: Settings) -> Iterator[Running]:  # noqa: F811
-    running = start(settings)
-    yield running
-    running.stop()
 
 
 def vitals(seq: int, **numerics: Any) -> str:
