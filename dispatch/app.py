@@ -207,7 +207,10 @@ def _http_routes(app: FastAPI) -> None:
     async def get_incident(incident_id: str, svc: Svc, who: Who) -> dict[str, Any]:
         """The incident; its caller sees the timeline and the coming unit, not who it is."""
         full = dispatcher_or_caller(who, incident_id)
-        return svc.incident_view(incident_id, for_caller=not full)
+        view = svc.incident_view(incident_id, for_caller=not full)
+        if full:
+            svc.audit(who[0].value, who[1], "incident.read", [incident_id])
+        return view
 
     @app.get(
         f"{api}/incidents/{{incident_id}}/recommendations",
@@ -225,7 +228,9 @@ def _http_routes(app: FastAPI) -> None:
         expected offload delay, each with its reasons. Dispatchers and the unit on the job."""
         if who[0] is not Role.DISPATCHER and not _on_the_job(svc, who, incident_id):
             raise Forbidden("dispatchers and the unit on this incident only")
-        return svc.destinations(incident_id)
+        ranked = svc.destinations(incident_id)
+        svc.audit(who[0].value, who[1], "incident.destinations", [incident_id])
+        return ranked
 
     @app.post(f"{api}/incidents/{{incident_id}}/destination", tags=["incidents"], responses=ERRORS)
     async def destination(
@@ -255,6 +260,18 @@ def _http_routes(app: FastAPI) -> None:
     ) -> list[dict[str, Any]]:
         """The nearest public AEDs on foot, open now, with directions to read to a bystander."""
         return svc.nearby_aeds(incident_id, k, max_walk_s)
+
+    @app.get(f"{api}/audit", tags=["audit"], dependencies=dispatcher, responses=ERRORS)
+    async def audit(
+        svc: Svc,
+        after: Annotated[int, Query(ge=0)] = 0,
+        limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    ) -> list[dict[str, Any]]:
+        """Who read which patient's data, and when: one record per read (a hospital's
+        snapshot or replay, a dispatcher's or crew's read of an incident), oldest first
+        after `after`. Page with the last `seq` seen."""
+        await svc.written()
+        return await asyncio.to_thread(svc.read_audit, after, limit)
 
     @app.post(f"{api}/hospitals/{{hospital_id}}/status", tags=["hospitals"], responses=ERRORS)
     async def hospital_status(

@@ -23,13 +23,14 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from dispatch.errors import StoreError
-from dispatch.eventlog import MAX_BATCH, Entry, EventLog, Record
+from dispatch.eventlog import MAX_BATCH, Entry, EventLog, FeedRecord, Record
 
 logger = logging.getLogger(__name__)
 SLOW_BATCH_S = 0.1  # a commit slower than this is logged: the disk is holding calls up
 LAZY_WITHIN_S = 1.0  # a lazy entry waits at most this long for a batch to ride in
 
-# (written, error), one of them None; written is (record, created) as from EventLog.append.
+# (written, error): written is (record, created) as from EventLog.append for an event, None
+# for a feed record; error is None once durable.
 Done = Callable[[tuple[Record, bool] | None, BaseException | None], None]
 
 
@@ -40,7 +41,7 @@ class GroupCommit:
         self._log = log
         self._loop = loop
         self._pool = ThreadPoolExecutor(1, thread_name_prefix="jijiu-log")
-        self._queued: list[tuple[Entry, Done | None]] = []
+        self._queued: list[tuple[Entry | FeedRecord, Done | None]] = []
         self._writing = False
         self._failed: BaseException | None = None
         self._timer: asyncio.TimerHandle | None = None
@@ -54,9 +55,12 @@ class GroupCommit:
         """Entries queued or being written."""
         return len(self._queued) + (1 if self._writing else 0)
 
-    def append(self, entry: Entry, done: Done | None = None, *, lazy: bool = False) -> None:
-        """Queue one entry; `done((record, created), None)` on the loop once durable, else
-        `done(None, exc)`. `done` must not raise (it runs as a loop callback).
+    def append(
+        self, entry: Entry | FeedRecord, done: Done | None = None, *, lazy: bool = False
+    ) -> None:
+        """Queue one event entry or feed record; `done((record, created), None)` (an event) or
+        `done(None, None)` (a feed record) on the loop once durable, else `done(None, exc)`.
+        `done` must not raise (it runs as a loop callback).
 
         A `lazy` entry (nobody waits for it: a unit's periodic position) does not start a
         write: it rides in the next batch, or is written within LAZY_WITHIN_S. A call then
@@ -93,13 +97,17 @@ class GroupCommit:
     def _start(self) -> None:
         batch, self._queued = self._queued[:MAX_BATCH], self._queued[MAX_BATCH:]
         self._writing = True
-        entries = [entry for entry, _ in batch]
+        entries = [e for e, _ in batch if not isinstance(e, FeedRecord)]
+        feed = [e for e, _ in batch if isinstance(e, FeedRecord)]
         started = time.monotonic()
-        future = self._loop.run_in_executor(self._pool, self._log.append_batch, entries)
+        future = self._loop.run_in_executor(self._pool, self._log.append_batch, entries, feed)
         future.add_done_callback(lambda f: self._finish(batch, f, started))
 
     def _finish(
-        self, batch: list[tuple[Entry, Done | None]], future: asyncio.Future[Any], started: float
+        self,
+        batch: list[tuple[Entry | FeedRecord, Done | None]],
+        future: asyncio.Future[Any],
+        started: float,
     ) -> None:
         self._writing = False
         took_s = time.monotonic() - started
@@ -120,7 +128,9 @@ class GroupCommit:
         else:
             self.batches += 1
             self.entries += len(batch)
-            for (_, done), written in zip(batch, future.result(), strict=True):
+            answers = iter(future.result())
+            for entry, done in batch:
+                written = None if isinstance(entry, FeedRecord) else next(answers)
                 if done is not None:
                     done(written, None)
         if self._queued:

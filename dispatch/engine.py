@@ -64,10 +64,15 @@ class EngineSettings:
     # snaps what moved first. The server passes its position flush period (0.5 s) and
     # refreshes on that clock, so a call's search rarely snaps anything; tablets report 1 Hz.
     position_refresh_s: float = 0.0
+    # The receiving hospital should acknowledge its pre-arrival notice within this; if not,
+    # the console is alerted (a radio call then, as before jijiu).
+    hospital_ack_s: float = 60.0
 
     def __post_init__(self) -> None:
         if not (math.isfinite(self.ack_timeout_s) and self.ack_timeout_s > 0):
             raise ValueError("ack_timeout_s must be positive")
+        if not (math.isfinite(self.hospital_ack_s) and self.hospital_ack_s > 0):
+            raise ValueError("hospital_ack_s must be positive")
         if not (math.isfinite(self.position_refresh_s) and self.position_refresh_s >= 0):
             raise ValueError("position_refresh_s must be a non-negative number of seconds")
 
@@ -89,6 +94,8 @@ class Incident:
     acked_devices: set[str] = field(default_factory=set)
     declined: set[UnitId] = field(default_factory=set)  # units whose offer timed out
     destination: str | None = None  # the receiving hospital's id, once chosen
+    destination_at_s: float | None = None  # when it was (last) chosen
+    hospital_ack_at_s: float | None = None  # when that hospital acknowledged
 
     @property
     def step(self) -> Step:
@@ -146,6 +153,7 @@ class Engine:
         self.now_s = -math.inf
         self._out: list[ev.Decision] = []
         self._offers: set[IncidentId] = set()  # incidents waiting for an acknowledgement
+        self._unacked: set[IncidentId] = set()  # routed, the hospital has not acknowledged
         self._moved: dict[UnitId, None] = {}  # units whose road position is not yet updated
         self._refreshed_at_s = -math.inf
         params = self.settings.recommend
@@ -349,7 +357,23 @@ class Engine:
         inc = self._open(e.incident_id)
         if Step.AT_DESTINATION in inc.timeline or Step.CANCELLED in inc.timeline:
             raise IllegalTransition(f"{inc.incident_id} is {inc.step.name}: too late to choose")
+        if inc.destination != e.hospital_id:
+            inc.destination_at_s = now_s
+            inc.hospital_ack_at_s = None
+            self._unacked.add(inc.incident_id)
         inc.destination = e.hospital_id
+
+    def _on_HospitalAcknowledged(self, e: ev.HospitalAcknowledged, now_s: float) -> None:
+        """The hospital the patient is routed to saw the notice; a repeat changes nothing."""
+        inc = self._open(e.incident_id)
+        if inc.destination != e.hospital_id:  # not routed there: as if it did not exist
+            raise UnknownIncident(f"no incident {e.incident_id} routed to {e.hospital_id}")
+        if inc.hospital_ack_at_s is not None:
+            return
+        inc.hospital_ack_at_s = now_s
+        self._unacked.discard(inc.incident_id)
+        after_s = now_s - (inc.destination_at_s if inc.destination_at_s is not None else now_s)
+        self._out.append(ev.HospitalAcked(inc.incident_id, e.hospital_id, after_s))
 
     def _on_IncidentCancelled(self, e: ev.IncidentCancelled, now_s: float) -> None:
         inc = self._open(e.incident_id)
@@ -418,7 +442,9 @@ class Engine:
             self._offer(inc, self.units[options[0].unit_id], now_s, "auto")
 
     def _escalate(self, now_s: float) -> None:
-        """Offers past their deadline go to the next best unit; the console is told."""
+        """Offers past their deadline go to the next best unit; the console is told. So is a
+        receiving hospital that has not acknowledged its patient in time."""
+        self._hospital_acks_due(now_s)
         for incident_id in sorted(self._offers):
             inc = self.incidents[incident_id]
             if inc.offer_deadline_s is None or inc.unit_id is None:
@@ -442,6 +468,18 @@ class Engine:
                 self._offer(inc, nxt, now_s, "escalation")
             else:
                 self._out.append(ev.Recommended(inc.incident_id, ()))
+
+    def _hospital_acks_due(self, now_s: float) -> None:
+        for incident_id in sorted(self._unacked):
+            inc = self.incidents[incident_id]
+            done = inc.hospital_ack_at_s is not None or Step.AT_DESTINATION in inc.timeline
+            if not inc.open or inc.destination is None or inc.destination_at_s is None or done:
+                self._unacked.discard(incident_id)
+                continue
+            waited_s = now_s - inc.destination_at_s
+            if waited_s >= self.settings.hospital_ack_s:
+                self._unacked.discard(incident_id)
+                self._out.append(ev.HospitalAckOverdue(incident_id, inc.destination, waited_s))
 
     def _swaps(self, free: Unit, now_s: float) -> None:
         """A unit became free: is it clearly closer to an incident whose unit is still coming?"""

@@ -18,13 +18,28 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from dispatch.errors import StoreError
-from dispatch.eventlog import Entry, Record, check_batch, decode_body
+from dispatch.eventlog import (
+    MAX_FEED_READ,
+    Entry,
+    FeedRecord,
+    Record,
+    check_batch,
+    check_feed,
+    check_feed_name,
+    check_feed_read,
+    decode_body,
+)
 from dispatch.redis_keys import DEFAULT_PREFIX, Keys
 
-# KEYS: events stream, idem hash, seq counter. ARGV: at_s, body, idem key ("" for none).
-# Returns {1, seq} when written, {0, fields of the earlier entry} for a known key. The counter
-# is set after XADD succeeds, so a failed XADD leaves nothing behind (no gap, no orphan key).
+# KEYS: events stream, idem hash, seq counter, refused-batch flag. ARGV: at_s, body, idem key
+# ("" for none). Returns {1, seq} when written, {0, fields of the earlier entry} for a known key.
+# The counter is set after XADD succeeds, so a failed XADD leaves nothing behind (no gap, no
+# orphan key). The flag is set by FEED_LUA when it refuses a batch: EXEC runs every command
+# of a transaction even after one fails, so the events of that batch must refuse themselves.
 APPEND_LUA = """
+if redis.call('EXISTS', KEYS[4]) == 1 then
+  return redis.error_reply('batch refused')
+end
 if ARGV[3] ~= '' then
   local old = redis.call('HGET', KEYS[2], ARGV[3])
   if old then
@@ -44,6 +59,33 @@ if ARGV[3] ~= '' then
 end
 return {1, seq}
 """
+# KEYS: the refused-batch flag, then one feed stream per record. ARGV: per record seq, at_s,
+# body. Checks every record first (each seq is one more than its stream's last, or than the
+# record before it in this batch) and writes only if all pass; else it sets the flag, which
+# the batch's event scripts check and the transaction's last command deletes.
+FEED_LUA = """
+local nxt = {}
+for i = 2, #KEYS do
+  local key = KEYS[i]
+  local want = nxt[key]
+  if want == nil then
+    local top = redis.call('XREVRANGE', key, '+', '-', 'COUNT', 1)
+    want = 1
+    if #top > 0 then want = tonumber(string.match(top[1][1], '^(%d+)')) + 1 end
+  end
+  local seq = tonumber(ARGV[3 * i - 5])
+  if seq ~= want then
+    redis.call('SET', KEYS[1], '1')
+    return redis.error_reply('feed ' .. key .. ' expects seq ' .. want .. ', not ' .. seq)
+  end
+  nxt[key] = seq + 1
+end
+for i = 2, #KEYS do
+  redis.call('XADD', KEYS[i], ARGV[3 * i - 5] .. '-0', 'at_s', ARGV[3 * i - 4],
+             'body', ARGV[3 * i - 3])
+end
+return #KEYS - 1
+"""
 BATCH = 500  # stream entries per XRANGE
 REQUIRED = {"appendonly": "yes", "appendfsync": "always"}
 
@@ -57,10 +99,12 @@ class RedisLog:
         self.keys = Keys(prefix)
         self._client = client
         self._append = client.register_script(APPEND_LUA)
+        self._feed = client.register_script(FEED_LUA)
         try:
             if not allow_unsafe:
                 self._check_durable()
             self._client.script_load(APPEND_LUA)
+            self._client.script_load(FEED_LUA)
         except redis.RedisError as exc:
             client.close()
             raise StoreError(f"event log Redis cannot be used: {exc}") from exc
@@ -95,18 +139,32 @@ class RedisLog:
     ) -> tuple[Record, bool]:
         return self.append_batch([(at_s, event, idem_key)])[0]
 
-    def append_batch(self, entries: Sequence[Entry]) -> list[tuple[Record, bool]]:
+    def append_batch(
+        self, entries: Sequence[Entry], feed: Sequence[FeedRecord] = ()
+    ) -> list[tuple[Record, bool]]:
         bodies = check_batch(entries)
-        keys = [self.keys.events, self.keys.idem, self.keys.seq]
+        feed_bodies = check_feed(feed)
+        keys = [self.keys.events, self.keys.idem, self.keys.seq, self.keys.refused]
         try:
-            # MULTI/EXEC: all or nothing, one round trip, and Redis fsyncs the AOF once for
-            # the whole transaction before it replies.
+            # MULTI/EXEC: one round trip, and Redis fsyncs the AOF once for the whole
+            # transaction before it replies. The feed script goes first: a feed record it
+            # refuses fails the batch and no event of it is written (see APPEND_LUA).
             pipe = self._client.pipeline(transaction=True)
+            if feed:
+                args: list[Any] = []
+                for r, b in zip(feed, feed_bodies, strict=True):
+                    args += [r.seq, repr(float(r.at_s)), b]
+                streams = [self.keys.feed(r.feed) for r in feed]
+                self._feed(keys=[self.keys.refused, *streams], args=args, client=pipe)
             for (at_s, _, idem_key), body in zip(entries, bodies, strict=True):
                 self._append(keys=keys, args=[repr(float(at_s)), body, idem_key or ""], client=pipe)
+            if feed:
+                pipe.delete(self.keys.refused)
             replies = pipe.execute()
         except redis.RedisError as exc:
             raise StoreError(f"event log Redis: append failed: {exc}") from exc
+        if feed:
+            replies = replies[1:-1]
         out = []
         for (at_s, event, idem_key), reply in zip(entries, replies, strict=True):
             if reply[0] == 1:
@@ -142,6 +200,37 @@ class RedisLog:
                 yield record
             if len(entries) < BATCH:
                 return
+
+    def read_feed(
+        self, feed: str, after_seq: int = 0, limit: int = MAX_FEED_READ
+    ) -> list[FeedRecord]:
+        check_feed_read(feed, after_seq, limit)
+        try:
+            entries = self._client.xrange(
+                self.keys.feed(feed), f"{after_seq + 1}-0", "+", count=limit
+            )
+        except redis.RedisError as exc:
+            raise StoreError(f"event log Redis: read failed: {exc}") from exc
+        out = []
+        rows: list[Any] = entries or []
+        for entry_id, fields in rows:
+            try:
+                seq = int(_text(entry_id).split("-")[0])
+                at_s = float(fields[b"at_s"])
+                body = fields[b"body"]
+            except (KeyError, ValueError) as exc:
+                raise StoreError(f"event log Redis: malformed feed entry: {exc}") from exc
+            out.append(FeedRecord(feed, seq, at_s, decode_body(seq, body)))
+        return out
+
+    def feed_last_seq(self, feed: str) -> int:
+        check_feed_name(feed)
+        try:
+            top = self._client.xrevrange(self.keys.feed(feed), "+", "-", count=1)
+        except redis.RedisError as exc:
+            raise StoreError(f"event log Redis: {exc}") from exc
+        rows: list[Any] = top or []
+        return int(_text(rows[0][0]).split("-")[0]) if rows else 0
 
     def last_seq(self) -> int:
         try:

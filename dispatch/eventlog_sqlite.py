@@ -1,13 +1,13 @@
 """The SQLite event log: the default backend and the reference the contract tests hold others to.
 
-One table, one transaction per append or batch. WAL with `synchronous=FULL` fsyncs the WAL at every
-commit, so a record is on disk when `append` returns. Checkpoints (copying the WAL into the
-database file, with fsyncs of their own) run on a background thread with its own connection,
-not inside a commit: SQLite's automatic checkpoint made one commit in ~1000 take 50-130 ms in
-the server benchmark, and a call waiting on that commit waited that long. A PASSIVE checkpoint
-never blocks the writer. One connection is shared by threads
-behind a lock (sqlite3 objects are not safe to use from two threads at once); `BEGIN IMMEDIATE`
-also serialises appends from other processes on the same file.
+One table for events and one for feeds (`dispatch.eventlog`), one transaction per append or batch.
+WAL with `synchronous=FULL` fsyncs the WAL at every commit, so a record is on disk when `append`
+returns. Checkpoints (copying the WAL into the database file, with fsyncs of their own) run on a
+background thread with its own connection, not inside a commit: SQLite's automatic checkpoint made
+one commit in ~1000 take 50-130 ms in the server benchmark, and a call waiting on that commit waited
+that long. A PASSIVE checkpoint never blocks the writer. One connection is shared by threads behind
+a lock (sqlite3 objects are not safe to use from two threads at once); `BEGIN IMMEDIATE` also
+serialises appends from other processes on the same file.
 """
 
 from __future__ import annotations
@@ -20,7 +20,17 @@ from pathlib import Path
 from typing import Any
 
 from dispatch.errors import StoreError
-from dispatch.eventlog import Entry, Record, check_batch, decode_body
+from dispatch.eventlog import (
+    MAX_FEED_READ,
+    Entry,
+    FeedRecord,
+    Record,
+    check_batch,
+    check_feed,
+    check_feed_name,
+    check_feed_read,
+    decode_body,
+)
 
 SCHEMA = """CREATE TABLE IF NOT EXISTS events (
     seq INTEGER PRIMARY KEY,
@@ -28,6 +38,13 @@ SCHEMA = """CREATE TABLE IF NOT EXISTS events (
     idem_key TEXT UNIQUE,
     body TEXT NOT NULL
 )"""
+FEED_SCHEMA = """CREATE TABLE IF NOT EXISTS feed (
+    feed TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    at_s REAL NOT NULL,
+    body TEXT NOT NULL,
+    PRIMARY KEY (feed, seq)
+) WITHOUT ROWID"""
 BATCH = 500  # rows per read query: the lock is never held while a caller iterates
 BUSY_TIMEOUT_S = 5.0  # wait this long for another process's write transaction
 CHECKPOINT_EVERY_S = 2.0  # the background checkpointer's period
@@ -54,6 +71,7 @@ class SqliteLog:
             self._db.execute("PRAGMA synchronous=FULL")
             self._db.execute("PRAGMA wal_autocheckpoint=0")  # the checkpointer thread does it
             self._db.execute(SCHEMA)
+            self._db.execute(FEED_SCHEMA)
             self._identity = _identity(self.path)
         except (sqlite3.Error, OSError) as exc:
             self._db.close()
@@ -70,8 +88,11 @@ class SqliteLog:
     ) -> tuple[Record, bool]:
         return self.append_batch([(at_s, event, idem_key)])[0]
 
-    def append_batch(self, entries: Sequence[Entry]) -> list[tuple[Record, bool]]:
+    def append_batch(
+        self, entries: Sequence[Entry], feed: Sequence[FeedRecord] = ()
+    ) -> list[tuple[Record, bool]]:
         bodies = check_batch(entries)
+        feed_bodies = check_feed(feed)
         out: list[tuple[Record, bool]] = []
         with self._lock:
             db = self._usable()
@@ -80,6 +101,12 @@ class SqliteLog:
                 try:
                     for (at_s, event, idem_key), body in zip(entries, bodies, strict=True):
                         out.append(_insert(db, float(at_s), event, idem_key, body))
+                    if feed:
+                        db.executemany(
+                            "INSERT INTO feed (feed, seq, at_s, body) VALUES (?, ?, ?, ?)",
+                            [(r.feed, r.seq, float(r.at_s), b)
+                             for r, b in zip(feed, feed_bodies, strict=True)],
+                        )  # fmt: skip
                     db.execute("COMMIT")
                 except BaseException:
                     if db.in_transaction:
@@ -88,6 +115,21 @@ class SqliteLog:
             except sqlite3.Error as exc:
                 raise StoreError(f"event log {self.path}: append failed: {exc}") from exc
         return out
+
+    def read_feed(
+        self, feed: str, after_seq: int = 0, limit: int = MAX_FEED_READ
+    ) -> list[FeedRecord]:
+        check_feed_read(feed, after_seq, limit)
+        rows = self._query(
+            "SELECT seq, at_s, body FROM feed WHERE feed = ? AND seq > ? ORDER BY seq LIMIT ?",
+            (feed, after_seq, limit),
+        )
+        return [FeedRecord(feed, seq, at_s, decode_body(seq, body)) for seq, at_s, body in rows]
+
+    def feed_last_seq(self, feed: str) -> int:
+        check_feed_name(feed)
+        rows = self._query("SELECT COALESCE(MAX(seq), 0) FROM feed WHERE feed = ?", (feed,))
+        return int(rows[0][0])
 
     def by_key(self, idem_key: str) -> Record | None:
         rows = self._query(

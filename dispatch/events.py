@@ -190,6 +190,18 @@ class DestinationChosen:
 
 
 @dataclass(frozen=True)
+class HospitalAcknowledged:
+    """The receiving hospital saw the pre-arrival notice (its team is told)."""
+
+    incident_id: IncidentId
+    hospital_id: str
+
+    def __post_init__(self) -> None:
+        _check_id(self.incident_id, "incident_id")
+        _check_id(self.hospital_id, "hospital_id")
+
+
+@dataclass(frozen=True)
 class IncidentCancelled:
     incident_id: IncidentId
     reason: str = ""
@@ -208,7 +220,7 @@ class ClockTicked:
 Event = (
     CallReceived | IncidentLocated | IncidentTriaged | UnitRegistered | UnitPositionReported
     | UnitAssigned | OfferAcknowledged | UnitStatusReported | HandoverCompleted
-    | DestinationChosen | IncidentCancelled | ClockTicked
+    | DestinationChosen | HospitalAcknowledged | IncidentCancelled | ClockTicked
 )  # fmt: skip
 
 
@@ -264,7 +276,26 @@ class DuplicateSuggested:
     candidates: tuple[IncidentId, ...]
 
 
+@dataclass(frozen=True)
+class HospitalAcked:
+    """The receiving hospital acknowledged, `after_s` after the patient was routed to it."""
+
+    incident_id: IncidentId
+    hospital_id: str
+    after_s: float
+
+
+@dataclass(frozen=True)
+class HospitalAckOverdue:
+    """No acknowledgement from the receiving hospital in time: the console is alerted (once
+    per routing; the hospital may still acknowledge)."""
+
+    incident_id: IncidentId
+    hospital_id: str
+    waited_s: float
+
+
 Decision = (
     IncidentStepped | UnitChanged | Recommended | OfferSent | OfferEscalated | SwapSuggested
-    | DuplicateSuggested
+    | DuplicateSuggested | HospitalAcked | HospitalAckOverdue
 )  # fmt: skip

@@ -221,12 +221,24 @@ class Hub:
         self._frames: dict[str, deque[tuple[bytes, str | None]]] = {}  # last `history` frames
         self._subs: dict[str, dict[Subscription, None]] = {}  # insertion-ordered sets
 
-    def publish(self, topic: str, message: Mapping[str, Any], coalesce: str | None = None) -> int:
-        """Number, encode once and deliver a message to every subscriber of `topic`; its seq."""
+    def publish(
+        self,
+        topic: str,
+        message: Mapping[str, Any],
+        coalesce: str | None = None,
+        seq: int | None = None,
+    ) -> int:
+        """Number, encode once and deliver a message to every subscriber of `topic`; its seq.
+
+        A topic backed by a durable feed passes the `seq` its record was logged with, which
+        must be the next one: the feed and the hub number the same frames the same way.
+        """
         if "seq" in message or "topic" in message:
             raise ValueError("message must not carry its own 'seq' or 'topic'")
-        seq = self._seq.get(topic, 0) + 1
-        self._seq[topic] = seq
+        nxt = self._seq.get(topic, 0) + 1
+        if seq is not None and seq != nxt:
+            raise ValueError(f"{topic}: the next seq is {nxt}, not {seq}")
+        seq = self._seq[topic] = nxt
         frame = json.dumps(
             {"seq": seq, "topic": topic, **message}, ensure_ascii=False, separators=(",", ":")
         ).encode()
@@ -324,6 +336,20 @@ class Hub:
     def last_seq(self, topic: str) -> int:
         """The seq of the last frame published on `topic`, 0 before the first."""
         return self._seq.get(topic, 0)
+
+    def start_at(self, topic: str, seq: int) -> None:
+        """Continue `topic`'s numbering after `seq` (its durable feed's last, after a restart);
+        history starts empty, so a client resuming from before it needs the feed or a snapshot."""
+        if seq < self._seq.get(topic, 0):
+            raise ValueError(f"{topic} is at seq {self._seq[topic]}; cannot go back to {seq}")
+        self._seq[topic] = seq
+        self._frames.pop(topic, None)
+
+    def covers(self, topic: str, since: int) -> bool:
+        """True when history holds every frame of `topic` after `since` (a resume needs
+        nothing else); False for a gap older than history or a seq from the future."""
+        missed = self.last_seq(topic) - since
+        return 0 <= missed <= len(self._frames.get(topic, ()))
 
     def end(self, topic: str) -> None:
         """A topic is over (a caller's incident reached the scene): every subscriber gets what

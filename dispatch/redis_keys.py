@@ -36,3 +36,12 @@ class Keys:
     def seq(self) -> str:
         """String: the last seq given out (0 or missing for an empty log)."""
         return self.prefix + "seq"
+
+    @property
+    def refused(self) -> str:
+        """String, only inside one transaction: set when its feed records are refused."""
+        return self.prefix + "batch-refused"
+
+    def feed(self, name: str) -> str:
+        """Stream: one feed's records (dispatch.eventlog), entry id "<seq>-0", fields at_s, body."""
+        return self.prefix + "feed:" + name

@@ -37,8 +37,9 @@ from dispatch import codec
 from dispatch import events as ev
 from dispatch.committer import GroupCommit
 from dispatch.engine import Engine, EngineSettings
-from dispatch.errors import DispatchError, StoreError, UnknownHospital
-from dispatch.eventlog import EventLog, Record, open_log
+from dispatch.errors import DispatchError, StoreError, UnknownHospital, UnknownIncident
+from dispatch.eventlog import EventLog, FeedRecord, Record, open_log
+from dispatch.feeds import Feeds, fed
 from dispatch.fleet import demo_fleet
 from dispatch.hub import Hub
 from dispatch.live_inputs import LiveInputs, NoLocation
@@ -87,7 +88,7 @@ def _first_answer(call: dict[str, Any]) -> dict[str, Any]:
     return {k: call[k] for k in ("incident_id", "lat", "lon", "radius95_m")}
 
 
-class DispatchService(LiveInputs):
+class DispatchService(Feeds, LiveInputs):
     """One dispatch centre: the engine, its durable log, the hub and the tokens."""
 
     def __init__(
@@ -119,6 +120,7 @@ class DispatchService(LiveInputs):
                 # The flush clock refreshes every position_flush_s off the loop; a search
                 # snaps on its own path only if that clock fell well behind.
                 position_refresh_s=2 * settings.position_flush_s,
+                hospital_ack_s=settings.hospital_ack_s,
             ),
         )
         self.poisoned = False
@@ -139,6 +141,8 @@ class DispatchService(LiveInputs):
         self._call_keys: dict[str, dict[str, Any]] = {}
         self._moved: dict[str, None] = {}  # units whose position changed since the last flush
         self._position_logged: dict[str, float] = {}  # unit -> engine time of its last record
+        self._feed_seq: dict[str, int] = {}  # fed topic -> last seq given out (dispatch.feeds)
+        self._eta_sent: dict[IncidentId, float] = {}  # when patient.eta was last sent
         # Engine time: seconds since the first start. It continues from the log's last record
         # so time never goes back across restarts (the engine refuses that).
         last_at_s = 0.0
@@ -156,6 +160,7 @@ class DispatchService(LiveInputs):
         warm = device_fix(lat, lon, 20.0)
         locator.locate(CallEvidence((warm,) if warm else ()), 0.0)  # and fusion's first use
         replayed = replay(log, self.engine)
+        self._open_feeds(f"hospital:{h.id}" for h in self.hospitals.hospitals)
         if clock is None:
             started = time.monotonic()
 
@@ -258,10 +263,15 @@ class DispatchService(LiveInputs):
         self.engine.receive(event, now)  # a refusal raises here and changes nothing
         decisions = self.engine.decisions()
         frames = [*first, *self._frames(event, decisions), *then]
+        logged: list[FeedRecord] = []  # a hospital's frames: logged with the event
+        if any(fed(topic) for topic, _, _ in frames):
+            logged = [self._next_record(t, m) for t, m, _ in frames if fed(t) and m is not None]
+            frames = [f for f in frames if not fed(f[0])]
         if isinstance(event, ev.UnitPositionReported):
             self._moved[event.unit_id] = None
             last = self._position_logged.get(event.unit_id)
-            if not decisions and last is not None and now - last < self.settings.position_log_s:
+            if (not decisions and not logged and last is not None
+                    and now - last < self.settings.position_log_s):  # fmt: skip
                 self._emit(frames)
                 return decisions
             self._position_logged[event.unit_id] = now
@@ -269,14 +279,12 @@ class DispatchService(LiveInputs):
             return decisions
         entry = (now, codec.to_dict(event), idem_key)
         if self._commit is None:
-            try:
-                _, created = self.log.append(*entry)
-            except Exception as exc:
-                raise self._poison(exc) from exc
+            [(_, created)] = self._write_now([entry], logged)
             if not created:  # the key was taken between the check and the append
                 raise self._poison(StoreError("idempotency key already logged"))
             self._emit(frames)
             return decisions
+        self._queue_logged(logged)  # first, so they ride in the batch the event starts
         settled = asyncio.get_running_loop().create_future()
         self._settled = settled
 
@@ -418,6 +426,18 @@ class DispatchService(LiveInputs):
             then.append((f"hospital:{before}", diverted, None))
         self.submit(event, first=[("console", chosen, None)], then=then)
 
+    def hospital_ack(self, hospital_id: str, incident_id: Any) -> bool:
+        """The hospital acknowledged its pre-arrival notice; False when it had already.
+        A patient not routed to this hospital is "unknown" to it, whatever exists."""
+        found = isinstance(incident_id, str)
+        inc = self.engine.incidents.get(IncidentId(incident_id)) if found else None
+        if inc is None or not inc.open or inc.destination != hospital_id:
+            raise UnknownIncident("no such patient is routed to this hospital")
+        if inc.hospital_ack_at_s is not None:
+            return False
+        self.submit(ev.HospitalAcknowledged(inc.incident_id, hospital_id))
+        return True
+
     def report_hospital_status(
         self,
         hospital_id: str,
@@ -489,6 +509,7 @@ class DispatchService(LiveInputs):
                 if d.step in CALLER_DONE:  # the caller's socket ends with this frame
                     out.append((f"call:{d.incident_id}", None, None))
                 if d.step is Step.CLOSED:
+                    self._eta_sent.pop(d.incident_id, None)
                     self._evidence.pop(d.incident_id, None)
                     self._placed_by_dispatcher.discard(d.incident_id)
             elif isinstance(d, ev.OfferSent):
@@ -501,6 +522,10 @@ class DispatchService(LiveInputs):
                 out.append((f"unit:{d.unit_id}", withdrawn, None))
             elif isinstance(d, ev.UnitChanged):
                 out.append((f"unit:{d.unit_id}", {"type": "unit.changed", **plain(d)}, None))
+            elif isinstance(d, ev.HospitalAcked):
+                acked = {"type": "patient.acknowledged", "incident_id": d.incident_id,
+                         "after_s": round(d.after_s, 1)}  # fmt: skip
+                out.append((f"hospital:{d.hospital_id}", acked, None))
         return out
 
     def _emit(self, frames: Iterable[Frame]) -> None:
@@ -527,7 +552,29 @@ class DispatchService(LiveInputs):
             unit = units.get(unit_id)  # type: ignore[call-overload]
             if unit is not None and unit.incident_id is not None:
                 self._emit(self._approach_frames(unit.incident_id))
+                self._eta_to_hospital(unit.incident_id)
         return len(rows)
+
+    def _eta_to_hospital(self, incident_id: IncidentId) -> None:
+        """A transporting unit's road ETA to its hospital's door, as `patient.eta`, every
+        `hospital_eta_every_s` while it moves (the vitals bundles carry it every second too)."""
+        inc = self.engine.incidents.get(incident_id)
+        if inc is None or inc.destination is None or inc.unit_id is None:
+            return
+        if inc.step is not Step.LEFT_SCENE:
+            return
+        now = self.now()
+        if now - self._eta_sent.get(incident_id, -1e18) < self.settings.hospital_eta_every_s:
+            return
+        unit = self.engine.units[inc.unit_id]
+        door = self.hospital_door(inc.destination)
+        eta_s = self.eta_to(unit, door) if door is not None else None
+        if eta_s is None:
+            return
+        self._eta_sent[incident_id] = now
+        message = {"type": "patient.eta", "incident_id": incident_id, "unit_id": unit.unit_id,
+                   "eta_s": round(eta_s), "lat": unit.lat, "lon": unit.lon}  # fmt: skip
+        self.feed(f"hospital:{inc.destination}", message, lazy=True)
 
     def _approach_frames(self, incident_id: IncidentId) -> list[Frame]:
         inc = self.engine.incidents.get(incident_id)

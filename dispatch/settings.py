@@ -5,6 +5,8 @@ JIJIU_STORE            event log URL: sqlite:///relative.db, sqlite:////abs.db, 
 JIJIU_TOKENS           the role tokens file (created 0600 on first start)
 JIJIU_HOST, JIJIU_PORT where uvicorn listens
 JIJIU_ACK_TIMEOUT_S    seconds a unit has to acknowledge an offer before escalation
+JIJIU_HOSPITAL_ACK_S   seconds a hospital has to acknowledge a pre-arrival notice before the
+                       console is alerted
 JIJIU_AUTO_DISPATCH_P1 1/true: a P1 call is offered to the best unit without a click
 JIJIU_SEED_FLEET       demo units registered when the event log is empty (0: none)
 JIJIU_MAX_BODY_BYTES   request bodies above this are refused with 413
@@ -42,6 +44,8 @@ class Settings:
     ws_send_buffer_bytes: int = 0
     position_flush_s: float = 0.5  # units' positions go to consoles and callers this often
     position_log_s: float = 30.0  # a unit's position is written to the event log this often
+    hospital_ack_s: float = 60.0  # a hospital silent this long after a notice: console alert
+    hospital_eta_every_s: float = 10.0  # a transporting unit's ETA goes to its hospital this often
 
     def __post_init__(self) -> None:
         if not (isinstance(self.network, str) and self.network):
@@ -66,7 +70,8 @@ class Settings:
                 raise ValueError(f"{name} must be an integer in {low}..{high}, got {value!r}")
         if self.port == self.ws_port != 0:
             raise ValueError(f"port and ws_port must differ, both are {self.port}")
-        for name in ("ack_timeout_s", "tick_s", "position_flush_s", "position_log_s"):
+        for name in ("ack_timeout_s", "tick_s", "position_flush_s", "position_log_s",
+                     "hospital_ack_s", "hospital_eta_every_s"):  # fmt: skip
             value = getattr(self, name)
             if not (isinstance(value, int | float) and math.isfinite(value) and value > 0):
                 raise ValueError(f"{name} must be a positive number of seconds, got {value!r}")
@@ -85,6 +90,7 @@ class Settings:
             "JIJIU_PORT": "port",
             "JIJIU_WS_PORT": "ws_port",
             "JIJIU_ACK_TIMEOUT_S": "ack_timeout_s",
+            "JIJIU_HOSPITAL_ACK_S": "hospital_ack_s",
             "JIJIU_AUTO_DISPATCH_P1": "auto_dispatch_p1",
             "JIJIU_SEED_FLEET": "seed_fleet",
             "JIJIU_MAX_BODY_BYTES": "max_body_bytes",

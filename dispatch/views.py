@@ -58,6 +58,8 @@ WIRE_TYPE = {
     ev.OfferEscalated: "offer.escalated",
     ev.SwapSuggested: "swap.suggested",
     ev.DuplicateSuggested: "duplicate.suggested",
+    ev.HospitalAcked: "hospital.acknowledged",
+    ev.HospitalAckOverdue: "hospital.ack_overdue",
 }
 
 

@@ -6,11 +6,10 @@ wraps them with the vehicle's position and its road ETA to the door in one FHIR 
 (`hospital_link.fhir.bundle_second`, the patient named by a per-incident pseudonym) and
 publishes it on the chosen hospital's topic only. A unit with no patient routed anywhere is
 refused (`no_destination`); a re-routed patient's vitals go to the new hospital from the next
-second. A hospital that reconnects with `?since=<seq>` gets what it missed from the hub's
-history (the last 1024 frames of its topic).
-
-Not yet: writing the samples to the durable log, so a gap longer than the history, or across
-a server restart, can be filled too.
+second. The bundle is written to the hospital's durable feed (`dispatch.feeds`) before it is
+published, and the tablet's `accepted` is sent only then: an accepted sample is never lost. A
+hospital that reconnects with `?since=<seq>` gets what it missed from the hub's history or,
+for an older gap or after a restart, from the log.
 """
 
 from __future__ import annotations
@@ -38,9 +37,9 @@ class InvalidVitalsFrame(InvalidEvent):
     reason = "invalid_vitals"
 
 
-def relay_vitals(svc: DispatchService, unit_id: str, frame: dict[str, Any]) -> dict[str, Any]:
-    """Check one second of vitals from a tablet and publish it as a FHIR Bundle to the
-    hospital the unit's patient is routed to; the reply frame for the tablet."""
+async def relay_vitals(svc: DispatchService, unit_id: str, frame: dict[str, Any]) -> dict[str, Any]:
+    """Check one second of vitals from a tablet, log it as a FHIR Bundle on the feed of the
+    hospital the unit's patient is routed to and publish it; the tablet's reply once durable."""
     unit = svc.engine.unit(UnitId(unit_id))
     inc = svc.engine.incidents.get(unit.incident_id) if unit.incident_id else None
     if inc is None or not inc.open:
@@ -61,7 +60,9 @@ def relay_vitals(svc: DispatchService, unit_id: str, frame: dict[str, Any]) -> d
         raise InvalidVitalsFrame(str(exc)) from None
     message = {"type": "vitals", "incident_id": inc.incident_id, "unit_id": unit_id,
                "sample_seq": seq, "bundle": bundle}  # fmt: skip
-    svc.hub.publish(f"hospital:{inc.destination}", message)
+    durable = svc.feed(f"hospital:{inc.destination}", message)
+    if durable is not None:
+        await durable
     return {"type": "accepted", "frame": "vitals", "seq": seq}
 
 

@@ -19,7 +19,7 @@ import asyncio
 import json
 import logging
 import socket
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -27,7 +27,7 @@ from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 
 from dispatch import events as ev
-from dispatch.errors import DispatchError, InvalidEvent
+from dispatch.errors import DispatchError, IllegalTransition, InvalidEvent
 from dispatch.hub import pump
 from dispatch.model import UnitId, UnitStatus
 from dispatch.service import DispatchService
@@ -130,14 +130,51 @@ async def _route(svc: DispatchService, conn: ServerConnection) -> None:
         since = query.get("since")
         if since is not None and not since.isdigit():
             return await conn.close(CLOSE_BAD_REQUEST, "since is a sequence number")
-        return await _stream(
-            conn,
-            svc,
-            f"hospital:{hospital_id}",
-            int(since) if since is not None else None,
-            lambda: svc.hospital_snapshot(hospital_id),
-        )
+        return await _hospital(svc, conn, hospital_id, who, int(since) if since else None)
     return await conn.close(CLOSE_NOT_FOUND, "no such socket")
+
+
+async def _hospital(
+    svc: DispatchService,
+    conn: ServerConnection,
+    hospital_id: str,
+    who: tuple[Role, str],
+    since: int | None,
+) -> None:
+    """A receiving hospital's feed: snapshot or resume (from the log for an old gap), live
+    frames, and its acknowledgements. Every disclosure of patients is audited."""
+    topic = f"hospital:{hospital_id}"
+    role, subject = who[0].value, who[1]
+
+    def snapshot() -> dict[str, Any]:
+        snap = svc.hospital_snapshot(hospital_id)
+        svc.audit(role, subject, "hospital.snapshot", [p["incident_id"] for p in snap["inbound"]])
+        return snap
+
+    async def missed(after: int) -> AsyncIterator[dict[str, Any]]:
+        seen: set[str] = set()
+        try:
+            async for frame in svc.missed_frames(topic, after):
+                if "incident_id" in frame:
+                    seen.add(frame["incident_id"])
+                yield frame
+        finally:
+            svc.audit(role, subject, "hospital.replay", seen, since=after)
+
+    async def on_frame(frame: dict[str, Any]) -> dict[str, Any] | None:
+        if frame.get("type") != "ack":
+            raise InvalidEvent(f"unknown frame type {frame.get('type')!r}; expected ack")
+        if role != Role.HOSPITAL.value:
+            raise IllegalTransition("only the hospital itself acknowledges its patients")
+        incident_id = frame.get("incident_id")
+        first = svc.hospital_ack(hospital_id, incident_id)
+        await svc.settled()
+        return {"type": "accepted", "frame": "ack", "incident_id": incident_id, "first": first}
+
+    if since is not None:  # frames after `since` about the patients routed here now
+        inbound = [p["incident_id"] for p in svc.inbound_to(hospital_id)]
+        svc.audit(role, subject, "hospital.resume", inbound, since=since)
+    return await _stream(conn, svc, topic, since, snapshot, on_frame, missed)
 
 
 async def _stream(
@@ -147,12 +184,23 @@ async def _stream(
     since: int | None,
     snapshot: Callable[[], dict[str, Any]],
     on_frame: OnFrame | None = None,
+    missed: Callable[[int], AsyncIterator[dict[str, Any]]] | None = None,
 ) -> None:
     """Snapshot (unless resuming without a gap), then hub frames; client frames to `on_frame`.
 
     Subscribing, building the snapshot and writing it happen in one loop step, so the snapshot
-    (stamped with the topic's last seq) reaches the client before any live frame.
+    (stamped with the topic's last seq) reaches the client before any live frame. A topic
+    with a durable feed (`missed`) first sends what history no longer holds, from the log; the
+    last check that history takes over and the subscription happen in one loop step too.
     """
+    if since is not None and missed is not None and not svc.hub.covers(topic, since):
+        try:
+            async for frame in missed(since):
+                await conn.send(_encode(frame), text=True)
+                since = frame["seq"]
+        except (ConnectionClosed, OSError) as exc:
+            logger.info("websocket %s ended in replay: %s", topic.split(":")[0], type(exc).__name__)
+            return
     sink = ConnectionSink(conn)
     sub = svc.hub.subscribe([topic], {topic: since} if since is not None else None, sink=sink)
     try:
@@ -229,7 +277,7 @@ async def _unit_frame(
         svc.submit(ev.UnitPositionReported(uid, frame.get("lat"), frame.get("lon")))  # type: ignore[arg-type]
         return None
     if kind == "vitals":
-        return relay_vitals(svc, unit_id, frame)
+        return await relay_vitals(svc, unit_id, frame)
     raise InvalidEvent(f"unknown frame type {kind!r}; expected ack, status, position or vitals")
 
 

@@ -8,7 +8,7 @@ from typing import Any
 
 from dispatch.committer import GroupCommit
 from dispatch.errors import StoreError
-from dispatch.eventlog import Record
+from dispatch.eventlog import FeedRecord, Record
 from dispatch.eventlog_sqlite import SqliteLog
 
 
@@ -93,5 +93,37 @@ def test_a_failed_batch_fails_it_and_everything_after(tmp_path: Path) -> None:
     try:
         asyncio.run(main())
         assert len(errors) == 4 and all(isinstance(e, StoreError) for e in errors)
+    finally:
+        log.close()
+
+
+def test_feed_records_go_in_the_same_batch_and_are_answered_in_order(tmp_path: Path) -> None:
+    """Feed records and events queued together: one transaction, callbacks in queue order,
+    events answered with their records and feed records with None."""
+    log = SqliteLog(tmp_path / "events.db")
+    answers: list[tuple[str, int | None]] = []
+
+    def done(name: str) -> Any:
+        def finish(written: tuple[Record, bool] | None, error: BaseException | None) -> None:
+            assert error is None
+            answers.append((name, written[0].seq if written is not None else None))
+
+        return finish
+
+    async def main() -> GroupCommit:
+        commit = GroupCommit(log, asyncio.get_running_loop())
+        commit.append(FeedRecord("hospital:a", 1, 1.0, {"n": 1}), done("f1"), lazy=True)
+        commit.append((1.0, tick(1), None), done("e1"))
+        commit.append(FeedRecord("hospital:a", 2, 1.0, {"n": 2}), done("f2"))
+        commit.append((2.0, tick(2), None), done("e2"))
+        await commit.flushed()
+        commit.close()
+        return commit
+
+    try:
+        commit = asyncio.run(main())
+        assert answers == [("f1", None), ("e1", 1), ("f2", None), ("e2", 2)]
+        assert [r.body["n"] for r in log.read_feed("hospital:a")] == [1, 2]
+        assert commit.entries == 4 and commit.batches <= 2
     finally:
         log.close()

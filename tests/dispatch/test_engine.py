@@ -249,3 +249,28 @@ def test_a_reported_position_counts_at_the_next_recommendation(router: Router) -
     e.receive(ev.UnitPositionReported(UnitId("A3"), INCIDENT[0], INCIDENT[1] + 0.5), 4.0)
     e.refresh_positions()
     assert e.unit(UnitId("A3")).position == on_road and e.unit(UnitId("A3")).lon > 120.5
+
+
+def test_the_receiving_hospital_acknowledges_or_the_console_is_alerted(router: Router) -> None:
+    """Routed at t=10 with 60 s to acknowledge: nothing at 69 s, one alert at 70 s and none
+    after; a re-route restarts the clock; only the hospital routed to may acknowledge, once."""
+    e = Engine(router, EngineSettings(hospital_ack_s=60.0))
+    iid = call(e)
+    e.receive(ev.DestinationChosen(iid, "H1"), 10.0)
+    e.decisions()
+    e.receive(ev.ClockTicked(), 69.0)
+    assert not [d for d in e.decisions() if isinstance(d, ev.HospitalAckOverdue)]
+    e.receive(ev.ClockTicked(), 70.0)
+    assert [d for d in e.decisions() if isinstance(d, ev.HospitalAckOverdue)] == [
+        ev.HospitalAckOverdue(iid, "H1", 60.0)
+    ]
+    e.receive(ev.ClockTicked(), 200.0)
+    assert not e.decisions()
+    e.receive(ev.DestinationChosen(iid, "H2"), 210.0)
+    with pytest.raises(UnknownIncident):
+        e.receive(ev.HospitalAcknowledged(iid, "H1"), 215.0)  # no longer routed there
+    e.receive(ev.HospitalAcknowledged(iid, "H2"), 230.0)
+    assert e.decisions() == [ev.HospitalAcked(iid, "H2", 20.0)]
+    e.receive(ev.HospitalAcknowledged(iid, "H2"), 231.0)  # a repeat: recorded once
+    e.receive(ev.ClockTicked(), 1000.0)
+    assert not e.decisions() and e.incident(iid).hospital_ack_at_s == 230.0

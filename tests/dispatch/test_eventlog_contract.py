@@ -24,7 +24,7 @@ from dispatch import codec
 from dispatch import events as ev
 from dispatch.engine import Engine
 from dispatch.errors import StoreError
-from dispatch.eventlog import EventLog, Record, open_log
+from dispatch.eventlog import EventLog, FeedRecord, Record, open_log
 from dispatch.eventlog_redis import RedisLog
 from dispatch.model import Capability, IncidentId, UnitId, UnitStatus
 from dispatch.replay import replay
@@ -181,6 +181,64 @@ def test_a_batch_with_one_bad_entry_writes_nothing(log: EventLog) -> None:
 def test_an_empty_batch_writes_nothing(log: EventLog) -> None:
     assert log.append_batch([]) == []
     assert log.last_seq() == 0
+
+
+# --- feeds ----------------------------------------------------------------------------------------
+def vitals(feed: str, seq: int) -> FeedRecord:
+    return FeedRecord(feed, seq, 10.0 + seq, {"type": "vitals", "sample_seq": seq, "hr": 80})
+
+
+def test_feed_records_go_in_with_the_batch_and_read_back_per_feed(log: EventLog) -> None:
+    """Events and two feeds in one batch: each reads back alone, in seq order, from a seq."""
+    log.append_batch(
+        [(1.0, tick(1), None)],
+        [vitals("hospital:a", 1), vitals("hospital:b", 1), vitals("hospital:a", 2)],
+    )
+    log.append_batch([], [vitals("hospital:a", 3)])
+    assert [r.seq for r in log.read()] == [1]
+    assert log.read_feed("hospital:a") == [vitals("hospital:a", s) for s in (1, 2, 3)]
+    assert log.read_feed("hospital:a", after_seq=1, limit=1) == [vitals("hospital:a", 2)]
+    assert log.read_feed("hospital:b") == [vitals("hospital:b", 1)]
+    assert (log.feed_last_seq("hospital:a"), log.feed_last_seq("hospital:b")) == (3, 1)
+    assert log.feed_last_seq("hospital:c") == 0 and log.read_feed("hospital:c") == []
+
+
+def test_a_repeated_feed_seq_refuses_the_whole_batch(log: EventLog) -> None:
+    """A feed seq written before is a StoreError, and the batch's events are not written."""
+    log.append_batch([], [vitals("hospital:a", 1)])
+    with pytest.raises(StoreError):
+        log.append_batch([(1.0, tick(1), "k")], [vitals("hospital:a", 1)])
+    assert log.last_seq() == 0 and log.by_key("k") is None
+    assert log.read_feed("hospital:a") == [vitals("hospital:a", 1)]
+
+
+def test_bad_feed_input_is_refused_and_writes_nothing(log: EventLog) -> None:
+    """NaN in a body, a zero seq, an empty name, a bad read range: ValueErrors."""
+    bad = [
+        FeedRecord("hospital:a", 1, 1.0, {"hr": float("nan")}),
+        FeedRecord("hospital:a", 0, 1.0, {}),
+        FeedRecord("", 1, 1.0, {}),
+        FeedRecord("hospital:a", 1, float("inf"), {}),
+    ]
+    for record in bad:
+        with pytest.raises(ValueError):
+            log.append_batch([(1.0, tick(1), None)], [record])
+    with pytest.raises(ValueError):
+        log.read_feed("hospital:a", after_seq=-1)
+    with pytest.raises(ValueError):
+        log.read_feed("hospital:a", limit=0)
+    assert log.last_seq() == 0 and log.feed_last_seq("hospital:a") == 0
+
+
+def test_feed_records_survive_close_and_reopen(log_url: str) -> None:
+    first = open_log(log_url)
+    first.append_batch([], [vitals("hospital:a", 1), vitals("hospital:a", 2)])
+    first.close()
+    again = open_log(log_url)
+    try:
+        assert again.read_feed("hospital:a") == [vitals("hospital:a", 1), vitals("hospital:a", 2)]
+    finally:
+        again.close()
 
 
 def test_ping_is_true_on_an_open_log(log: EventLog) -> None:

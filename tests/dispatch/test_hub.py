@@ -677,3 +677,24 @@ def test_an_ended_topic_delivers_what_is_queued_then_stops() -> None:
     assert frames[2] is None and caller.ended and not caller.lagging
     assert hub.last_seq("call:I1") == 0 and hub.subscribers("call:I1") == 0
     assert not console.closed and hub.subscribers("console") == 1  # other topics go on
+
+
+def test_a_fed_topic_publishes_with_the_seq_its_record_was_logged_with() -> None:
+    """An explicit seq must be the next one; start_at continues a topic after a restart with
+    empty history, so only a resume from its new start is covered."""
+    hub = Hub(history=2)
+    assert hub.publish("hospital:a", {"type": "t"}, seq=1) == 1
+    with pytest.raises(ValueError, match="next seq is 2"):
+        hub.publish("hospital:a", {"type": "t"}, seq=3)
+    assert hub.last_seq("hospital:a") == 1
+    restarted = Hub(history=2)
+    restarted.start_at("hospital:a", 40)
+    assert restarted.publish("hospital:a", {"type": "t"}) == 41
+    assert restarted.covers("hospital:a", 41) and restarted.covers("hospital:a", 40)
+    assert not restarted.covers("hospital:a", 39)  # 40 was before the restart
+    assert not restarted.covers("hospital:a", 42)  # from the future
+    restarted.publish("hospital:a", {"type": "t"})
+    restarted.publish("hospital:a", {"type": "t"})
+    assert not restarted.covers("hospital:a", 40)  # history holds 2: 42 and 43
+    with pytest.raises(ValueError, match="cannot go back"):
+        restarted.start_at("hospital:a", 5)

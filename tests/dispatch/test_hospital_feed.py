@@ -1,0 +1,219 @@
+"""The receiving hospital's durable feed, its acknowledgements and the audit trail, live.
+
+Checked over real sockets: a hospital cut off mid-stream resumes from its last seq with no
+frame lost or repeated, from the hub's history, from the log when history no longer holds
+the gap, and across a server restart; a hospital acknowledges only its own patients and the
+console hears of one that does not; every read of patient data leaves an audit record.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+from websockets.sync.client import ClientConnection
+
+from dispatch.hub import Hub
+from dispatch.service import DispatchService
+from dispatch.settings import Settings
+from tests.dispatch.test_server import Running, auth, recv_until, start
+from tests.dispatch.test_vitals_relay import patient_on_the_way, reply, vitals
+
+
+def send_vitals(tablet: ClientConnection, seqs: range) -> None:
+    """Send one second of vitals per seq, each accepted (durable) before the next."""
+    for seq in seqs:
+        tablet.send(vitals(seq))
+        assert reply(tablet) == {"type": "accepted", "frame": "vitals", "seq": seq}
+
+
+def vitals_frames(hospital: ClientConnection, n: int) -> list[dict[str, Any]]:
+    """The next n vitals frames (other frame types skipped)."""
+    return [recv_until(hospital, lambda f: f["type"] == "vitals") for _ in range(n)]
+
+
+def cut(conn: ClientConnection) -> None:
+    """Drop the TCP connection with no closing handshake, as a lost network does."""
+    conn.socket.close()
+
+
+def small_history(history: int) -> Any:
+    def open_service(config: Settings, hub: Hub) -> DispatchService:
+        return DispatchService.open(config, Hub(queue_size=hub.queue_size, history=history))
+
+    return open_service
+
+
+@pytest.fixture
+def forgetful(settings: Settings) -> Iterator[Running]:
+    """A server whose hub remembers only 3 frames per topic: older gaps come from the log."""
+    running = start(settings, small_history(3))
+    yield running
+    running.stop()
+
+
+def test_a_gap_older_than_history_is_filled_from_the_log(forgetful: Running) -> None:
+    """12 samples sent while the hospital was cut off; the hub keeps 3. It resumes from its
+    last seq and gets exactly the 12, in order, then the live ones: 0 lost, 0 repeated."""
+    live = forgetful
+    patient_on_the_way(live)
+    token = live.tokens["hospitals"]["zjpph"]
+    with live.ws("/ws/units/ALS01", live.tokens["units"]["ALS01"]) as tablet:
+        json.loads(tablet.recv(timeout=10))
+        with live.ws("/ws/hospitals/zjpph", token) as first:
+            json.loads(first.recv(timeout=10))
+            send_vitals(tablet, range(1, 3))
+            last = vitals_frames(first, 2)[-1]["seq"]
+            cut(first)
+        send_vitals(tablet, range(3, 15))
+        with live.ws("/ws/hospitals/zjpph", token, since=str(last)) as back:
+            missed = [json.loads(back.recv(timeout=10)) for _ in range(12)]
+            send_vitals(tablet, range(15, 17))
+            after = vitals_frames(back, 2)
+    frames = missed + after
+    assert [f["type"] for f in missed] == ["vitals"] * 12  # no snapshot: nothing was lost
+    assert [f["seq"] for f in frames] == list(range(last + 1, last + 15))
+    assert [f["sample_seq"] for f in frames] == list(range(3, 17))
+
+
+def test_a_hospital_resumes_across_a_server_restart(settings: Settings) -> None:
+    """The feed's numbering and frames survive a restart: a resume after it replays the
+    frames the hospital missed before the restart, then the new server's live frames."""
+    first_server = start(settings)
+    try:
+        iid = patient_on_the_way(first_server)
+        token = first_server.tokens["hospitals"]["zjpph"]
+        tablet_token = first_server.tokens["units"]["ALS01"]
+        with first_server.ws("/ws/units/ALS01", tablet_token) as tablet:
+            json.loads(tablet.recv(timeout=10))
+            with first_server.ws("/ws/hospitals/zjpph", token) as hospital:
+                json.loads(hospital.recv(timeout=10))
+                send_vitals(tablet, range(1, 4))
+                last = vitals_frames(hospital, 3)[-1]["seq"]
+            send_vitals(tablet, range(4, 8))  # the hospital is away
+    finally:
+        first_server.stop()
+    second = start(settings)
+    try:
+        with second.ws("/ws/hospitals/zjpph", token, since=str(last)) as hospital:
+            missed = [json.loads(hospital.recv(timeout=10)) for _ in range(4)]
+            with second.ws("/ws/units/ALS01", tablet_token) as tablet:
+                json.loads(tablet.recv(timeout=10))
+                send_vitals(tablet, range(8, 9))
+            live_one = vitals_frames(hospital, 1)
+    finally:
+        second.stop()
+    frames = missed + live_one
+    assert [(f["type"], f["incident_id"]) for f in frames] == [("vitals", iid)] * 5
+    assert [f["seq"] for f in frames] == list(range(last + 1, last + 6))
+    assert [f["sample_seq"] for f in frames] == [4, 5, 6, 7, 8]
+
+
+def test_a_seq_from_the_future_gets_a_snapshot(live: Running) -> None:
+    iid = patient_on_the_way(live)
+    with live.ws("/ws/hospitals/zjpph", live.tokens["hospitals"]["zjpph"], since="999") as h:
+        snap = json.loads(h.recv(timeout=10))
+    assert snap["type"] == "snapshot" and [p["incident_id"] for p in snap["inbound"]] == [iid]
+
+
+def test_the_hospital_acknowledges_its_own_patient_only(live: Running) -> None:
+    """The routed hospital's ack is recorded once and the console hears it; another
+    hospital's ack of the same patient is refused as unknown, and so is a dispatcher's."""
+    iid = patient_on_the_way(live)
+    tokens = live.tokens["hospitals"]
+    with (
+        live.ws("/ws/console", live.tokens["dispatcher"]) as console,
+        live.ws("/ws/hospitals/srrsh", tokens["srrsh"]) as other,
+        live.ws("/ws/hospitals/zjpph", live.tokens["dispatcher"]) as watching,
+        live.ws("/ws/hospitals/zjpph", tokens["zjpph"]) as zjpph,
+    ):
+        for conn in (console, other, watching, zjpph):
+            json.loads(conn.recv(timeout=10))
+        other.send(json.dumps({"type": "ack", "incident_id": iid}))
+        assert recv_until(other, lambda f: f["type"] == "error")["reason"] == "unknown_incident"
+        watching.send(json.dumps({"type": "ack", "incident_id": iid}))
+        refused = recv_until(watching, lambda f: f["type"] == "error")
+        assert refused["reason"] == "illegal_transition"
+        zjpph.send(json.dumps({"type": "ack", "incident_id": iid}))
+        got: dict[str, dict[str, Any]] = {}  # the feed's frame and the reply, in either order
+        while len(got) < 2:
+            frame = json.loads(zjpph.recv(timeout=10))
+            if frame["type"] in ("accepted", "patient.acknowledged"):
+                got[frame["type"]] = frame
+        assert got["accepted"]["incident_id"] == iid and got["accepted"]["first"] is True
+        assert got["patient.acknowledged"]["incident_id"] == iid
+        heard = recv_until(console, lambda f: f["type"] == "hospital.acknowledged")
+        assert heard["incident_id"] == iid and heard["hospital_id"] == "zjpph"
+        zjpph.send(json.dumps({"type": "ack", "incident_id": iid}))
+        assert recv_until(zjpph, lambda f: f["type"] == "accepted")["first"] is False
+        zjpph.send(json.dumps({"type": "ack", "incident_id": 5}))
+        assert recv_until(zjpph, lambda f: f["type"] == "error")["reason"] == "unknown_incident"
+    view = httpx.get(
+        f"{live.http}/api/v1/incidents/{iid}", headers=auth(live.tokens["dispatcher"])
+    ).json()
+    assert view["incident_id"] == iid
+
+
+def test_the_console_is_alerted_when_the_hospital_does_not_acknowledge(settings: Settings) -> None:
+    running = start(dataclasses.replace(settings, hospital_ack_s=0.5))
+    try:
+        with running.ws("/ws/console", running.tokens["dispatcher"]) as console:
+            json.loads(console.recv(timeout=10))
+            iid = patient_on_the_way(running)
+            alert = recv_until(console, lambda f: f["type"] == "hospital.ack_overdue")
+    finally:
+        running.stop()
+    assert alert["incident_id"] == iid and alert["hospital_id"] == "zjpph"
+    assert alert["waited_s"] >= 0.5
+
+
+def test_every_read_of_patient_data_is_audited(live: Running) -> None:
+    """A hospital's snapshot, its replay from a seq and a dispatcher's read of the incident
+    each leave a record naming the reader and the incident; only dispatchers read the trail."""
+    iid = patient_on_the_way(live)
+    dispatcher = auth(live.tokens["dispatcher"])
+    token = live.tokens["hospitals"]["zjpph"]
+    with live.ws("/ws/hospitals/zjpph", token) as hospital:
+        json.loads(hospital.recv(timeout=10))
+    with live.ws("/ws/hospitals/zjpph", token, since="0") as hospital:
+        recv_until(hospital, lambda f: f["type"] == "patient.inbound")
+    assert httpx.get(f"{live.http}/api/v1/incidents/{iid}", headers=dispatcher).status_code == 200
+    trail = httpx.get(f"{live.http}/api/v1/audit", headers=dispatcher).json()
+    reads = {(r["role"], r["subject"], r["action"]) for r in trail if iid in r["incident_ids"]}
+    assert ("hospital", "zjpph", "hospital.snapshot") in reads
+    assert ("hospital", "zjpph", "hospital.resume") in reads
+    assert ("dispatcher", "", "incident.read") in reads  # one shared dispatcher role
+    seqs = [r["seq"] for r in trail]
+    assert seqs == sorted(seqs) and len(set(seqs)) == len(seqs)
+    later = httpx.get(f"{live.http}/api/v1/audit", params={"after": seqs[0]}, headers=dispatcher)
+    assert [r["seq"] for r in later.json()] == seqs[1:]
+    for who in (token, live.tokens["units"]["ALS01"]):
+        r = httpx.get(f"{live.http}/api/v1/audit", headers=auth(who))
+        assert r.status_code == 403
+    bad = httpx.get(f"{live.http}/api/v1/audit", params={"limit": 0}, headers=dispatcher)
+    assert bad.status_code == 422
+
+
+def test_a_transporting_unit_s_eta_reaches_its_hospital_as_it_moves(live: Running) -> None:
+    """Once the patient is on board, a position from the tablet brings the hospital a
+    `patient.eta` with the road ETA to its door and the vehicle's position."""
+    iid = patient_on_the_way(live)
+    with (
+        live.ws("/ws/units/ALS01", live.tokens["units"]["ALS01"]) as tablet,
+        live.ws("/ws/hospitals/zjpph", live.tokens["hospitals"]["zjpph"]) as hospital,
+    ):
+        json.loads(tablet.recv(timeout=10))
+        json.loads(hospital.recv(timeout=10))
+        for status in ("en_route", "on_scene", "transporting"):
+            tablet.send(json.dumps({"type": "status", "status": status}))
+            assert recv_until(tablet, lambda f: f["type"] in ("accepted", "error"))["type"] == (
+                "accepted"
+            )
+        tablet.send(json.dumps({"type": "position", "lat": 30.2790, "lon": 120.1480}))
+        eta = recv_until(hospital, lambda f: f["type"] == "patient.eta")
+    assert eta["incident_id"] == iid and eta["unit_id"] == "ALS01"
+    assert eta["eta_s"] > 0 and (eta["lat"], eta["lon"]) == (30.2790, 120.1480)
