@@ -41,6 +41,7 @@ from dispatch.http_common import (
 )
 from dispatch.hub import Hub
 from dispatch.model import IncidentId, UnitId
+from dispatch.pages import mount_pages
 from dispatch.service import DispatchService
 from dispatch.settings import Settings
 from dispatch.tokens import Forbidden, Role
@@ -114,6 +115,7 @@ def create_app(
     install_handlers(app)
     _http_routes(app)
     app.include_router(live_data)
+    mount_pages(app)
     return app
 
 
