@@ -56,6 +56,7 @@ from dispatch.wire import (
     EndpointsOut,
     ErrorOut,
     HospitalStatusIn,
+    PatientIn,
     StatusIn,
     TriageIn,
     evidence_of,
@@ -245,6 +246,34 @@ def _http_routes(app: FastAPI) -> None:
         if by == "crew" and not _on_the_job(svc, who, incident_id):
             raise Forbidden("dispatchers and the unit on this incident only")
         svc.choose_destination(incident_id, body.hospital_id, by, body.reason)
+        await svc.settled()
+        return svc.incident_view(incident_id)
+
+    @app.post(f"{api}/incidents/{{incident_id}}/handover", tags=["incidents"], responses=ERRORS)
+    async def handover(incident_id: str, svc: Svc, who: Who) -> dict[str, Any]:
+        """Transfer of care at the destination (NEMSIS eTimes.12): by the receiving hospital,
+        the crew or a dispatcher. The hospital hears `patient.closed`."""
+        receiving = who[0] is Role.HOSPITAL and svc.routed_to(incident_id) == who[1]
+        if (
+            who[0] is not Role.DISPATCHER
+            and not receiving
+            and not _on_the_job(svc, who, incident_id)
+        ):
+            raise Forbidden("the receiving hospital, the crew or a dispatcher only")
+        svc.submit(ev.HandoverCompleted(IncidentId(incident_id)))
+        await svc.settled()
+        view = svc.incident_view(incident_id)
+        if who[0] is Role.HOSPITAL:  # never the address or the crew's details
+            return {k: view[k] for k in ("incident_id", "step", "timeline")}
+        return view
+
+    @app.post(f"{api}/incidents/{{incident_id}}/patient", tags=["incidents"], responses=ERRORS)
+    async def patient(incident_id: str, body: PatientIn, svc: Svc, who: Who) -> dict[str, Any]:
+        """The patient's age band and sex, for the receiving hospital's notice (logged; a
+        hospital already chosen hears `patient.inbound` again). Dispatchers and the crew."""
+        if who[0] is not Role.DISPATCHER and not _on_the_job(svc, who, incident_id):
+            raise Forbidden("dispatchers and the unit on this incident only")
+        svc.describe_patient(incident_id, body.age_band, body.sex)
         await svc.settled()
         return svc.incident_view(incident_id)
 

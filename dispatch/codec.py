@@ -22,7 +22,7 @@ EVENT_TYPES: dict[str, type] = {
     for cls in (
         ev.CallReceived, ev.IncidentLocated, ev.IncidentTriaged, ev.UnitRegistered,
         ev.UnitPositionReported, ev.UnitAssigned, ev.OfferAcknowledged, ev.UnitStatusReported,
-        ev.HandoverCompleted, ev.DestinationChosen, ev.HospitalAcknowledged,
+        ev.HandoverCompleted, ev.DestinationChosen, ev.HospitalAcknowledged, ev.PatientDescribed,
         ev.IncidentCancelled, ev.ClockTicked,
     )
 }  # fmt: skip

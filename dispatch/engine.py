@@ -96,6 +96,8 @@ class Incident:
     destination: str | None = None  # the receiving hospital's id, once chosen
     destination_at_s: float | None = None  # when it was (last) chosen
     hospital_ack_at_s: float | None = None  # when that hospital acknowledged
+    age_band: str | None = None  # as the crew or call-taker judged it
+    sex: str | None = None
 
     @property
     def step(self) -> Step:
@@ -362,6 +364,10 @@ class Engine:
             inc.hospital_ack_at_s = None
             self._unacked.add(inc.incident_id)
         inc.destination = e.hospital_id
+
+    def _on_PatientDescribed(self, e: ev.PatientDescribed, now_s: float) -> None:
+        inc = self._open(e.incident_id)
+        inc.age_band, inc.sex = e.age_band, e.sex
 
     def _on_HospitalAcknowledged(self, e: ev.HospitalAcknowledged, now_s: float) -> None:
         """The hospital the patient is routed to saw the notice; a repeat changes nothing."""

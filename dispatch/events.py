@@ -189,6 +189,28 @@ class DestinationChosen:
             raise InvalidEvent(f"reason longer than {MAX_TEXT} characters")
 
 
+#: What the crew or the call-taker may say of the patient: an age band and a sex, no more (the
+#: hospital's pre-arrival notice; never a name or a birth date).
+AGE_BANDS = ("0-4", "5-14", "15-44", "45-64", "65-79", "80+")
+SEXES = ("male", "female", "other", "unknown")
+
+
+@dataclass(frozen=True)
+class PatientDescribed:
+    """The patient's age band and sex, as the crew or call-taker judged them (None: unknown)."""
+
+    incident_id: IncidentId
+    age_band: str | None = None
+    sex: str | None = None
+
+    def __post_init__(self) -> None:
+        _check_id(self.incident_id, "incident_id")
+        if self.age_band is not None and self.age_band not in AGE_BANDS:
+            raise InvalidEvent(f"age_band is one of {', '.join(AGE_BANDS)}")
+        if self.sex is not None and self.sex not in SEXES:
+            raise InvalidEvent(f"sex is one of {', '.join(SEXES)}")
+
+
 @dataclass(frozen=True)
 class HospitalAcknowledged:
     """The receiving hospital saw the pre-arrival notice (its team is told)."""
@@ -220,7 +242,8 @@ class ClockTicked:
 Event = (
     CallReceived | IncidentLocated | IncidentTriaged | UnitRegistered | UnitPositionReported
     | UnitAssigned | OfferAcknowledged | UnitStatusReported | HandoverCompleted
-    | DestinationChosen | HospitalAcknowledged | IncidentCancelled | ClockTicked
+    | DestinationChosen | HospitalAcknowledged | PatientDescribed | IncidentCancelled
+    | ClockTicked
 )  # fmt: skip
 
 

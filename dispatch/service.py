@@ -50,6 +50,7 @@ from dispatch.tokens import Role, TokenBook, same, sha256_hex
 from dispatch.traffic import TrafficBook
 from dispatch.views import CALLER_DONE, WIRE_TYPE, Frame, plain
 from hospital_link.registry import HospitalId, HospitalStatus, Registry, parse_capability
+from hospital_link.vitals import Numerics
 from location_fusion.cells import CellTable
 from location_fusion.fixes import device_fix
 from location_fusion.gazetteer import Gazetteer
@@ -143,6 +144,7 @@ class DispatchService(Feeds, LiveInputs):
         self._position_logged: dict[str, float] = {}  # unit -> engine time of its last record
         self._feed_seq: dict[str, int] = {}  # fed topic -> last seq given out (dispatch.feeds)
         self._eta_sent: dict[IncidentId, float] = {}  # when patient.eta was last sent
+        self.latest_vitals: dict[IncidentId, Numerics] = {}  # in memory: the next second has it
         # Engine time: seconds since the first start. It continues from the log's last record
         # so time never goes back across restarts (the engine refuses that).
         last_at_s = 0.0
@@ -426,6 +428,15 @@ class DispatchService(Feeds, LiveInputs):
             then.append((f"hospital:{before}", diverted, None))
         self.submit(event, first=[("console", chosen, None)], then=then)
 
+    def routed_to(self, incident_id: str) -> str | None:
+        """The hospital the incident's patient is routed to, if any (None for no incident)."""
+        inc = self.engine.incidents.get(IncidentId(incident_id))
+        return inc.destination if inc is not None else None
+
+    def describe_patient(self, incident_id: str, age_band: str | None, sex: str | None) -> None:
+        """The patient's age band and sex for the receiving hospital's notice (logged)."""
+        self.submit(ev.PatientDescribed(IncidentId(incident_id), age_band, sex))
+
     def hospital_ack(self, hospital_id: str, incident_id: Any) -> bool:
         """The hospital acknowledged its pre-arrival notice; False when it had already.
         A patient not routed to this hospital is "unknown" to it, whatever exists."""
@@ -508,8 +519,10 @@ class DispatchService(Feeds, LiveInputs):
                 out.append((f"call:{d.incident_id}", step, None))
                 if d.step in CALLER_DONE:  # the caller's socket ends with this frame
                     out.append((f"call:{d.incident_id}", None, None))
+                out.extend(self._hospital_done(d))
                 if d.step is Step.CLOSED:
                     self._eta_sent.pop(d.incident_id, None)
+                    self.latest_vitals.pop(d.incident_id, None)
                     self._evidence.pop(d.incident_id, None)
                     self._placed_by_dispatcher.discard(d.incident_id)
             elif isinstance(d, ev.OfferSent):
@@ -526,7 +539,32 @@ class DispatchService(Feeds, LiveInputs):
                 acked = {"type": "patient.acknowledged", "incident_id": d.incident_id,
                          "after_s": round(d.after_s, 1)}  # fmt: skip
                 out.append((f"hospital:{d.hospital_id}", acked, None))
+        if isinstance(event, ev.IncidentTriaged | ev.PatientDescribed):
+            out.extend(self._inbound_update(event.incident_id))
         return out
+
+    def _inbound_update(self, incident_id: IncidentId) -> list[Frame]:
+        """The patient's notice again, when triage or the patient's description changed."""
+        inc = self.engine.incidents[incident_id]
+        if inc.destination is None or Step.TRANSFER_OF_CARE in inc.timeline:
+            return []
+        inbound = {"type": "patient.inbound", **self.inbound_view(inc, inc.destination)}
+        return [(f"hospital:{inc.destination}", inbound, None)]
+
+    def _hospital_done(self, d: ev.IncidentStepped) -> list[Frame]:
+        """`patient.closed` to the receiving hospital once the patient is no longer coming:
+        handed over, or the incident closed before that (cancelled before transport)."""
+        inc = self.engine.incidents[d.incident_id]
+        if inc.destination is None:
+            return []
+        if d.step is Step.TRANSFER_OF_CARE:
+            reason = "handed_over"
+        elif d.step is Step.CLOSED and Step.TRANSFER_OF_CARE not in inc.timeline:
+            reason = "cancelled" if Step.CANCELLED in inc.timeline else "closed"
+        else:
+            return []
+        closed = {"type": "patient.closed", "incident_id": d.incident_id, "reason": reason}
+        return [(f"hospital:{inc.destination}", closed, None)]
 
     def _emit(self, frames: Iterable[Frame]) -> None:
         for topic, message, coalesce in frames:

@@ -20,6 +20,7 @@ from dispatch.model import IncidentId, Step
 from hospital_link.activation import suggest_activation
 from hospital_link.destination import rank_destinations
 from hospital_link.registry import HospitalId, Registry
+from hospital_link.vitals import Numerics
 from location_fusion.locate import Locator
 from routing.router import Router
 from routing.snap import Positions, RoadPosition
@@ -74,6 +75,7 @@ class Views:
     hospitals: Registry
     _hospital_roads: dict[HospitalId, RoadPosition]
     _descriptions: dict[IncidentId, str]
+    latest_vitals: dict[IncidentId, Numerics]  # the last numerics a tablet sent, per patient
 
     def description(self, incident_id: IncidentId, lat: float, lon: float) -> str:
         text = self._descriptions.get(incident_id)
@@ -176,14 +178,17 @@ class Views:
         door = self._hospital_roads.get(HospitalId(hospital_id))
         if inc.unit_id is not None and door is not None:
             eta_s = self.eta_to(self.engine.units[inc.unit_id], door)
-        team = suggest_activation(inc.complaint.value)
+        team = suggest_activation(inc.complaint.value, self.latest_vitals.get(inc.incident_id))
         return {
             "incident_id": inc.incident_id,
             "priority": int(inc.priority),
             "complaint": inc.complaint.value,
             "unit_id": inc.unit_id,
             "eta_s": eta_s,
+            "age_band": inc.age_band,
+            "sex": inc.sex,
             "activation": {"team": team.team.value, "reasons": list(team.reasons)},
+            "acknowledged_at_s": inc.hospital_ack_at_s,
         }
 
     def hospital_door(self, hospital_id: str) -> RoadPosition | None:

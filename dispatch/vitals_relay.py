@@ -20,6 +20,7 @@ from dispatch.engine import Unit
 from dispatch.errors import DispatchError, IllegalTransition, InvalidEvent
 from dispatch.model import UnitId
 from dispatch.service import DispatchService
+from hospital_link.activation import suggest_activation
 from hospital_link.errors import HospitalLinkError
 from hospital_link.fhir import Approach, StreamContext, bundle_second, patient_pseudonym
 from hospital_link.vitals import EcgChunk, Numerics
@@ -60,7 +61,15 @@ async def relay_vitals(svc: DispatchService, unit_id: str, frame: dict[str, Any]
         raise InvalidVitalsFrame(str(exc)) from None
     message = {"type": "vitals", "incident_id": inc.incident_id, "unit_id": unit_id,
                "sample_seq": seq, "bundle": bundle}  # fmt: skip
-    durable = svc.feed(f"hospital:{inc.destination}", message)
+    topic = f"hospital:{inc.destination}"
+    durable = svc.feed(topic, message)
+    if numerics is not None:  # the vitals may change the team to pre-alert (trauma criteria)
+        before = svc.latest_vitals.get(inc.incident_id)
+        svc.latest_vitals[inc.incident_id] = numerics
+        was, now = (suggest_activation(inc.complaint.value, v) for v in (before, numerics))
+        if (was.team, was.criteria) != (now.team, now.criteria):  # not every new number
+            update = {"type": "patient.inbound", **svc.inbound_view(inc, inc.destination)}
+            durable = svc.feed(topic, update)
     if durable is not None:
         await durable
     return {"type": "accepted", "frame": "vitals", "seq": seq}

@@ -146,6 +146,12 @@ class DestinationIn(BaseModel):
     reason: str = Field("", max_length=200)
 
 
+class PatientIn(BaseModel):
+    model_config = strict({"age_band": "65-79", "sex": "female"})
+    age_band: Literal["0-4", "5-14", "15-44", "45-64", "65-79", "80+"] | None = None
+    sex: Literal["male", "female", "other", "unknown"] | None = None
+
+
 class HospitalStatusIn(BaseModel):
     model_config = strict(
         {"diverted": ["pci"], "ed_occupancy": 1.2, "offload_wait_min": 25, "expires_in_s": 3600}

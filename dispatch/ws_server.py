@@ -278,7 +278,16 @@ async def _unit_frame(
         return None
     if kind == "vitals":
         return await relay_vitals(svc, unit_id, frame)
-    raise InvalidEvent(f"unknown frame type {kind!r}; expected ack, status, position or vitals")
+    if kind == "patient":
+        incident_id = svc.engine.unit(uid).incident_id
+        if incident_id is None:
+            raise IllegalTransition(f"unit {unit_id} has no patient")
+        svc.describe_patient(incident_id, frame.get("age_band"), frame.get("sex"))
+        await svc.settled()
+        return {"type": "accepted", "frame": "patient", "incident_id": incident_id}
+    raise InvalidEvent(
+        f"unknown frame type {kind!r}; expected ack, status, position, vitals or patient"
+    )
 
 
 def _encode(message: dict[str, Any]) -> bytes:

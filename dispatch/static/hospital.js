@@ -165,6 +165,8 @@
         return upsertPatient(frame);
       case "patient.diverted":
         return divert(frame.incident_id);
+      case "patient.closed": // handed over, or no longer coming
+        return removePatient(frame.incident_id);
       case "patient.eta":
         return setEta(patients.get(frame.incident_id), frame.eta_s);
       case "vitals":

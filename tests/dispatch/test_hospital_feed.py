@@ -217,3 +217,50 @@ def test_a_transporting_unit_s_eta_reaches_its_hospital_as_it_moves(live: Runnin
         eta = recv_until(hospital, lambda f: f["type"] == "patient.eta")
     assert eta["incident_id"] == iid and eta["unit_id"] == "ALS01"
     assert eta["eta_s"] > 0 and (eta["lat"], eta["lon"]) == (30.2790, 120.1480)
+
+
+def test_the_notice_follows_the_patient_until_handover(live: Running) -> None:
+    """The crew's age band and sex and a re-triage re-send `patient.inbound`; the snapshot
+    keeps the acknowledgement; the hospital hears `patient.closed` at handover."""
+    iid = patient_on_the_way(live)
+    dispatcher = auth(live.tokens["dispatcher"])
+    base = f"{live.http}/api/v1/incidents/{iid}"
+    with (
+        live.ws("/ws/units/ALS01", live.tokens["units"]["ALS01"]) as tablet,
+        live.ws("/ws/hospitals/zjpph", live.tokens["hospitals"]["zjpph"]) as hospital,
+    ):
+        json.loads(tablet.recv(timeout=10))
+        json.loads(hospital.recv(timeout=10))
+        tablet.send(json.dumps({"type": "patient", "age_band": "65-79", "sex": "female"}))
+        assert recv_until(tablet, lambda f: f["type"] in ("accepted", "error"))["type"] == (
+            "accepted"
+        )
+        told = recv_until(hospital, lambda f: f["type"] == "patient.inbound")
+        assert (told["incident_id"], told["age_band"], told["sex"]) == (iid, "65-79", "female")
+        tablet.send(json.dumps({"type": "patient", "age_band": "elderly"}))
+        assert recv_until(tablet, lambda f: f["type"] == "error")["reason"] == "invalid_event"
+        triage = {"priority": 1, "complaint": "stroke"}
+        assert httpx.post(f"{base}/triage", json=triage, headers=dispatcher).status_code == 200
+        told = recv_until(hospital, lambda f: f["type"] == "patient.inbound")
+        assert (told["priority"], told["complaint"]) == (1, "stroke")
+        assert told["activation"]["team"] == "stroke" and told["age_band"] == "65-79"
+        hospital.send(json.dumps({"type": "ack", "incident_id": iid}))
+        recv_until(hospital, lambda f: f["type"] == "patient.acknowledged")
+        for status in ("en_route", "on_scene", "transporting", "at_hospital"):
+            tablet.send(json.dumps({"type": "status", "status": status}))
+            recv_until(tablet, lambda f: f["type"] == "accepted")
+    with live.ws("/ws/hospitals/zjpph", live.tokens["hospitals"]["zjpph"]) as hospital:
+        [inbound] = json.loads(hospital.recv(timeout=10))["inbound"]
+        assert inbound["acknowledged_at_s"] is not None
+        other = httpx.post(f"{base}/handover", headers=auth(live.tokens["hospitals"]["srrsh"]))
+        assert other.status_code == 403  # not the receiving hospital
+        r = httpx.post(f"{base}/handover", headers=auth(live.tokens["hospitals"]["zjpph"]))
+        assert r.status_code == 200, r.text
+        assert set(r.json()) == {"incident_id", "step", "timeline"}  # no address for them
+        done = recv_until(hospital, lambda f: f["type"] == "patient.closed")
+    assert done == {**done, "incident_id": iid, "reason": "handed_over"}
+    other = httpx.post(f"{base}/patient", json={"sex": "male"},
+                       headers=auth(live.tokens["units"]["BLS02"]))  # fmt: skip
+    assert other.status_code == 403
+    bad = httpx.post(f"{base}/patient", json={"sex": "x"}, headers=dispatcher)
+    assert bad.status_code == 422
