@@ -27,13 +27,16 @@ from dispatch.eventlog import EventLog, FeedRecord, Record
 from dispatch.hub import Hub
 
 AUDIT = "audit"
+#: Topics whose frames are logged before they are published: a receiving hospital's, a CPR
+#: volunteer's alerts, a partner agency's incident feed.
+FED_PREFIXES = ("hospital:", "volunteer:", "agency:")
 REPLAY_PAGE = 200  # feed records per read when filling a reconnecting hospital's gap
 MAX_REPLAY_PAGES = 10_000  # ~2M frames: more than a day of one ambulance's vitals
 
 
 def fed(topic: str) -> bool:
     """True for topics whose frames are logged before they are published."""
-    return topic.startswith("hospital:")
+    return topic.startswith(FED_PREFIXES)
 
 
 def framed(record: FeedRecord) -> dict[str, Any]:
@@ -54,11 +57,19 @@ class Feeds:
     def _open_feeds(self, topics: Iterable[str]) -> None:
         """Continue each feed's numbering from the log (a restart), hub topics included."""
         for topic in (*topics, AUDIT):
+            self.open_feed(topic)
+
+    def open_feed(self, topic: str) -> None:
+        """Continue a fed topic's numbering from the log, once per process: before its first
+        frame and before anyone subscribes to it (hospitals' feeds are opened at start; a
+        volunteer's or an agency's on first use, one indexed read)."""
+        if topic not in self._feed_seq:
             last = self._feed_seq[topic] = self.log.feed_last_seq(topic)
             if topic != AUDIT:
                 self.hub.start_at(topic, last)
 
     def _next_record(self, topic: str, message: Mapping[str, Any]) -> FeedRecord:
+        self.open_feed(topic)
         seq = self._feed_seq.get(topic, 0) + 1
         self._feed_seq[topic] = seq
         return FeedRecord(topic, seq, self.now(), dict(message))

@@ -145,6 +145,11 @@ class DispatchService(Feeds, LiveInputs):
         self._feed_seq: dict[str, int] = {}  # fed topic -> last seq given out (dispatch.feeds)
         self._eta_sent: dict[IncidentId, float] = {}  # when patient.eta was last sent
         self.latest_vitals: dict[IncidentId, Numerics] = {}  # in memory: the next second has it
+        # Extensions (volunteers, agencies, ...) hook in here: a watcher sees every applied
+        # event with its decisions and returns more frames (logged with the event when their
+        # topic is fed); a token resolver names the holder of a token the book does not know.
+        self.watchers: list[Callable[[ev.Event, list[ev.Decision]], Iterable[Frame]]] = []
+        self.token_resolvers: list[Callable[[str], tuple[Role, str] | None]] = []
         # Engine time: seconds since the first start. It continues from the log's last record
         # so time never goes back across restarts (the engine refuses that).
         last_at_s = 0.0
@@ -501,7 +506,13 @@ class DispatchService(Feeds, LiveInputs):
         if staff is not None:
             return staff
         incident_id = self._by_caller_hash.get(sha256_hex(token))
-        return (Role.CALLER, incident_id) if incident_id is not None else None
+        if incident_id is not None:
+            return (Role.CALLER, incident_id)
+        for resolve in self.token_resolvers:
+            found = resolve(token)
+            if found is not None:
+                return found
+        return None
 
     def is_caller_of(self, incident_id: str, token: str) -> bool:
         stored = self.caller_hash.get(IncidentId(incident_id))
@@ -541,6 +552,8 @@ class DispatchService(Feeds, LiveInputs):
                 out.append((f"hospital:{d.hospital_id}", acked, None))
         if isinstance(event, ev.IncidentTriaged | ev.PatientDescribed):
             out.extend(self._inbound_update(event.incident_id))
+        for watch in self.watchers:
+            out.extend(watch(event, decisions))
         return out
 
     def _inbound_update(self, incident_id: IncidentId) -> list[Frame]:

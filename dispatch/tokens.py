@@ -33,6 +33,8 @@ class Role(StrEnum):
     TRAFFIC = "traffic"
     UNIT = "unit"
     HOSPITAL = "hospital"
+    AGENCY = "agency"  # a partner agency's feed: police, fire, traffic police
+    VOLUNTEER = "volunteer"  # a registered CPR volunteer (derived token, like a caller's)
     CALLER = "caller"
 
 
@@ -71,6 +73,7 @@ class TokenBook:
     traffic: str
     units: dict[str, str] = field(default_factory=dict)
     hospitals: dict[str, str] = field(default_factory=dict)
+    agencies: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def open(cls, path: Path) -> TokenBook:
@@ -88,6 +91,7 @@ class TokenBook:
                 str(data["traffic"]),
                 {str(k): str(v) for k, v in dict(data.get("units", {})).items()},
                 {str(k): str(v) for k, v in dict(data.get("hospitals", {})).items()},
+                {str(k): str(v) for k, v in dict(data.get("agencies", {})).items()},
             )
         except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
             # The message names the file, never its content.
@@ -100,6 +104,7 @@ class TokenBook:
                 book.traffic,
                 *book.units.values(),
                 *book.hospitals.values(),
+                *book.agencies.values(),
             )
         ):
             raise ValueError(f"tokens file {path} holds a token shorter than 16 characters")
@@ -114,6 +119,7 @@ class TokenBook:
                 "traffic": self.traffic,
                 "units": self.units,
                 "hospitals": self.hospitals,
+                "agencies": self.agencies,
             },
             indent=2,
         )
@@ -135,6 +141,10 @@ class TokenBook:
     def ensure_hospitals(self, hospital_ids: Iterable[str]) -> bool:
         """Give every hospital without a token a fresh one and save; True if any was added."""
         return self._ensure(self.hospitals, hospital_ids)
+
+    def ensure_agencies(self, agency_ids: Iterable[str]) -> bool:
+        """Give every partner agency without a token a fresh one and save; True if any was."""
+        return self._ensure(self.agencies, agency_ids)
 
     def _ensure(self, book: dict[str, str], ids: Iterable[str]) -> bool:
         missing = [i for i in ids if i not in book]
@@ -160,11 +170,19 @@ class TokenBook:
         for hospital_id, hospital_token in self.hospitals.items():
             if same(token, hospital_token):
                 found = (Role.HOSPITAL, hospital_id)
+        for agency_id, agency_token in self.agencies.items():
+            if same(token, agency_token):
+                found = (Role.AGENCY, agency_id)
         return found
 
     def caller_token(self, incident_id: str) -> str:
         """The caller token of an incident: HMAC(secret, incident id), 128 bits, url-safe."""
         mac = hmac.new(self.secret.encode(), b"caller:" + incident_id.encode(), hashlib.sha256)
+        return base64.urlsafe_b64encode(mac.digest()[:16]).rstrip(b"=").decode()
+
+    def volunteer_token(self, volunteer_id: str) -> str:
+        """A volunteer's token: HMAC(secret, volunteer id), so re-registering gives it back."""
+        mac = hmac.new(self.secret.encode(), b"volunteer:" + volunteer_id.encode(), hashlib.sha256)
         return base64.urlsafe_b64encode(mac.digest()[:16]).rstrip(b"=").decode()
 
     def keyed_hash(self, *parts: str) -> str:

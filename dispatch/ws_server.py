@@ -41,6 +41,14 @@ logger = logging.getLogger("jijiu.ws")
 CLOSE_BAD_REQUEST, CLOSE_UNAUTHENTICATED, CLOSE_FORBIDDEN, CLOSE_NOT_FOUND = 4400, 4401, 4403, 4404
 CLOSE_LAGGING = 1013  # "try again later": reconnect with ?since=<last seq>
 OnFrame = Callable[[dict[str, Any]], Awaitable[dict[str, Any] | None]]
+# An extension's socket, /ws/<kind>/...: (service, connection, who or None, the path segments
+# after <kind>, the query). It authenticates and closes with the codes above, or streams with
+# `stream_topic`. Registered in WS_ROUTES by the extension's module.
+WsRoute = Callable[
+    [DispatchService, ServerConnection, tuple[Role, str] | None, list[str], dict[str, str]],
+    Awaitable[None],
+]
+WS_ROUTES: dict[str, WsRoute] = {}
 
 
 async def serve_websockets(svc: DispatchService, settings: Settings) -> Server:
@@ -87,7 +95,7 @@ async def _route(svc: DispatchService, conn: ServerConnection) -> None:
         if since is not None and not since.isdigit():
             return await conn.close(CLOSE_BAD_REQUEST, "since is a sequence number")
         seen = int(since) if since is not None else None
-        return await _stream(conn, svc, "console", seen, svc.console_snapshot)
+        return await stream_topic(conn, svc, "console", seen, svc.console_snapshot)
     if kind == "units" and len(rest) == 1:
         unit_id = rest[0]
         if who is None:
@@ -100,7 +108,7 @@ async def _route(svc: DispatchService, conn: ServerConnection) -> None:
         async def on_frame(frame: dict[str, Any]) -> dict[str, Any] | None:
             return await _unit_frame(svc, unit_id, frame)
 
-        return await _stream(
+        return await stream_topic(
             conn, svc, f"unit:{unit_id}", None, lambda: svc.unit_snapshot(unit_id), on_frame
         )
     if kind == "calls" and len(rest) == 1:
@@ -116,7 +124,7 @@ async def _route(svc: DispatchService, conn: ServerConnection) -> None:
         if svc.caller_done(incident_id):  # help is there already: the last state, then close
             await conn.send(_encode(svc.call_snapshot(incident_id)), text=True)
             return await conn.close(1000, "the unit is on scene")
-        return await _stream(
+        return await stream_topic(
             conn, svc, f"call:{incident_id}", None, lambda: svc.call_snapshot(incident_id)
         )
     if kind == "hospitals" and len(rest) == 1:
@@ -131,6 +139,9 @@ async def _route(svc: DispatchService, conn: ServerConnection) -> None:
         if since is not None and not since.isdigit():
             return await conn.close(CLOSE_BAD_REQUEST, "since is a sequence number")
         return await _hospital(svc, conn, hospital_id, who, int(since) if since else None)
+    extension = WS_ROUTES.get(kind)
+    if extension is not None:
+        return await extension(svc, conn, who, rest, query)
     return await conn.close(CLOSE_NOT_FOUND, "no such socket")
 
 
@@ -174,10 +185,10 @@ async def _hospital(
     if since is not None:  # frames after `since` about the patients routed here now
         inbound = [p["incident_id"] for p in svc.inbound_to(hospital_id)]
         svc.audit(role, subject, "hospital.resume", inbound, since=since)
-    return await _stream(conn, svc, topic, since, snapshot, on_frame, missed)
+    return await stream_topic(conn, svc, topic, since, snapshot, on_frame, missed)
 
 
-async def _stream(
+async def stream_topic(
     conn: ServerConnection,
     svc: DispatchService,
     topic: str,
