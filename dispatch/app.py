@@ -66,6 +66,12 @@ from dispatch.ws_server import serve_websockets
 logger = logging.getLogger("jijiu.dispatch")
 
 
+# Desks (volunteers, agencies, ...) attach to the service before it starts: each reads its own
+# state from the log's feeds, registers its watchers and token resolvers (dispatch.service)
+# and its websocket (dispatch.ws_server.WS_ROUTES), and keeps itself in `svc.extensions`.
+ATTACH: list[Callable[[DispatchService], None]] = []
+
+
 # --- the app ----------------------------------------------------------------------------------
 def create_app(
     settings: Settings, openservice_of: Callable[..., DispatchService] | None = None
@@ -80,6 +86,8 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         hub = Hub()
         svc = await asyncio.to_thread(opener, settings, hub)  # loads the city: seconds, not ms
+        for attach in ATTACH:
+            await asyncio.to_thread(attach, svc)
         svc.start(asyncio.get_running_loop())
         app.state.service = svc
         sockets = await serve_websockets(svc, settings)

@@ -145,11 +145,16 @@ class DispatchService(Feeds, LiveInputs):
         self._feed_seq: dict[str, int] = {}  # fed topic -> last seq given out (dispatch.feeds)
         self._eta_sent: dict[IncidentId, float] = {}  # when patient.eta was last sent
         self.latest_vitals: dict[IncidentId, Numerics] = {}  # in memory: the next second has it
+        # The last vitals seq logged per patient and unit: a tablet's retry is not sent twice.
+        # In memory: after a restart a retry of the very last second may repeat (the hospital
+        # tells by (unit, sample_seq)).
+        self.vitals_seq: dict[IncidentId, dict[str, int]] = {}
         # Extensions (volunteers, agencies, ...) hook in here: a watcher sees every applied
         # event with its decisions and returns more frames (logged with the event when their
         # topic is fed); a token resolver names the holder of a token the book does not know.
         self.watchers: list[Callable[[ev.Event, list[ev.Decision]], Iterable[Frame]]] = []
         self.token_resolvers: list[Callable[[str], tuple[Role, str] | None]] = []
+        self.extensions: dict[str, object] = {}  # each attached desk by name (dispatch.app)
         # Engine time: seconds since the first start. It continues from the log's last record
         # so time never goes back across restarts (the engine refuses that).
         last_at_s = 0.0
@@ -534,6 +539,7 @@ class DispatchService(Feeds, LiveInputs):
                 if d.step is Step.CLOSED:
                     self._eta_sent.pop(d.incident_id, None)
                     self.latest_vitals.pop(d.incident_id, None)
+                    self.vitals_seq.pop(d.incident_id, None)
                     self._evidence.pop(d.incident_id, None)
                     self._placed_by_dispatcher.discard(d.incident_id)
             elif isinstance(d, ev.OfferSent):

@@ -14,6 +14,7 @@ for an older gap or after a restart, from the log.
 
 from __future__ import annotations
 
+from math import isfinite
 from typing import Any
 
 from dispatch.engine import Unit
@@ -26,6 +27,7 @@ from hospital_link.fhir import Approach, StreamContext, bundle_second, patient_p
 from hospital_link.vitals import EcgChunk, Numerics
 
 MAX_ECG_CHUNKS = 12  # leads in one second's frame
+LATEST_AT_S = 4_102_444_800.0  # 2100-01-01: a sample time past this is a tablet's bug
 NUMERIC_FIELDS = ("hr", "spo2", "nibp_sys", "nibp_dia", "rr", "etco2", "temp_c", "gcs")
 CHINA_UTC_OFFSET_MIN = 480
 
@@ -48,6 +50,14 @@ async def relay_vitals(svc: DispatchService, unit_id: str, frame: dict[str, Any]
     if inc.destination is None:
         raise NoDestination("no hospital chosen for this patient yet")
     seq, at_s = frame.get("seq"), frame.get("at_s")
+    if not (isinstance(seq, int) and not isinstance(seq, bool) and 0 <= seq < 2**53):
+        raise InvalidVitalsFrame(f"seq {seq!r} is not an integer >= 0")
+    if not (isinstance(at_s, int | float) and not isinstance(at_s, bool) and isfinite(at_s)
+            and 0 < at_s < LATEST_AT_S):  # fmt: skip
+        raise InvalidVitalsFrame(f"at_s {at_s!r} is not a Unix time in seconds")
+    sent = svc.vitals_seq.setdefault(inc.incident_id, {})
+    if seq <= sent.get(unit_id, -1):  # a retry of a second already logged: not twice
+        return {"type": "accepted", "frame": "vitals", "seq": seq, "duplicate": True}
     try:
         numerics = _numerics(unit_id, seq, at_s, frame.get("numerics"))
         ecg = _ecg(unit_id, frame.get("ecg"))
@@ -56,13 +66,16 @@ async def relay_vitals(svc: DispatchService, unit_id: str, frame: dict[str, Any]
             utc_offset_min=CHINA_UTC_OFFSET_MIN,
         )
         approach = _approach(svc, inc.destination, unit)
-        bundle = bundle_second(ctx, unit_id, seq, at_s, numerics, ecg, approach)  # type: ignore[arg-type]
+        bundle = bundle_second(ctx, unit_id, seq, at_s, numerics, ecg, approach)
     except HospitalLinkError as exc:
         raise InvalidVitalsFrame(str(exc)) from None
+    except (TypeError, ValueError, OverflowError) as exc:  # a value no check foresaw: theirs
+        raise InvalidVitalsFrame(f"unreadable vitals: {type(exc).__name__}") from None
     message = {"type": "vitals", "incident_id": inc.incident_id, "unit_id": unit_id,
                "sample_seq": seq, "bundle": bundle}  # fmt: skip
     topic = f"hospital:{inc.destination}"
     durable = svc.feed(topic, message)
+    sent[unit_id] = seq
     if numerics is not None:  # the vitals may change the team to pre-alert (trauma criteria)
         before = svc.latest_vitals.get(inc.incident_id)
         svc.latest_vitals[inc.incident_id] = numerics
