@@ -21,6 +21,7 @@ from dispatch.model import (
     UnitStatus,
 )
 from dispatch.recommend import Option, Swap
+from hospital_link import notice
 
 MAX_TEXT = 200
 
@@ -190,9 +191,9 @@ class DestinationChosen:
 
 
 #: What the crew or the call-taker may say of the patient: an age band and a sex, no more (the
-#: hospital's pre-arrival notice; never a name or a birth date).
-AGE_BANDS = ("0-4", "5-14", "15-44", "45-64", "65-79", "80+")
-SEXES = ("male", "female", "other", "unknown")
+#: hospital's pre-arrival notice, hospital_link.notice; never a name or a birth date).
+AGE_BANDS = tuple(notice.AGE_BANDS)
+SEXES = tuple(notice.GENDERS)
 
 
 @dataclass(frozen=True)

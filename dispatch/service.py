@@ -49,6 +49,7 @@ from dispatch.settings import Settings
 from dispatch.tokens import Role, TokenBook, same, sha256_hex
 from dispatch.traffic import TrafficBook
 from dispatch.views import CALLER_DONE, WIRE_TYPE, Frame, plain
+from hospital_link.notice import closed_bundle, eta_bundle
 from hospital_link.registry import HospitalId, HospitalStatus, Registry, parse_capability
 from hospital_link.vitals import Numerics
 from location_fusion.cells import CellTable
@@ -434,7 +435,7 @@ class DispatchService(Feeds, LiveInputs):
         inbound = {"type": "patient.inbound", **self.inbound_view(inc, hospital_id)}
         then: list[Frame] = [(f"hospital:{hospital_id}", inbound, None)]
         if before is not None and before != hospital_id:
-            diverted = {"type": "patient.diverted", "incident_id": inc.incident_id}
+            diverted = self.diverted_message(inc.incident_id, before)
             then.append((f"hospital:{before}", diverted, None))
         self.submit(event, first=[("console", chosen, None)], then=then)
 
@@ -582,7 +583,11 @@ class DispatchService(Feeds, LiveInputs):
             reason = "cancelled" if Step.CANCELLED in inc.timeline else "closed"
         else:
             return []
-        closed = {"type": "patient.closed", "incident_id": d.incident_id, "reason": reason}
+        fhir = closed_bundle(self.stream_context(d.incident_id), incident_id=d.incident_id,
+                             hospital_id=inc.destination, at_s=time.time(),
+                             handed_over=reason == "handed_over")  # fmt: skip
+        closed = {"type": "patient.closed", "incident_id": d.incident_id, "reason": reason,
+                  "fhir": fhir}  # fmt: skip
         return [(f"hospital:{inc.destination}", closed, None)]
 
     def _emit(self, frames: Iterable[Frame]) -> None:
@@ -629,8 +634,14 @@ class DispatchService(Feeds, LiveInputs):
         if eta_s is None:
             return
         self._eta_sent[incident_id] = now
+        fhir = eta_bundle(
+            self.stream_context(incident_id), incident_id=incident_id,
+            hospital_id=inc.destination, unit_id=unit.unit_id, at_s=time.time(), eta_s=eta_s,
+            lat=unit.lat, lon=unit.lon,
+        )  # fmt: skip
         message = {"type": "patient.eta", "incident_id": incident_id, "unit_id": unit.unit_id,
-                   "eta_s": round(eta_s), "lat": unit.lat, "lon": unit.lon}  # fmt: skip
+                   "eta_s": round(eta_s), "lat": unit.lat, "lon": unit.lon,
+                   "fhir": fhir}  # fmt: skip
         self.feed(f"hospital:{inc.destination}", message, lazy=True)
 
     def _approach_frames(self, incident_id: IncidentId) -> list[Frame]:

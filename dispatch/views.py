@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import enum
 import math
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -17,14 +18,18 @@ from dispatch import events as ev
 from dispatch.engine import Engine, Incident, Unit
 from dispatch.hub import Hub
 from dispatch.model import IncidentId, Step
+from dispatch.tokens import TokenBook
 from hospital_link.activation import suggest_activation
 from hospital_link.destination import rank_destinations
+from hospital_link.fhir import StreamContext, patient_pseudonym
+from hospital_link.notice import diverted_bundle, inbound_bundle
 from hospital_link.registry import HospitalId, Registry
 from hospital_link.vitals import Numerics
 from location_fusion.locate import Locator
 from routing.router import Router
 from routing.snap import Positions, RoadPosition
 
+UTC_OFFSET_MIN = 480  # FHIR times are written in the city's own time, China Standard Time
 Frame = tuple[str, dict[str, Any] | None, str | None]  # (topic, message or None: end, coalesce)
 
 #: Steps while a unit is coming: the caller sees its position and ETA.
@@ -76,6 +81,7 @@ class Views:
     _hospital_roads: dict[HospitalId, RoadPosition]
     _descriptions: dict[IncidentId, str]
     latest_vitals: dict[IncidentId, Numerics]  # the last numerics a tablet sent, per patient
+    tokens: TokenBook
 
     def description(self, incident_id: IncidentId, lat: float, lon: float) -> str:
         text = self._descriptions.get(incident_id)
@@ -179,6 +185,13 @@ class Views:
         if inc.unit_id is not None and door is not None:
             eta_s = self.eta_to(self.engine.units[inc.unit_id], door)
         team = suggest_activation(inc.complaint.value, self.latest_vitals.get(inc.incident_id))
+        fhir = inbound_bundle(
+            self.stream_context(inc.incident_id), incident_id=inc.incident_id,
+            hospital_id=hospital_id, unit_id=inc.unit_id, at_s=time.time(),
+            priority=int(inc.priority), complaint=inc.complaint.value, eta_s=eta_s,
+            age_band=inc.age_band, sex=inc.sex, activation_team=team.team.value,
+            activation_reasons=team.reasons,
+        )  # fmt: skip
         return {
             "incident_id": inc.incident_id,
             "priority": int(inc.priority),
@@ -189,7 +202,19 @@ class Views:
             "sex": inc.sex,
             "activation": {"team": team.team.value, "reasons": list(team.reasons)},
             "acknowledged_at_s": inc.hospital_ack_at_s,
+            "fhir": fhir,
         }
+
+    def stream_context(self, incident_id: str) -> StreamContext:
+        """How a patient is named and timed in FHIR: a per-incident pseudonym, China time."""
+        secret = self.tokens.secret.encode()
+        return StreamContext(patient_pseudonym(incident_id, secret), utc_offset_min=UTC_OFFSET_MIN)
+
+    def diverted_message(self, incident_id: str, hospital_id: str) -> dict[str, Any]:
+        """`patient.diverted` for the hospital the patient is no longer coming to."""
+        fhir = diverted_bundle(self.stream_context(incident_id), incident_id=incident_id,
+                               hospital_id=hospital_id, at_s=time.time())  # fmt: skip
+        return {"type": "patient.diverted", "incident_id": incident_id, "fhir": fhir}
 
     def hospital_door(self, hospital_id: str) -> RoadPosition | None:
         """A hospital's door on the road network; None when off the loaded network."""

@@ -23,13 +23,12 @@ from dispatch.model import UnitId
 from dispatch.service import DispatchService
 from hospital_link.activation import suggest_activation
 from hospital_link.errors import HospitalLinkError
-from hospital_link.fhir import Approach, StreamContext, bundle_second, patient_pseudonym
+from hospital_link.fhir import Approach, bundle_second
 from hospital_link.vitals import EcgChunk, Numerics
 
 MAX_ECG_CHUNKS = 12  # leads in one second's frame
 LATEST_AT_S = 4_102_444_800.0  # 2100-01-01: a sample time past this is a tablet's bug
 NUMERIC_FIELDS = ("hr", "spo2", "nibp_sys", "nibp_dia", "rr", "etco2", "temp_c", "gcs")
-CHINA_UTC_OFFSET_MIN = 480
 
 
 class NoDestination(DispatchError, ValueError):
@@ -61,10 +60,7 @@ async def relay_vitals(svc: DispatchService, unit_id: str, frame: dict[str, Any]
     try:
         numerics = _numerics(unit_id, seq, at_s, frame.get("numerics"))
         ecg = _ecg(unit_id, frame.get("ecg"))
-        ctx = StreamContext(
-            patient_pseudonym(inc.incident_id, svc.tokens.secret.encode()),
-            utc_offset_min=CHINA_UTC_OFFSET_MIN,
-        )
+        ctx = svc.stream_context(inc.incident_id)
         approach = _approach(svc, inc.destination, unit)
         bundle = bundle_second(ctx, unit_id, seq, at_s, numerics, ecg, approach)
     except HospitalLinkError as exc:

@@ -10,6 +10,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from dispatch.events import AGE_BANDS, SEXES
 from dispatch.model import Complaint, Priority, UnitStatus
 from location_fusion.cells import CellObservation
 from location_fusion.fixes import DeviceFix, device_fix
@@ -148,8 +149,9 @@ class DestinationIn(BaseModel):
 
 class PatientIn(BaseModel):
     model_config = strict({"age_band": "65-79", "sex": "female"})
-    age_band: Literal["0-4", "5-14", "15-44", "45-64", "65-79", "80+"] | None = None
-    sex: Literal["male", "female", "other", "unknown"] | None = None
+    # Checked by the event (events.AGE_BANDS, events.SEXES); the lists shown in the OpenAPI.
+    age_band: str | None = Field(None, max_length=8, json_schema_extra={"enum": [*AGE_BANDS]})
+    sex: str | None = Field(None, max_length=8, json_schema_extra={"enum": [*SEXES]})
 
 
 class HospitalStatusIn(BaseModel):

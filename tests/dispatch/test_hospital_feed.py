@@ -15,6 +15,8 @@ from typing import Any
 
 import httpx
 import pytest
+from fhir.resources.R4B import get_fhir_model_class
+from fhir.resources.R4B.bundle import Bundle
 from websockets.sync.client import ClientConnection
 
 from dispatch.hub import Hub
@@ -264,3 +266,67 @@ def test_the_notice_follows_the_patient_until_handover(live: Running) -> None:
     assert other.status_code == 403
     bad = httpx.post(f"{base}/patient", json={"sex": "x"}, headers=dispatcher)
     assert bad.status_code == 422
+
+
+FHIR_FIELD = {"patient.inbound": "fhir", "patient.eta": "fhir", "patient.diverted": "fhir",
+              "patient.closed": "fhir", "vitals": "bundle"}  # fmt: skip
+
+
+def valid_fhir(bundle: dict[str, Any]) -> set[str]:
+    """Validate a Bundle and each resource in it against the FHIR R4(B) models; their types."""
+    Bundle.model_validate(bundle)
+    kinds = set()
+    for entry in bundle["entry"]:
+        resource = entry["resource"]
+        kinds.add(resource["resourceType"])
+        get_fhir_model_class(resource["resourceType"]).model_validate(resource)
+    return kinds
+
+
+def test_every_message_a_hospital_gets_about_a_patient_is_valid_fhir(live: Running) -> None:
+    """A whole journey over two hospitals: notice, description, ETA, vitals, diversion,
+    handover. Every frame type about the patient carries a Bundle that validates."""
+    iid = patient_on_the_way(live)
+    hospitals = live.tokens["hospitals"]
+    dispatcher = auth(live.tokens["dispatcher"])
+    with (
+        live.ws("/ws/units/ALS01", live.tokens["units"]["ALS01"]) as tablet,
+        live.ws("/ws/hospitals/zjpph", hospitals["zjpph"]) as zjpph,
+        live.ws("/ws/hospitals/srrsh", hospitals["srrsh"]) as srrsh,
+    ):
+        json.loads(tablet.recv(timeout=10))
+        snapshot = json.loads(zjpph.recv(timeout=10))
+        json.loads(srrsh.recv(timeout=10))
+
+        def step(frame: dict[str, Any]) -> None:
+            tablet.send(json.dumps(frame))
+            assert recv_until(tablet, lambda f: f["type"] in ("accepted", "error"))["type"] == (
+                "accepted"
+            )
+
+        step({"type": "patient", "age_band": "45-64", "sex": "male"})
+        for status in ("en_route", "on_scene", "transporting"):
+            step({"type": "status", "status": status})
+        tablet.send(json.dumps({"type": "position", "lat": 30.2790, "lon": 120.1480}))
+        send_vitals(tablet, range(1, 2))
+        firsts: dict[str, dict[str, Any]] = {}  # the ETA and the vitals come in either order
+        while len(firsts) < 3:
+            frame = json.loads(zjpph.recv(timeout=10))
+            if frame["type"] in ("patient.inbound", "patient.eta", "vitals"):
+                firsts.setdefault(frame["type"], frame)
+        got = list(firsts.values())
+        r = httpx.post(f"{live.http}/api/v1/incidents/{iid}/destination",
+                       json={"hospital_id": "srrsh"}, headers=dispatcher)  # fmt: skip
+        assert r.status_code == 200
+        got.append(recv_until(zjpph, lambda f: f["type"] == "patient.diverted"))
+        step({"type": "status", "status": "at_hospital"})
+        r = httpx.post(f"{live.http}/api/v1/incidents/{iid}/handover",
+                       headers=auth(hospitals["srrsh"]))  # fmt: skip
+        assert r.status_code == 200
+        got.append(recv_until(srrsh, lambda f: f["type"] == "patient.closed"))
+    assert {f["type"] for f in got} == set(FHIR_FIELD)
+    kinds: set[str] = set()
+    for frame in [*got, *snapshot["inbound"]]:
+        kinds |= valid_fhir(frame[FHIR_FIELD.get(frame.get("type", ""), "fhir")])
+    assert {"Patient", "Observation", "Encounter", "Location", "ServiceRequest"} <= kinds
+    assert "+8613800000077" not in json.dumps(got)  # never the caller's phone
