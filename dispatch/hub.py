@@ -346,10 +346,11 @@ class Hub:
         self._frames.pop(topic, None)
 
     def covers(self, topic: str, since: int) -> bool:
-        """True when history holds every frame of `topic` after `since` (a resume needs
-        nothing else); False for a gap older than history or a seq from the future."""
+        """True when `subscribe(since=...)` replays every frame of `topic` after `since` with
+        no snapshot: history holds them and they fit in a subscriber's queue. False for a gap
+        older than history or longer than a queue, or a seq from the future."""
         missed = self.last_seq(topic) - since
-        return 0 <= missed <= len(self._frames.get(topic, ()))
+        return 0 <= missed <= min(len(self._frames.get(topic, ())), self.queue_size)
 
     def end(self, topic: str) -> None:
         """A topic is over (a caller's incident reached the scene): every subscriber gets what

@@ -43,17 +43,19 @@ def cut(conn: ClientConnection) -> None:
     conn.socket.close()
 
 
-def small_history(history: int) -> Any:
+def small_hub(history: int, queue_size: int = 256) -> Any:
     def open_service(config: Settings, hub: Hub) -> DispatchService:
-        return DispatchService.open(config, Hub(queue_size=hub.queue_size, history=history))
+        return DispatchService.open(config, Hub(queue_size=queue_size, history=history))
 
     return open_service
 
 
-@pytest.fixture
-def forgetful(settings: Settings) -> Iterator[Running]:
-    """A server whose hub remembers only 3 frames per topic: older gaps come from the log."""
-    running = start(settings, small_history(3))
+@pytest.fixture(params=["short history", "short queue"])
+def forgetful(settings: Settings, request: pytest.FixtureRequest) -> Iterator[Running]:
+    """A server whose hub cannot replay a 12-frame gap: it remembers only 3 frames per topic,
+    or it remembers 1024 but a subscriber's queue holds 4. The gap comes from the log."""
+    opener = small_hub(3) if request.param == "short history" else small_hub(1024, 4)
+    running = start(settings, opener)
     yield running
     running.stop()
 

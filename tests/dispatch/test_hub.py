@@ -698,3 +698,14 @@ def test_a_fed_topic_publishes_with_the_seq_its_record_was_logged_with() -> None
     assert not restarted.covers("hospital:a", 40)  # history holds 2: 42 and 43
     with pytest.raises(ValueError, match="cannot go back"):
         restarted.start_at("hospital:a", 5)
+
+
+def test_a_gap_longer_than_a_queue_is_not_covered_even_inside_history() -> None:
+    """subscribe(since) would fall back to a snapshot for 3 missed frames with a 2-frame
+    queue, so `covers` says no and a fed topic replays from the log instead."""
+    hub = Hub(queue_size=2, history=10)
+    for _ in range(5):
+        hub.publish("hospital:a", {"type": "t"})
+    assert not hub.covers("hospital:a", 2) and hub.covers("hospital:a", 3)
+    assert hub.subscribe(["hospital:a"], since={"hospital:a": 2}).needs_snapshot
+    assert not hub.subscribe(["hospital:a"], since={"hospital:a": 3}).needs_snapshot
