@@ -21,6 +21,7 @@ from typing import Annotated, Any
 from fastapi import Depends, FastAPI, Header, Query, Request
 from fastapi.responses import JSONResponse
 
+from dispatch import agency_desk, mci_desk
 from dispatch import events as ev
 from dispatch.errors import (
     DispatchError,
@@ -42,6 +43,10 @@ from dispatch.http_common import (
 from dispatch.hub import Hub
 from dispatch.model import IncidentId, UnitId
 from dispatch.pages import mount_pages
+from dispatch.routes_agencies import router as agency_routes
+from dispatch.routes_mci import router as mci_routes
+from dispatch.routes_volunteers import attach as attach_volunteers
+from dispatch.routes_volunteers import router as volunteers_router
 from dispatch.service import DispatchService
 from dispatch.settings import Settings
 from dispatch.tokens import Forbidden, Role
@@ -69,7 +74,11 @@ logger = logging.getLogger("jijiu.dispatch")
 # Desks (volunteers, agencies, ...) attach to the service before it starts: each reads its own
 # state from the log's feeds, registers its watchers and token resolvers (dispatch.service)
 # and its websocket (dispatch.ws_server.WS_ROUTES), and keeps itself in `svc.extensions`.
-ATTACH: list[Callable[[DispatchService], None]] = []
+ATTACH: tuple[Callable[[DispatchService], None], ...] = (
+    attach_volunteers,
+    agency_desk.attach,
+    mci_desk.attach,  # after the agency desk: it lists an MCI's units there
+)
 
 
 # --- the app ----------------------------------------------------------------------------------
@@ -124,6 +133,9 @@ def create_app(
     install_handlers(app)
     _http_routes(app)
     app.include_router(live_data)
+    app.include_router(volunteers_router)
+    app.include_router(agency_routes)
+    app.include_router(mci_routes)
     mount_pages(app)
     return app
 

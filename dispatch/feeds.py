@@ -65,7 +65,7 @@ class Feeds:
         volunteer's or an agency's on first use, one indexed read)."""
         if topic not in self._feed_seq:
             last = self._feed_seq[topic] = self.log.feed_last_seq(topic)
-            if topic != AUDIT:
+            if fed(topic):
                 self.hub.start_at(topic, last)
 
     def _next_record(self, topic: str, message: Mapping[str, Any]) -> FeedRecord:
@@ -75,16 +75,17 @@ class Feeds:
         return FeedRecord(topic, seq, self.now(), dict(message))
 
     def _publish_logged(self, record: FeedRecord) -> None:
-        if record.feed != AUDIT:
+        if fed(record.feed):
             self.hub.publish(record.feed, record.body, seq=record.seq)
 
     def feed(
         self, topic: str, message: Mapping[str, Any], *, lazy: bool = False
     ) -> asyncio.Future[None] | None:
-        """Log one frame of a fed topic, then publish it. Returns a future done once it is
-        durable and published (await it before acknowledging what caused it), or None when
-        written synchronously (before the writer thread starts). A `lazy` record rides in the
-        next batch instead of starting one (ETA updates: nobody waits for them)."""
+        """Log one frame of a fed topic, then publish it; or, for any other name (a desk's
+        own records, "desk:agencies"), only log it. Returns a future done once it is durable
+        (and published): await it before acknowledging what caused it; None when written
+        synchronously (before the writer thread starts). A `lazy` record rides in the next
+        batch instead of starting one (ETA updates, desk records: nobody waits for them)."""
         record = self._next_record(topic, message)
         if self._commit is None:
             self._write_now([], [record])
