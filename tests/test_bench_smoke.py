@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from benchmarks import bench_fusion, bench_routing, bench_server, run
+from benchmarks import bench_fusion, bench_routing, bench_server, bench_vitals, run
 
 
 @pytest.fixture(scope="module")
@@ -88,4 +88,21 @@ def test_quick_server_run_measures_calls_and_fan_out_against_bare_broadcast(
     assert report["table"].startswith("| case |")
     paths = run.write_server_report(report, tmp_path)
     assert [p.name for p in paths] == ["server.json", "server.md"]
+    assert json.loads(paths[0].read_text())["quick"] is True
+
+
+def test_quick_vitals_run_relays_every_sample_and_writes_its_report(tmp_path: Path) -> None:
+    """The vitals benchmark's quick mode (~30 s, `jijiu serve` in its own process): 20 tablets'
+    samples all reach their 10 hospitals with no loss, duplicate or error reply in phase 1 and,
+    for the nine that keep reading, in phase 2; vitals.json and vitals.md are written. No
+    timing is asserted."""
+    report = bench_vitals.run(quick=True)
+    assert report["units"] == 20 and len(report["hospitals"]) == 10
+    for got in (report["phase1"]["all"], report["phase2"]["others"]):
+        assert got["sent"] > 0 and got["received"] == got["sent"] == got["latency"]["n"]
+        assert got["lost"] == got["duplicated"] == got["misrouted"] == 0
+    assert report["tablet_errors"] == {}
+    assert report["table"].startswith("| case |")
+    paths = run.write_vitals_report(report, tmp_path)
+    assert [p.name for p in paths] == ["vitals.json", "vitals.md"]
     assert json.loads(paths[0].read_text())["quick"] is True
