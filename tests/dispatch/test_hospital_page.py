@@ -198,7 +198,7 @@ def test_after_a_drop_the_page_resumes_with_since_and_ignores_frames_it_does_not
 ) -> None:
     """The socket is cut after the frame with seq N: the page reconnects with since=N and shows
     the HR sent meanwhile; unknown frame types and non-JSON change nothing; patient.eta sets
-    the ETA to 10:00 and patient.acknowledged marks the card."""
+    the ETA to 10:00, patient.acknowledged marks the card and patient.closed removes it."""
     iid = patient_on_the_way(live)
     routes: list[WebSocketRoute] = []
 
@@ -238,4 +238,7 @@ def test_after_a_drop_the_page_resumes_with_since_and_ignores_frames_it_does_not
     expect(card.locator(".ack-state")).to_have_text("acknowledged", timeout=WAIT_MS)
     expect(card.locator("button.ack")).to_be_disabled()
     expect(card.locator('[data-v="hr"]')).to_have_text("111")
+    routes[-1].send(json.dumps({"type": "patient.closed", "incident_id": iid,
+                                "reason": "handed_over"}))  # fmt: skip
+    expect(card).to_have_count(0, timeout=WAIT_MS)  # handed over: off the board
     assert screen.problems == []
