@@ -4,15 +4,14 @@ A pedestrian ignores one-way rules, so the walking graph is the road network mad
 each road once per direction, weighted by its length in metres (the shortest of parallel
 edges), kept as a scipy CSR matrix. A point lies on a road edge at a fraction of its length;
 `Reach` runs one bounded Dijkstra (scipy.sparse.csgraph, `limit` in metres) from both ends of
-the point's edge, so any road point within the limit is then a lookup, and any path can be
-rebuilt as named road pieces for directions.
+the point's edge, so any road point within the limit is then a lookup (`reached` lists the
+nodes it got to), and any path can be rebuilt as named road pieces for directions.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from itertools import pairwise
 
 import numpy as np
 from scipy.sparse import csr_matrix
@@ -30,6 +29,7 @@ class WalkGraph:
 
     csr: csr_matrix
     edge_of: I32  # network edge id for each stored entry (names, for directions)
+    key: I64  # u * n_nodes + v for each stored entry u -> v: ascending, so searchsorted finds one
 
 
 def walking_graph(net: RoadNetwork) -> WalkGraph:
@@ -48,7 +48,8 @@ def walking_graph(net: RoadNetwork) -> WalkGraph:
     indptr = np.zeros(net.n_nodes + 1, dtype=np.int32)
     np.cumsum(np.bincount(u, minlength=net.n_nodes), out=indptr[1:])
     csr = csr_matrix((np.maximum(w, MIN_EDGE_M), v, indptr), shape=(net.n_nodes,) * 2)
-    return WalkGraph(csr, e)
+    key = u.astype(np.int64) * net.n_nodes + v  # rows ascending, columns ascending within a row
+    return WalkGraph(csr, e, key)
 
 
 @dataclass(frozen=True)
@@ -85,10 +86,22 @@ class Reach:
             graph.csr, indices=list(self.ends), limit=max(limit_m, 0.0),
             return_predecessors=True,
         )  # fmt: skip
-        via = np.asarray(dist, dtype=np.float64) + np.array(self.entry)[:, None]
-        self.root = np.argmin(via, axis=0)  # which end of the origin's edge each node is nearer by
-        self.dist: F64 = via[self.root, np.arange(net.n_nodes)]
+        self.from_end: F64 = np.asarray(dist, dtype=np.float64)  # (2, n): metres from each end
         self.pred = np.asarray(pred)
+        # By the nearer end; the minimum of two numbers is one of them, so this is exactly the
+        # distance by the end `root` names.
+        self.dist: F64 = np.minimum(
+            self.from_end[0] + self.entry[0], self.from_end[1] + self.entry[1]
+        )
+
+    def root(self, node: int) -> int:
+        """Which end of our edge the path to `node` leaves by: 0 tail (on a tie too), 1 head."""
+        by_tail = self.from_end[0, node] + self.entry[0]
+        return 1 if self.from_end[1, node] + self.entry[1] < by_tail else 0
+
+    def reached(self) -> I64:
+        """The nodes the search got to (finite distance), ascending."""
+        return np.flatnonzero(self.dist < np.inf)
 
     def to(self, edge: I32, fraction: F64) -> tuple[F64, I64]:
         """Road metres to road points, and the node each is entered by (-1: same road as us)."""
@@ -114,18 +127,20 @@ class Reach:
             return [
                 Piece(int(net.edge_name[o.edge]), metres, (o.lon, o.lat), (target.lon, target.lat))
             ]
-        r = int(self.root[via])
+        r = self.root(via)
+        pred = self.pred[r]
         nodes = [via]
         while nodes[-1] != self.ends[r]:
-            nodes.append(int(self.pred[r, nodes[-1]]))
+            nodes.append(int(pred[nodes[-1]]))
         nodes.reverse()
-        ll = [(float(x), float(y)) for x, y in net.node_lonlat[nodes]]
+        path = np.array(nodes, dtype=np.int64)
+        slots = np.searchsorted(g.key, path[:-1] * net.n_nodes + path[1:])  # each step's entry
+        names = net.edge_name[g.edge_of[slots]].tolist()
+        steps_m = g.csr.data[slots].tolist()
+        ll = [(x, y) for x, y in net.node_lonlat[path].tolist()]
         out = [Piece(int(net.edge_name[o.edge]), self.entry[r], (o.lon, o.lat), ll[0])]
-        for i, (p, q) in enumerate(pairwise(nodes)):
-            lo, hi = g.csr.indptr[p], g.csr.indptr[p + 1]
-            k = lo + int(np.searchsorted(g.csr.indices[lo:hi], q))
-            name = int(net.edge_name[g.edge_of[k]])
-            out.append(Piece(name, float(g.csr.data[k]), ll[i], ll[i + 1]))
+        for i, (name, step_m) in enumerate(zip(names, steps_m, strict=True)):
+            out.append(Piece(name, step_m, ll[i], ll[i + 1]))
         end_m = metres - float(self.dist[via])
         out.append(Piece(int(net.edge_name[target.edge]), end_m, ll[-1], (target.lon, target.lat)))
         return out

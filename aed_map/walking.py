@@ -5,6 +5,10 @@ Walking ignores one-way rules: the graph is the road network made undirected, in
 AED within reach; AEDs are snapped to the road once, when the index is built, and only the
 few nearest get their opening hours checked and their directions written.
 
+A query costs what the search reaches, not the registry's size: the index keeps, per road
+node, the AEDs whose road ends there (a CSR), so only AEDs on roads the search got to are
+measured, and ties are broken on a precomputed rank of the ids.
+
 Time = metres / speed, plus the off-road legs (incident and AED to their road points) as the
 straight line times a detour factor, plus a fixed allowance for an AED inside a building. The
 round trip (patient -> AED -> patient) is what decides whether a bystander's AED can beat the
@@ -78,7 +82,8 @@ class AedIndex:
 
     Per AED it keeps the road point (edge, fraction), the off-road metres, the seconds spent
     inside its building and its parsed hours, as arrays, so a query is a few vector operations
-    after one Dijkstra.
+    after one Dijkstra; and per road node the AEDs whose road ends there, so those operations
+    run over the AEDs the search reached, not all of them.
     """
 
     def __init__(
@@ -102,6 +107,18 @@ class AedIndex:
         self.hours: tuple[Schedule | Unparsed, ...] = tuple(
             parse(a.opening_hours) for a in self.aeds
         )
+        # Ties in walking time go to the smaller id: its rank among the ids, sorted once.
+        self.id_rank: I64 = np.empty(len(self.aeds), dtype=np.int64)
+        self.id_rank[sorted(range(len(self.aeds)), key=lambda i: self.aeds[i].id)] = np.arange(
+            len(self.aeds)
+        )
+        # AEDs by road node: those on an edge ending at node v are
+        # _at_node[_node_ptr[v]:_node_ptr[v + 1]] (each AED under its edge's tail and head).
+        ends = np.concatenate([net.edge_tail[self.edge], net.edge_head[self.edge]])
+        owner = np.tile(np.arange(len(self.aeds), dtype=np.int64), 2)
+        self._at_node: I64 = owner[np.argsort(ends, kind="stable")]
+        self._node_ptr: I64 = np.zeros(net.n_nodes + 1, dtype=np.int64)
+        np.cumsum(np.bincount(ends, minlength=net.n_nodes), out=self._node_ptr[1:])
 
     def place(self, lat: float, lon: float) -> WalkPoint:
         """A point on the walking map; OutsideNetwork beyond max_offroad_m from a road."""
@@ -109,6 +126,15 @@ class AedIndex:
         if pos.snap_distance_m > self.params.max_offroad_m:
             raise OutsideNetwork(lat, lon, pos.snap_distance_m, self.params.max_offroad_m)
         return WalkPoint(pos.edge, pos.fraction, pos.snap_distance_m, pos.lon, pos.lat)
+
+    def on_roads_at(self, nodes: I64) -> I64:
+        """The AEDs on roads ending at any of `nodes`, ascending, each once."""
+        start = self._node_ptr[nodes]
+        count = self._node_ptr[nodes + 1] - start
+        # Slot of every entry of those slices: its slice's start plus its place in the slice.
+        first = np.cumsum(count) - count
+        slots = np.repeat(start - first, count) + np.arange(int(count.sum()))
+        return np.unique(self._at_node[slots])
 
     def point(self, i: int) -> WalkPoint:
         """AED i's road point."""
@@ -134,9 +160,13 @@ def _check(max_walk_s: float) -> None:
 
 @dataclass(frozen=True)
 class _Walks:
-    """One search from a point, answered for every AED of the index (arrays in index order)."""
+    """One search from a point, answered for the AEDs on roads it reached (arrays by `aed`).
+
+    Any AED left out is beyond the search's limit: neither end of its road was reached.
+    """
 
     reach: Reach
+    aed: I64  # index in AedIndex.aeds, ascending
     road_m: F64  # along roads
     via: I64  # node the AED's road is entered by; -1 along the origin's own road
     metres: F64  # road and off-road legs
@@ -149,9 +179,10 @@ def _walk_all(index: AedIndex, lat: float, lon: float, max_walk_s: float) -> _Wa
     origin = index.place(lat, lon)
     off_m = origin.offroad_m * p.detour_factor
     reach = Reach(index.net, index.graph, origin, max_walk_s * p.speed_mps - off_m)
-    road_m, via = reach.to(index.edge, index.fraction)
-    metres = off_m + road_m + index.offroad_m * p.detour_factor
-    return _Walks(reach, road_m, via, metres, metres / p.speed_mps + index.building_s)
+    aed = index.on_roads_at(reach.reached())
+    road_m, via = reach.to(index.edge[aed], index.fraction[aed])
+    metres = off_m + road_m + index.offroad_m[aed] * p.detour_factor
+    return _Walks(reach, aed, road_m, via, metres, metres / p.speed_mps + index.building_s[aed])
 
 
 def nearest_aeds(
@@ -172,18 +203,19 @@ def nearest_aeds(
         raise InvalidArgument(f"k must be at least 1, not {k}")
     w = _walk_all(index, incident_lat, incident_lon, max_walk_s)
     out: list[AedOption] = []
-    ids = np.array([a.id for a in index.aeds], dtype=np.str_)
-    for i in np.lexsort((ids, w.walk_s)):  # nearest first; ties by id, so answers are stable
-        if not w.walk_s[i] <= max_walk_s or len(out) == k:
+    # Nearest first; ties by id, so answers are stable.
+    for j in np.lexsort((index.id_rank[w.aed], w.walk_s)).tolist():
+        if not w.walk_s[j] <= max_walk_s or len(out) == k:
             break
+        i = int(w.aed[j])
         state = open_state(index.hours[i], now_local, holidays)
         if state is OpenState.CLOSED:
             continue
-        aed, target = index.aeds[i], index.point(int(i))
-        pieces = w.reach.pieces(target, float(w.road_m[i]), int(w.via[i]))
+        aed, target = index.aeds[i], index.point(i)
+        pieces = w.reach.pieces(target, float(w.road_m[j]), int(w.via[j]))
         text = describe_walk(index.net.names, pieces, aed, target.offroad_m)
-        t = float(w.walk_s[i])
-        out.append(AedOption(aed, float(w.metres[i]), t, 2.0 * t, state, text))
+        t = float(w.walk_s[j])
+        out.append(AedOption(aed, float(w.metres[j]), t, 2.0 * t, state, text))
     return out
 
 
@@ -191,8 +223,13 @@ def walk_times_s(
     index: AedIndex, lat: float, lon: float, max_walk_s: float = 900.0
 ) -> dict[AedId, float]:
     """One-way walking seconds from a point (a volunteer) to every public AED within reach."""
-    walk_s = _walk_all(index, lat, lon, max_walk_s).walk_s
-    return {a.id: float(t) for a, t in zip(index.aeds, walk_s, strict=True) if t <= max_walk_s}
+    w = _walk_all(index, lat, lon, max_walk_s)
+    aeds = index.aeds
+    return {
+        aeds[i].id: t
+        for i, t in zip(w.aed.tolist(), w.walk_s.tolist(), strict=True)
+        if t <= max_walk_s
+    }
 
 
 def walk_between_s(

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from benchmarks import bench_fusion, bench_routing, bench_server, bench_vitals, run
+from benchmarks import bench_aed, bench_fusion, bench_routing, bench_server, bench_vitals, run
 
 
 @pytest.fixture(scope="module")
@@ -105,4 +105,23 @@ def test_quick_vitals_run_relays_every_sample_and_writes_its_report(tmp_path: Pa
     assert report["table"].startswith("| case |")
     paths = run.write_vitals_report(report, tmp_path)
     assert [p.name for p in paths] == ["vitals.json", "vitals.md"]
+    assert json.loads(paths[0].read_text())["quick"] is True
+
+
+def test_quick_aed_run_times_ours_and_brute_force_and_they_agree(tmp_path: Path) -> None:
+    """The AED benchmark's quick mode (~10 s): a 10,000-AED registry is indexed, ours and the
+    networkx brute force are both timed, they give the same AEDs in the same order at every
+    incident, and aed.json and aed.md are written. No timing is asserted."""
+    report = bench_aed.run(quick=True)
+    assert report["registry"]["aeds"] == 10_000 and report["registry"]["indexed"] > 8_000
+    rec = report["nearest"]
+    assert rec["ours"]["n"] == 100 and rec["ours"]["p50_ms"] > 0
+    peer = rec["peers"]["networkx brute force"]
+    assert peer["n"] == 30 and peer["ratio"] > 0
+    agree = rec["agreement"]
+    assert agree["same_answer"] == agree["incidents"] == 30
+    assert agree["max_delta_walk_s"] < 1e-6 and agree["options"] > 0
+    assert report["table"].startswith("| case |") and report["failed"] == []
+    paths = run.write_aed_report(report, tmp_path)
+    assert [p.name for p in paths] == ["aed.json", "aed.md"]
     assert json.loads(paths[0].read_text())["quick"] is True

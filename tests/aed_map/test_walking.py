@@ -6,7 +6,8 @@ All on the Wulin fixture network. 2025-05-11 is a Sunday, 2025-05-05 a Monday.
 from __future__ import annotations
 
 import math
-from datetime import datetime
+from dataclasses import replace
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import networkx as nx
@@ -15,12 +16,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from aed_map.directions import describe_walk
 from aed_map.errors import InvalidArgument
-from aed_map.footways import walking_graph
-from aed_map.opening_hours import OpenState
+from aed_map.footways import Reach, walking_graph
+from aed_map.opening_hours import OpenState, open_state
 from aed_map.registry import Access, AedId
+from aed_map.synthetic import KINDS, UNREADABLE_HOURS
 from aed_map.walking import (
     AedIndex,
+    AedOption,
     WalkParams,
     nearest_aeds,
     walk_between_s,
@@ -213,3 +217,88 @@ def test_directions_name_the_streets_and_the_aed(wulin: RoadNetwork) -> None:
     assert o.directions.startswith(f"沿{street}向")
     assert o.directions.endswith("AED 在地铁站 B 口内，室内，地下一层")
     assert f"约 {round(0.8 * wulin.length_m[e] / 10) * 10} 米" in o.directions
+
+
+def every_walk(
+    index: AedIndex, lat: float, lon: float, max_walk_s: float
+) -> tuple[Reach, Any, Any, Any, Any]:
+    """One search, then every AED of the index measured: (reach, road_m, via, metres, walk_s)."""
+    p = index.params
+    origin = index.place(lat, lon)
+    off_m = origin.offroad_m * p.detour_factor
+    reach = Reach(index.net, index.graph, origin, max_walk_s * p.speed_mps - off_m)
+    road_m, via = reach.to(index.edge, index.fraction)
+    metres = off_m + road_m + index.offroad_m * p.detour_factor
+    return reach, road_m, via, metres, metres / p.speed_mps + index.building_s
+
+
+def scan_every_aed(
+    index: AedIndex,
+    lat: float,
+    lon: float,
+    now: datetime,
+    k: int,
+    max_walk_s: float,
+    holidays: set[date] | None = None,
+) -> list[AedOption]:
+    """nearest_aeds as first written: every AED measured, sorted on (walk time, id string)."""
+    reach, road_m, via, metres, walk_s = every_walk(index, lat, lon, max_walk_s)
+    ids = np.array([a.id for a in index.aeds], dtype=np.str_)
+    out: list[AedOption] = []
+    for i in np.lexsort((ids, walk_s)):
+        if not walk_s[i] <= max_walk_s or len(out) == k:
+            break
+        state = open_state(index.hours[i], now, holidays)
+        if state is OpenState.CLOSED:
+            continue
+        aed_i, target = index.aeds[i], index.point(int(i))
+        pieces = reach.pieces(target, float(road_m[i]), int(via[i]))
+        text = describe_walk(index.net.names, pieces, aed_i, target.offroad_m)
+        t = float(walk_s[i])
+        out.append(AedOption(aed_i, float(metres[i]), t, 2.0 * t, state, text))
+    return out
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1))
+def test_nearest_aeds_equal_a_scan_of_every_aed(wulin: RoadNetwork, seed: int) -> None:
+    """Searching only the AEDs on reached roads answers exactly as scanning all of them does.
+
+    Same options, same order, same floats and directions, for 60 AEDs with the synthetic
+    registry's hours (some closed, some unreadable) and indoor levels, plus exact copies of 20
+    of them whose ids sort first (ties in walking time go to the smaller id).
+    """
+    rng = np.random.default_rng(seed)
+    pts = random_points(wulin, rng, 61)
+    hours = [h for kind in KINDS for h in kind.hours] + list(UNREADABLE_HOURS)
+    aeds = [
+        aed(f"a{i:02d}", lat, lon, hours[int(rng.integers(len(hours)))],
+            indoor=bool(rng.random() < 0.7), level=str(int(rng.integers(-2, 4))))
+        for i, (lat, lon) in enumerate(pts[1:])
+    ]  # fmt: skip
+    aeds += [replace(a, id=AedId(f"0-copy-{a.id}")) for a in aeds[:20]]
+    index = AedIndex(wulin, aeds)
+    now = datetime(2025, 5, 5) + timedelta(minutes=int(rng.integers(7 * 24 * 60)))
+    lat, lon = pts[0]
+    for k, max_walk_s in ((1, 300.0), (3, 600.0), (100, 1200.0)):
+        got = nearest_aeds(index, lat, lon, now, k=k, max_walk_s=max_walk_s)
+        assert got == scan_every_aed(index, lat, lon, now, k, max_walk_s)
+    holidays = {now.date()}
+    got = nearest_aeds(index, lat, lon, now, k=100, max_walk_s=1200.0, holidays=holidays)
+    assert got == scan_every_aed(index, lat, lon, now, 100, 1200.0, holidays)
+    walk_s = every_walk(index, lat, lon, 1200.0)[4]
+    expected = {a.id: float(t) for a, t in zip(index.aeds, walk_s, strict=True) if t <= 1200.0}
+    assert walk_times_s(index, lat, lon, 1200.0) == expected
+
+
+def test_aeds_are_found_by_the_nodes_their_road_ends_at(wulin: RoadNetwork) -> None:
+    """on_roads_at gives, ascending and once each, the AEDs whose road ends at the nodes."""
+    lat, lon = node_latlon(wulin, 500)
+    far_lat, far_lon = node_latlon(wulin, 3000)
+    index = AedIndex(wulin, [aed("near", lat, lon), aed("far", far_lat, far_lon),
+                             aed("same road", lat, lon)])  # fmt: skip
+    e = int(index.edge[0])
+    ends = np.array([wulin.edge_tail[e], wulin.edge_head[e]], dtype=np.int64)
+    assert index.on_roads_at(ends).tolist() == [0, 2]  # not "far", each once
+    assert index.on_roads_at(ends[:1]).tolist() == [0, 2]
+    assert index.on_roads_at(np.zeros(0, dtype=np.int64)).tolist() == []
