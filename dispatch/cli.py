@@ -16,14 +16,26 @@ def _build_parser() -> argparse.ArgumentParser:
     # No -h on `demo`: `jijiu demo --help` shows the demo's own help.
     commands.add_parser(
         "demo",
+        help="a live city of ambulances, callers and hospitals driving a real server",
+        description="Run the live city; arguments after `demo` go to it unchanged.",
+        add_help=False,
+    )
+    commands.add_parser(
+        "rank-demo",
         help="route and rank on the bundled Hangzhou road network",
-        description="Run the routing demo; arguments after `demo` go to it unchanged.",
+        description="Run the routing demo; arguments after `rank-demo` go to it unchanged.",
         add_help=False,
     )
     commands.add_parser(
         "eval-location",
         help="score location fusion on synthetic calls",
         description="Evaluate location fusion; arguments after the command go to it.",
+        add_help=False,
+    )
+    commands.add_parser(
+        "volunteer-study",
+        help="simulate CPR volunteers against the ambulance (SYNTHETIC)",
+        description="Run the volunteer study; arguments after the command go to it.",
         add_help=False,
     )
     serve = commands.add_parser(
@@ -42,6 +54,13 @@ def _build_parser() -> argparse.ArgumentParser:
 
 def _demo(argv: list[str]) -> int:
     # Imported here so `jijiu --help` and `jijiu serve` never load numba or the network.
+    import simulator.demo as live_demo  # the top layer: see pyproject's ignore_imports
+
+    code: int = live_demo.main(argv)
+    return code
+
+
+def _rank_demo(argv: list[str]) -> int:
     import routing.demo as demo
 
     code: int = demo.main(argv)
@@ -87,11 +106,18 @@ def main(argv: list[str] | None = None) -> int:
     ns, rest = parser.parse_known_args(argv)
     if ns.command == "demo":
         return _demo(rest)
+    if ns.command == "rank-demo":
+        return _rank_demo(rest)
     if ns.command == "eval-location":
         import location_fusion.cli as fusion_cli
 
         code: int = fusion_cli.main(rest)
         return code
+    if ns.command == "volunteer-study":
+        import simulator.cli as simulator_cli  # the top layer: see pyproject's ignore_imports
+
+        study_code: int = simulator_cli.main(rest)
+        return study_code
     if rest:
         parser.error(f"unrecognized arguments: {' '.join(rest)}")
     return _serve(ns)
