@@ -6,13 +6,17 @@ nearest first, with directions and open-state, and validates its parameters.
 
 from __future__ import annotations
 
+import json
+
 import httpx
 import pytest
 
 from tests.dispatch.test_server import (
+    HERE,
     Running,
     auth,
     new_call,
+    recv_until,
 )
 
 
@@ -44,3 +48,19 @@ def test_aeds_are_for_dispatchers_and_parameters_are_checked(live: Running) -> N
         assert (r.status_code, r.json()["reason"]) == (422, "invalid_request"), params
     r = httpx.get(f"{live.http}/api/v1/incidents/Inope/aeds", headers=dispatcher)
     assert (r.status_code, r.json()["reason"]) == (404, "unknown_incident")
+
+
+def test_a_cardiac_arrest_puts_the_nearest_aeds_on_the_console(live: Running) -> None:
+    """No click needed: the console hears `incident.aeds` with the call; other calls do not."""
+    with live.ws("/ws/console", live.tokens["dispatcher"]) as console:
+        json.loads(console.recv(timeout=10))
+        other = new_call(live, "aed-3").json()["incident_id"]  # chest pain: none
+        body = {"phone": "+8613800000099", "consent_location": True, "fix": HERE,
+                "complaint": "cardiac_arrest"}  # fmt: skip
+        r = httpx.post(f"{live.http}/api/v1/calls", json=body, headers={"Idempotency-Key": "a4"})
+        arrest = r.json()["incident_id"]
+        shown = recv_until(console, lambda f: f["type"] == "incident.aeds")
+    assert shown["incident_id"] == arrest != other
+    walks = [a["walk_s"] for a in shown["aeds"]]
+    assert 1 <= len(walks) <= 3 and walks == sorted(walks)
+    assert all(a["directions"] for a in shown["aeds"])
