@@ -66,7 +66,8 @@ def from_dict(data: dict[str, Any]) -> ev.Event:
 
 
 def _coerce(hint: Any, value: Any, name: str) -> Any:
-    """Turn a JSON value into the field's type (enums, tuples, floats); refuse the rest."""
+    """Turn a JSON value into the field's type (enums, tuples, floats, booleans); refuse the
+    rest (a 0 or 1 is no boolean)."""
     options = typing.get_args(hint) if isinstance(hint, types.UnionType) else (hint,)
     if value is None and type(None) in options:
         return None
@@ -82,6 +83,8 @@ def _coerce(hint: Any, value: Any, name: str) -> Any:
         if base is float and isinstance(value, int | float) and not isinstance(value, bool):
             return float(value)
         if base is str and isinstance(value, str):
+            return value
+        if base is bool and isinstance(value, bool):
             return value
         if getattr(option, "__supertype__", None) is str and isinstance(value, str):
             return value  # NewType ids

@@ -96,6 +96,8 @@ class Incident:
     destination: str | None = None  # the receiving hospital's id, once chosen
     destination_at_s: float | None = None  # when it was (last) chosen
     hospital_ack_at_s: float | None = None  # when that hospital acknowledged
+    call_radius95_m: float = math.nan  # the location's 95 % radius at the call
+    conflict: bool = False  # the location sources disagreed at the call
     age_band: str | None = None  # as the crew or call-taker judged it
     sex: str | None = None
 
@@ -211,7 +213,8 @@ class Engine:
             else self.settings.default_priority
         )
         inc = Incident(e.incident_id, e.lat, e.lon, e.radius95_m, position, prio,
-                       e.complaint or Complaint.OTHER)  # fmt: skip
+                       e.complaint or Complaint.OTHER, call_radius95_m=e.radius95_m,
+                       conflict=e.conflict)  # fmt: skip
         self.incidents[e.incident_id] = inc
         self._step(inc, Step.CALL_RECEIVED, now_s)
         self._step(inc, Step.LOCATED, now_s)

@@ -49,10 +49,13 @@ class CallReceived:
     radius95_m: float
     complaint: Complaint | None = None
     caller_token_sha256: str = ""  # the caller's incident-scoped token, hashed: never in clear
+    conflict: bool = False  # the location sources disagreed (the cockpit's location quality)
 
     def __post_init__(self) -> None:
         _check_id(self.incident_id, "incident_id")
         _check_point(self.lat, self.lon)
+        if not isinstance(self.conflict, bool):
+            raise InvalidEvent("conflict must be a boolean")
         if not (math.isfinite(self.radius95_m) and 0 <= self.radius95_m <= 100_000):
             raise InvalidEvent("radius95_m must be in [0, 100 km]")
         h = self.caller_token_sha256

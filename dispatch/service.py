@@ -22,7 +22,9 @@ them; see dispatch/traffic.py). Relocations themselves are `IncidentLocated` eve
 from __future__ import annotations
 
 import asyncio
+import bisect
 import logging
+import math
 import secrets
 import time
 from collections import deque
@@ -36,6 +38,7 @@ from aed_map.registry import Registry as AedRegistry
 from aed_map.walking import AedIndex, nearest_aeds
 from dispatch import codec
 from dispatch import events as ev
+from dispatch.cockpit import Row as CockpitRow
 from dispatch.committer import GroupCommit
 from dispatch.engine import Engine, EngineSettings
 from dispatch.errors import DispatchError, StoreError, UnknownHospital, UnknownIncident
@@ -65,6 +68,7 @@ from routing.snap import RoadPosition
 logger = logging.getLogger("jijiu.dispatch")
 
 FLOOD_WINDOW_S = 60.0
+CLOCK = "clock"  # the feed of start anchors: engine time -> wall clock
 CITY_TIME = ZoneInfo("Asia/Shanghai")  # opening hours are local
 MAX_PHONES_TRACKED = 10_000
 
@@ -184,6 +188,14 @@ class DispatchService(Feeds, LiveInputs):
                 return last_at_s + (time.monotonic() - started)
 
         self._clock = clock
+        # Engine time runs on across restarts without the downtime: each start logs where it
+        # stood on the wall clock, so the cockpit can put any engine time on a calendar.
+        self._anchors: list[tuple[float, float]] = []
+        while page := log.read_feed(CLOCK, len(self._anchors)):
+            self._anchors += [(float(r.body["engine_s"]), float(r.body["wall_s"])) for r in page]
+        anchor = {"engine_s": self.now(), "wall_s": time.time()}
+        self.feed(CLOCK, anchor)
+        self._anchors.append((anchor["engine_s"], anchor["wall_s"]))
         if replayed == 0 and settings.seed_fleet:
             for unit in demo_fleet(router.net, settings.seed_fleet):
                 self.submit(unit)
@@ -363,6 +375,7 @@ class DispatchService(Feeds, LiveInputs):
             min(estimate.radius95_m, 100_000.0),
             complaint,
             sha256_hex(token),
+            conflict=estimate.conflict is not None,
         )
         self._descriptions[incident_id] = estimate.description
         flood = self._count_call(phone)
@@ -441,6 +454,22 @@ class DispatchService(Feeds, LiveInputs):
             diverted = self.diverted_message(inc.incident_id, before)
             then.append((f"hospital:{before}", diverted, None))
         self.submit(event, first=[("console", chosen, None)], then=then)
+
+    def wall_of(self, engine_s: float) -> float:
+        """The Unix time of an engine time, by the last start before it (`_anchors`)."""
+        i = bisect.bisect_right(self._anchors, (engine_s, math.inf)) - 1
+        engine0, wall0 = self._anchors[max(i, 0)]
+        return wall0 + (engine_s - engine0)
+
+    def cockpit_rows(self) -> list[CockpitRow]:
+        """Every incident as the cockpit reads it, on the wall clock."""
+        rows = []
+        for inc in self.engine.incidents.values():
+            steps = {s: self.wall_of(t) for s, t in inc.timeline.items()}
+            rows.append(CockpitRow(inc.incident_id, steps[Step.CALL_RECEIVED], steps,
+                                   inc.priority, inc.complaint.value, inc.lat, inc.lon,
+                                   inc.call_radius95_m, inc.conflict))  # fmt: skip
+        return rows
 
     def routed_to(self, incident_id: str) -> str | None:
         """The hospital the incident's patient is routed to, if any (None for no incident)."""

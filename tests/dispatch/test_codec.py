@@ -14,6 +14,7 @@ from dispatch.model import Capability, Complaint, IncidentId, Priority, UnitId, 
 SAMPLES: list[ev.Event] = [
     ev.CallReceived(IncidentId("I1"), 30.28, 120.14, 20.0, Complaint.STROKE),
     ev.CallReceived(IncidentId("I2"), 30.28, 120.14, 0.0),
+    ev.CallReceived(IncidentId("I3"), 30.28, 120.14, 480.0, None, "", conflict=True),
     ev.IncidentLocated(IncidentId("I1"), 30.281, 120.141, 35.5),
     ev.IncidentTriaged(IncidentId("I1"), Priority.P1, Complaint.CARDIAC_ARREST, "09E01"),
     ev.UnitRegistered(UnitId("A1"), Capability.ALS, 30.2, 120.1, ("tablet", "driver")),
@@ -23,6 +24,8 @@ SAMPLES: list[ev.Event] = [
     ev.UnitStatusReported(UnitId("A1"), UnitStatus.EN_ROUTE),
     ev.HandoverCompleted(IncidentId("I1")),
     ev.DestinationChosen(IncidentId("I1"), "zjpph", "crew", "家属要求"),
+    ev.HospitalAcknowledged(IncidentId("I1"), "zjpph"),
+    ev.PatientDescribed(IncidentId("I1"), "65-79", None),
     ev.IncidentCancelled(IncidentId("I1"), "呼叫者取消"),
     ev.ClockTicked(),
 ]
@@ -48,6 +51,9 @@ def test_round_trip(event: ev.Event) -> None:
         '{"type": "CallReceived", "incident_id": "I1", "lat": 95, "lon": 120, "radius95_m": 5}',
         '{"type": "CallReceived", "incident_id": "I1", "lat": "30", "lon": 120, "radius95_m": 5}',
         '{"type": "UnitStatusReported", "unit_id": "A1", "status": "flying"}',
+        '{"type": "CallReceived", "incident_id": "I1", "lat": 30, "lon": 120, "radius95_m": 5,'
+        ' "conflict": 1}',
+        '{"type": "PatientDescribed", "incident_id": "I1", "age_band": "old"}',
     ],
 )
 def test_malformed_records_are_refused(record: str) -> None:
