@@ -21,7 +21,7 @@ from typing import Annotated, Any
 from fastapi import Depends, FastAPI, Header, Query, Request
 from fastapi.responses import JSONResponse
 
-from dispatch import agency_desk, mci_desk
+from dispatch import agency_desk, mci_desk, video
 from dispatch import events as ev
 from dispatch.errors import (
     DispatchError,
@@ -79,6 +79,7 @@ ATTACH: tuple[Callable[[DispatchService], None], ...] = (
     attach_volunteers,
     agency_desk.attach,
     mci_desk.attach,  # after the agency desk: it lists an MCI's units there
+    video.attach,
 )
 
 

@@ -210,13 +210,16 @@ class Subscription:
 class Hub:
     """Publish/subscribe by topic ("console", "unit:A1", "call:I1"), in memory, one process."""
 
-    def __init__(self, queue_size: int = 256, history: int = 1024) -> None:
+    def __init__(
+        self, queue_size: int = 256, history: int = 1024, unkept: tuple[str, ...] = ("video:",)
+    ) -> None:
         if queue_size < 1:
             raise ValueError(f"queue_size must be at least 1, got {queue_size}")
         if history < 0:
             raise ValueError(f"history must not be negative, got {history}")
         self.queue_size = queue_size
         self.history = history
+        self.unkept = unkept  # topic prefixes with no history (pictures: too big to keep)
         self._seq: dict[str, int] = {}
         self._frames: dict[str, deque[tuple[bytes, str | None]]] = {}  # last `history` frames
         self._subs: dict[str, dict[Subscription, None]] = {}  # insertion-ordered sets
@@ -242,7 +245,7 @@ class Hub:
         frame = json.dumps(
             {"seq": seq, "topic": topic, **message}, ensure_ascii=False, separators=(",", ":")
         ).encode()
-        if self.history:
+        if self.history and not topic.startswith(self.unkept):
             kept = self._frames.get(topic)
             if kept is None:
                 kept = self._frames[topic] = deque(maxlen=self.history)

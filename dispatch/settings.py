@@ -45,6 +45,7 @@ class Settings:
     position_flush_s: float = 0.5  # units' positions go to consoles and callers this often
     position_log_s: float = 30.0  # a unit's position is written to the event log this often
     hospital_ack_s: float = 60.0  # a hospital silent this long after a notice: console alert
+    video_keep_s: float = 0.0  # in-vehicle video kept in memory this long (0: not at all)
     hospital_eta_every_s: float = 10.0  # a transporting unit's ETA goes to its hospital this often
 
     def __post_init__(self) -> None:
@@ -75,6 +76,8 @@ class Settings:
             value = getattr(self, name)
             if not (isinstance(value, int | float) and math.isfinite(value) and value > 0):
                 raise ValueError(f"{name} must be a positive number of seconds, got {value!r}")
+        if not (isinstance(self.video_keep_s, int | float) and 0 <= self.video_keep_s <= 3600):
+            raise ValueError(f"video_keep_s must be 0-3600 seconds, got {self.video_keep_s!r}")
         if not isinstance(self.auto_dispatch_p1, bool):
             raise ValueError("auto_dispatch_p1 must be a boolean")
 

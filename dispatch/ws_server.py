@@ -20,7 +20,7 @@ import json
 import logging
 import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 from urllib.parse import parse_qs, urlsplit
 
 from websockets.asyncio.server import Server, ServerConnection, serve
@@ -49,6 +49,14 @@ WsRoute = Callable[
     Awaitable[None],
 ]
 WS_ROUTES: dict[str, WsRoute] = {}
+JPEG_MAGIC = b"\xff\xd8\xff"  # a binary frame starting so is a picture (dispatch.video)
+
+
+@runtime_checkable
+class VideoSink(Protocol):
+    """What a unit's socket hands its pictures to (dispatch.video.VideoRelay)."""
+
+    def frame(self, unit_id: str, jpeg: bytes) -> dict[str, Any]: ...
 
 
 async def serve_websockets(svc: DispatchService, settings: Settings) -> Server:
@@ -251,10 +259,13 @@ async def _frame_answer(raw: str | bytes, on_frame: OnFrame | None) -> dict[str,
     """The reply to one client frame: an error frame for anything malformed or refused."""
     if on_frame is None:
         return {"type": "error", "reason": "read_only", "detail": "this socket takes no frames"}
-    try:
-        frame = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
-        return {"type": "error", "reason": "malformed_frame", "detail": "not JSON"}
+    if isinstance(raw, bytes) and raw.startswith(JPEG_MAGIC):  # a picture: in-vehicle video
+        frame: Any = {"type": "video", "jpeg": raw}
+    else:
+        try:
+            frame = json.loads(raw)
+        except (ValueError, UnicodeDecodeError):
+            return {"type": "error", "reason": "malformed_frame", "detail": "not JSON"}
     if not isinstance(frame, dict):
         return {"type": "error", "reason": "malformed_frame", "detail": "a frame is an object"}
     try:
@@ -289,6 +300,11 @@ async def _unit_frame(
         return None
     if kind == "vitals":
         return await relay_vitals(svc, unit_id, frame)
+    if kind == "video" and isinstance(frame.get("jpeg"), bytes):
+        relay = svc.extensions.get("video")
+        if not isinstance(relay, VideoSink):
+            raise IllegalTransition("video is not enabled on this server")
+        return relay.frame(unit_id, frame["jpeg"])
     if kind == "patient":
         incident_id = svc.engine.unit(uid).incident_id
         if incident_id is None:
