@@ -199,7 +199,9 @@ class Engine:
     def recommend(self, incident_id: IncidentId, now_s: float) -> list[Option]:
         inc = self.incident(incident_id)
         self.refresh_positions(self.settings.position_refresh_s)
-        units = [u for u in self.units.values() if u.unit_id not in inc.declined]
+        units = [
+            u for u in self.units.values() if u.unit_id not in inc.declined and self.can_take(u)
+        ]
         return rank_options(self.router, units, inc.view(now_s), now_s, self.settings.recommend)
 
     # --- handlers ---------------------------------------------------------------------------
@@ -302,8 +304,10 @@ class Engine:
         unit = self.unit(e.unit_id)
         if inc.unit_id is not None:
             raise IllegalTransition(f"incident {inc.incident_id} has unit {inc.unit_id} already")
-        if unit.status not in DISPATCHABLE:
+        if not self.can_take(unit):
             raise UnitUnavailable(f"unit {unit.unit_id} is {unit.status.value}")
+        if unit.incident_id is not None:  # clearing at hospital after the handover: done now
+            self._finish(self.incidents[unit.incident_id], unit, unit.status, now_s, swaps=False)
         self._offer(inc, unit, now_s, e.by)
 
     def _on_OfferAcknowledged(self, e: ev.OfferAcknowledged, now_s: float) -> None:
@@ -433,13 +437,25 @@ class Engine:
         self._out.append(ev.OfferSent(inc.incident_id, unit.unit_id, unit.devices,
                                       inc.offer_deadline_s, by))  # fmt: skip
 
-    def _finish(self, inc: Incident, unit: Unit, status: UnitStatus, now_s: float) -> None:
+    def can_take(self, unit: Unit) -> bool:
+        """May be offered a new job: available, or at hospital with the patient handed over
+        (its old incident is then closed by the offer). A crew at hospital before the handover
+        still has its patient."""
+        if unit.status not in DISPATCHABLE:
+            return False
+        old = self.incidents.get(unit.incident_id) if unit.incident_id is not None else None
+        return old is None or Step.TRANSFER_OF_CARE in old.timeline
+
+    def _finish(
+        self, inc: Incident, unit: Unit, status: UnitStatus, now_s: float, swaps: bool = True
+    ) -> None:
         self._step(inc, Step.BACK_IN_SERVICE, now_s)
         self._step(inc, Step.CLOSED, now_s)
         unit.incident_id = None
         unit.status = status
         self._unit_changed(unit)
-        self._swaps(unit, now_s)
+        if swaps:  # not when the unit is being offered a job right now
+            self._swaps(unit, now_s)
 
     def _recommend_or_auto(self, inc: Incident, now_s: float) -> None:
         auto = inc.priority is Priority.P1 and self.settings.auto_dispatch_p1

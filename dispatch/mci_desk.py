@@ -42,7 +42,7 @@ from dispatch.mci_plan import (
     open_slots,
     stage_of,
 )
-from dispatch.model import DISPATCHABLE, IncidentId, IncidentView, UnitId
+from dispatch.model import IncidentId, IncidentView, UnitId
 from dispatch.recommend import assign_jointly
 from dispatch.service import DispatchService
 from dispatch.views import Frame, plain
@@ -204,12 +204,12 @@ class MciDesk:
             raise IllegalTransition("every planned patient has a unit already")
         if unit_ids is not None:
             fleet = [engine.unit(UnitId(u)) for u in unit_ids]  # 404 for an unknown one
-            busy = [u.unit_id for u in fleet if u.status not in DISPATCHABLE]
+            busy = [u.unit_id for u in fleet if not engine.can_take(u)]
             if busy:
                 raise UnitUnavailable(f"not free: {', '.join(busy)}")
             slots = slots[: len(fleet)]
         else:
-            fleet = list(engine.units.values())
+            fleet = [u for u in engine.units.values() if engine.can_take(u)]
             slots = slots[: units or 1]
         now = svc.now()
         engine.refresh_positions(engine.settings.position_refresh_s)
@@ -264,7 +264,7 @@ class MciDesk:
         engine = self.svc.engine
         inc = engine.incidents[child]
         if inc.unit_id is None:
-            if engine.units[unit_id].status not in DISPATCHABLE:
+            if not engine.can_take(engine.units[unit_id]):
                 options = engine.recommend(child, self.svc.now())
                 if not options:
                     return None

@@ -450,6 +450,11 @@ class DispatchService(Feeds, LiveInputs):
                   "hospital_id": hospital_id, "by": by, "reason": reason}  # fmt: skip
         inbound = {"type": "patient.inbound", **self.inbound_view(inc, hospital_id)}
         then: list[Frame] = [(f"hospital:{hospital_id}", inbound, None)]
+        if inc.unit_id is not None:  # the crew drives there: where, and why
+            place = self.hospitals.hospital(hospital_id)
+            crew = {**chosen, "name": place.name_zh, "name_en": place.name_en,
+                    "address": place.address, "lat": place.lat, "lon": place.lon}  # fmt: skip
+            then.append((f"unit:{inc.unit_id}", crew, None))
         if before is not None and before != hospital_id:
             diverted = self.diverted_message(inc.incident_id, before)
             then.append((f"hospital:{before}", diverted, None))

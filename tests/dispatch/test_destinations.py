@@ -20,6 +20,7 @@ from tests.dispatch.test_server import (
     closed_with,
     recv_until,
 )
+from tests.dispatch.test_vitals_relay import patient_on_the_way
 
 
 def call(live: Running, key: str, complaint: str) -> dict[str, str]:
@@ -181,3 +182,13 @@ def test_a_hospital_on_diversion_is_not_chosen_for_what_it_diverts(live: Running
     after = httpx.get(url, headers=dispatcher).json()
     assert first not in [c["hospital_id"] for c in after if c["basis"] == "capable"]
     assert all(not c["diverted"] for c in after if c["basis"] == "capable")
+
+
+def test_the_crew_hears_where_to_take_the_patient(live: Running) -> None:
+    """The unit on the job gets `destination.chosen` with the hospital's name and place."""
+    with live.ws("/ws/units/ALS01", live.tokens["units"]["ALS01"]) as tablet:
+        json.loads(tablet.recv(timeout=10))
+        iid = patient_on_the_way(live)
+        told = recv_until(tablet, lambda f: f["type"] == "destination.chosen")
+    assert (told["incident_id"], told["hospital_id"]) == (iid, "zjpph")
+    assert told["name"] and -90 <= told["lat"] <= 90 and -180 <= told["lon"] <= 180

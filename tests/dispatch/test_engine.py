@@ -274,3 +274,27 @@ def test_the_receiving_hospital_acknowledges_or_the_console_is_alerted(router: R
     e.receive(ev.HospitalAcknowledged(iid, "H2"), 231.0)  # a repeat: recorded once
     e.receive(ev.ClockTicked(), 1000.0)
     assert not e.decisions() and e.incident(iid).hospital_ack_at_s == 230.0
+
+
+def test_a_crew_at_hospital_takes_a_new_job_only_after_the_handover(router: Router) -> None:
+    """At hospital with the patient not yet handed over, A1 is neither recommended nor
+    assignable; after the handover it is, and the new offer closes its old incident."""
+    e = Engine(router)
+    e.receive(ev.UnitRegistered(UnitId("A1"), Capability.ALS, *NEAR), 0.0)
+    first = call(e, "I1")
+    e.receive(ev.UnitAssigned(first, UnitId("A1")), 2.0)
+    for i, status in enumerate((UnitStatus.EN_ROUTE, UnitStatus.ON_SCENE,
+                                UnitStatus.TRANSPORTING, UnitStatus.AT_HOSPITAL)):  # fmt: skip
+        e.receive(ev.UnitStatusReported(UnitId("A1"), status), 10.0 + i)
+    second = call(e, "I2", t=20.0)
+    assert e.recommend(second, 20.0) == []
+    with pytest.raises(UnitUnavailable):
+        e.receive(ev.UnitAssigned(second, UnitId("A1")), 21.0)
+    e.receive(ev.HandoverCompleted(first), 30.0)
+    assert [o.unit_id for o in e.recommend(second, 31.0)] == ["A1"]
+    e.decisions()
+    e.receive(ev.UnitAssigned(second, UnitId("A1")), 32.0)
+    assert Step.CLOSED in e.incident(first).timeline
+    assert e.unit(UnitId("A1")).incident_id == second
+    steps = [d.step for d in e.decisions() if isinstance(d, ev.IncidentStepped)]
+    assert steps[:2] == [Step.BACK_IN_SERVICE, Step.CLOSED]

@@ -177,9 +177,16 @@ def test_dispatch_makes_children_with_offers_to_distinct_units(live: Running) ->
 
         r = send(live, iid, unit_ids=[children[1]["unit_id"]])  # busy with its patient
         assert (r.status_code, r.json()["reason"]) == (409, "unit_unavailable")
-        r = send(live, iid, units=5)  # the fourth unit, and the red's clearing at hospital
+        r = send(live, iid, units=1)  # the red's crew is at hospital, not yet handed over
+        first_green = r.json()["children"]
+        assert [c["unit_id"] for c in first_green] == [
+            u for u in units if u not in {c["unit_id"] for c in children}
+        ]  # only the fourth unit
+        handover = f"{live.http}/api/v1/incidents/{red['incident_id']}/handover"
+        assert httpx.post(handover, headers=auth(live.tokens["dispatcher"])).status_code == 200
+        r = send(live, iid, units=5)  # and now the red's, clearing at hospital
         assert r.status_code == 200, r.text
-        more = r.json()["children"]
+        more = first_green + r.json()["children"]
         assert [c["colour"] for c in more] == ["green", "green"]
         assert {c["unit_id"] for c in more} == set(units) - {c["unit_id"] for c in children[1:]}
         r = send(live, iid, units=1)
