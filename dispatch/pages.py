@@ -1,13 +1,14 @@
-"""The pages jijiu serves to browsers: the hospital wall screen (`GET /hospital`) and its assets.
+"""The pages jijiu serves to browsers: the hospital wall screen (`GET /hospital`), the
+dispatcher's console (`GET /console`) and their assets.
 
 The files live in `dispatch/static/` (shipped as package data) and are read once when the app
-is built: three small files, no build step, nothing fetched from another origin, so the page
+is built: small files, no build step, nothing fetched from another origin, so the page
 works offline. Each answer carries an ETag and `Cache-Control: no-cache` (the browser keeps its
 copy but revalidates on every load, so a new release shows at the next reload) and a
 Content-Security-Policy that allows scripts, styles and fetches from this server only, and
 websockets to this host's websocket port only (`ws_base`: the same host, the port beside).
 
-The page reads the hospital's token from the URL fragment, which browsers never send, so it
+Each page reads its token from the URL fragment, which browsers never send, so it
 reaches no access log; it then passes it in the websocket handshake (`?token=`), as every
 websocket client does (docs/wire-protocol.md).
 """
@@ -22,8 +23,18 @@ from fastapi.responses import Response
 
 from dispatch.http_common import error_response, ws_base
 
-#: The files served, by name under /static/ (the page itself is also at /hospital).
-ASSETS = ("hospital.html", "hospital.js", "hospital.css")
+#: The files served, by name under /static/ (the pages also at /hospital and /console).
+ASSETS = (
+    "hospital.html",
+    "hospital.js",
+    "hospital.css",
+    "console.html",
+    "console.js",
+    "console.css",
+    "cockpit.html",
+    "cockpit.js",
+    "cockpit.css",
+)
 MEDIA_TYPES = {
     "html": "text/html; charset=utf-8",
     "js": "text/javascript; charset=utf-8",
@@ -41,7 +52,8 @@ def content_security_policy(request: Request) -> str:
 
 
 def mount_pages(app: FastAPI) -> None:
-    """Serve the hospital page at /hospital and its assets at /static/{name}."""
+    """Serve the hospital page at /hospital, the console at /console, the cockpit at
+    /cockpit, their assets at /static/{name}."""
     static = resources.files("dispatch").joinpath("static")
     files = {name: static.joinpath(name).read_bytes() for name in ASSETS}
     etags = {
@@ -65,6 +77,16 @@ def mount_pages(app: FastAPI) -> None:
     async def hospital_page(request: Request) -> Response:
         """The receiving ED's wall screen: inbound patients, ETA, numerics, ECG."""
         return serve("hospital.html", request)
+
+    @app.get("/console", include_in_schema=False)
+    async def console_page(request: Request) -> Response:
+        """The dispatcher's console: call queue, selected call, live map (dispatcher token)."""
+        return serve("console.html", request)
+
+    @app.get("/cockpit", include_in_schema=False)
+    async def cockpit_page(request: Request) -> Response:
+        """The data cockpit: figures for a period against the targets, and unit video."""
+        return serve("cockpit.html", request)
 
     @app.get("/static/{name}", include_in_schema=False)
     async def static_file(name: str, request: Request) -> Response:

@@ -1,0 +1,1394 @@
+// The dispatcher's console: the call queue, the selected call, and the live map.
+//
+// Reads the dispatcher token from the URL fragment (#token=..., never the query string, so it
+// reaches no server log) or from the form, keeps it in this tab's sessionStorage and removes it
+// from the address bar. Asks GET /api/v1/endpoints where the websockets listen and opens
+// /ws/console?token=...; a unit's or a caller's token is closed with 4403 and shown as an
+// error. On a drop it reconnects with ?since=<last seq>, so nothing is missed
+// (docs/wire-protocol.md). Once the first snapshot proves the token, it fetches the base map
+// (GET /api/v1/map) and draws it on a canvas; units move from `units.moved` frames, drawn
+// at most once per animation frame. Frame types it does not know are ignored.
+"use strict";
+
+(() => {
+  const COMPLAINT = {
+    cardiac_arrest: "Cardiac arrest",
+    chest_pain: "Chest pain",
+    stroke: "Stroke",
+    trauma: "Trauma",
+    breathing: "Breathing",
+    obstetric: "Obstetric",
+    paediatric: "Paediatric",
+    other: "Other",
+  };
+  // Unit statuses: label and colour (CSS variables of the same name are the legend's).
+  const STATUS = {
+    available_at_station: ["at station", "#3fb950"],
+    available_on_road: ["available", "#7ee787"],
+    assigned: ["assigned", "#e3b341"],
+    en_route: ["en route", "#f0883e"],
+    on_scene: ["on scene", "#ff7b72"],
+    transporting: ["transporting", "#58a6ff"],
+    at_hospital: ["at hospital", "#a5d6ff"],
+    out_of_service: ["out of service", "#6e7681"],
+  };
+  const STEP = {
+    "eTimes.01": "call received",
+    "jijiu.located": "located",
+    "jijiu.triaged": "triaged",
+    "eTimes.03": "unit notified",
+    "eTimes.04": "acknowledged",
+    "eTimes.05": "en route",
+    "eTimes.06": "on scene",
+    "eTimes.09": "transporting",
+    "eTimes.11": "at hospital",
+    "eTimes.12": "handed over",
+    "eTimes.13": "back in service",
+    "jijiu.cancelled": "cancelled",
+    "jijiu.closed": "closed",
+  };
+  const ENDED = new Set(["jijiu.cancelled", "jijiu.closed"]);
+  const FATAL = {
+    4401: "The token was not accepted.",
+    4403: "This token may not open the console: it needs the dispatcher token.",
+  };
+  // Road classes as GET /api/v1/map names them: colour, width in px, and the zoom (px per
+  // metre) from which they are drawn, so the whole city stays light to draw.
+  const ROAD_STYLE = {
+    motorway: ["#b08a3e", 2.6, 0],
+    arterial: ["#7d8590", 2.0, 0],
+    collector: ["#5b636d", 1.5, 0.02],
+    street: ["#414951", 1.1, 0.05],
+    lane: ["#30363d", 0.9, 0.12],
+  };
+  const PRIORITY_COLOUR = { 1: "#f85149", 2: "#d29922", 3: "#58a6ff" };
+  const AED_COLOUR = "#39c5cf";
+  const READY_EVERY_MS = 5000;
+  const SETTLE_MS = 150; // the base map is redrawn this long after the last pan or zoom
+
+  const $ = (sel, root = document) => root.querySelector(sel);
+  const incidents = new Map(); // incident_id -> call state (see upsertIncident)
+  const units = new Map(); // unit_id -> {id, capability, status, incident_id, lat, lon, x, y}
+  let token = "";
+  let socket = null;
+  let lastSeq = null;
+  let attempt = 0;
+  let stopped = false;
+  let wsDown = false;
+  let readiness = null; // null: not asked yet; "" ready; else the reason it is not
+  let selected = null; // incident id
+  let marked = 0; // index of the recommendation Enter sends
+  // Engine time is seconds since the server's first start; the snapshot carries no "now", so
+  // the offset is learned from frames stamped at_s (each at or before the moment it is sent).
+  let engineOffsetS = null; // engine seconds minus local seconds, a lower bound
+  let offsetLive = false; // false: only the snapshot's newest time, so ages may be short
+
+  // --- credentials ----------------------------------------------------------------------
+  function readToken() {
+    const fragment = new URLSearchParams(location.hash.slice(1));
+    if (fragment.get("token")) {
+      sessionStorage.setItem("jijiu.console.token", fragment.get("token"));
+      history.replaceState(null, "", location.pathname); // the token leaves the address bar
+    }
+    token = sessionStorage.getItem("jijiu.console.token") || "";
+    return Boolean(token);
+  }
+
+  $("#login").addEventListener("submit", (event) => {
+    event.preventDefault();
+    const form = event.target;
+    sessionStorage.setItem("jijiu.console.token", form.elements.token.value.trim());
+    form.elements.token.value = "";
+    form.hidden = true;
+    start();
+  });
+
+  function authorised(init = {}) {
+    return { ...init, headers: { ...(init.headers || {}), Authorization: `Bearer ${token}` } };
+  }
+
+  async function api(method, path, body) {
+    const init = { method, cache: "no-store" };
+    if (body !== undefined) {
+      init.headers = { "Content-Type": "application/json" };
+      init.body = JSON.stringify(body);
+    }
+    const answer = await fetch(path, authorised(init));
+    let data = null;
+    try {
+      data = await answer.json();
+    } catch (err) {
+      data = null;
+    }
+    return { ok: answer.ok, status: answer.status, data };
+  }
+
+  // --- connection and readiness ---------------------------------------------------------
+  function setConnection(state, text) {
+    const pill = $("#connection");
+    pill.dataset.state = state;
+    pill.textContent = text;
+  }
+
+  function showBanner() {
+    const box = $("#banner");
+    let text = "";
+    let kind = "";
+    if (stopped) return; // a fatal error is on show
+    if (wsDown) {
+      kind = "degraded";
+      text = lastSeq !== null
+        ? `Live feed lost: reconnecting (resuming after frame ${lastSeq})… What you see may be stale.`
+        : "Live feed lost: reconnecting… What you see may be stale.";
+    }
+    if (readiness) {
+      kind = "degraded";
+      text = `${text ? text + " " : ""}Server degraded (${readiness}): new calls and dispatches may fail.`;
+    }
+    box.hidden = !text;
+    box.dataset.kind = kind;
+    box.textContent = text;
+  }
+
+  function fatal(message) {
+    stopped = true;
+    sessionStorage.removeItem("jijiu.console.token"); // ask again rather than retry a bad token
+    clearAll();
+    setConnection("error", "not connected");
+    const box = $("#banner");
+    box.hidden = false;
+    box.dataset.kind = "error";
+    box.textContent = `${message} Check the link or token.`;
+    $("#login").hidden = false;
+    $("#desk").classList.add("locked");
+  }
+
+  async function connect() {
+    setConnection(attempt ? "reconnecting" : "connecting", attempt ? "reconnecting" : "connecting");
+    let base;
+    try {
+      const answer = await fetch("/api/v1/endpoints", { cache: "no-store" });
+      base = (await answer.json()).websocket;
+    } catch (err) {
+      return retry();
+    }
+    if (stopped) return;
+    const query = new URLSearchParams({ token });
+    if (lastSeq !== null) query.set("since", String(lastSeq));
+    const ws = new WebSocket(`${base}/ws/console?${query}`);
+    socket = ws;
+    ws.onopen = () => {
+      attempt = 0;
+      wsDown = false;
+      setConnection("connected", "connected");
+      showBanner();
+    };
+    ws.onmessage = (event) => {
+      let frame;
+      try {
+        frame = JSON.parse(event.data);
+      } catch (err) {
+        return; // not JSON: nothing to show
+      }
+      if (frame && typeof frame === "object") onFrame(frame);
+    };
+    ws.onclose = (event) => {
+      if (socket !== ws) return;
+      socket = null;
+      if (FATAL[event.code]) return fatal(FATAL[event.code]);
+      if (event.code === 4400) lastSeq = null; // the server did not take our since
+      retry();
+    };
+  }
+
+  function retry() {
+    if (stopped) return;
+    attempt += 1;
+    wsDown = true;
+    setConnection("reconnecting", "reconnecting");
+    showBanner();
+    const delayMs = Math.min(10000, 500 * 2 ** Math.min(attempt - 1, 5)) * (0.75 + Math.random() / 2);
+    setTimeout(connect, delayMs);
+  }
+
+  async function checkReady() {
+    let reason = "";
+    try {
+      const answer = await fetch("/readyz", { cache: "no-store" });
+      if (!answer.ok) {
+        const body = await answer.json().catch(() => ({}));
+        reason = body.reason || `HTTP ${answer.status}`;
+      }
+    } catch (err) {
+      reason = "unreachable";
+    }
+    readiness = reason;
+    const pill = $("#ready");
+    pill.dataset.state = reason ? "error" : "connected";
+    pill.textContent = reason ? `server ${reason}` : "server ready";
+    showBanner();
+  }
+
+  // --- frames ---------------------------------------------------------------------------
+  function onFrame(frame) {
+    if (frame.type === "snapshot") {
+      lastSeq = typeof frame.last_seq === "number" ? frame.last_seq : null;
+      onSnapshot(frame);
+      return;
+    }
+    if (typeof frame.seq === "number") {
+      if (lastSeq !== null && frame.seq <= lastSeq) return; // already seen (a replay overlap)
+      lastSeq = frame.seq;
+    }
+    const inc = frame.incident_id ? incidents.get(frame.incident_id) : null;
+    switch (frame.type) {
+      case "call.received":
+        return onCall(frame);
+      case "incident.stepped":
+        return onStep(frame);
+      case "incident.recommended":
+        if (inc) {
+          inc.recs = frame.options || [];
+          inc.recsAsked = true;
+          changed(inc);
+        }
+        return;
+      case "offer.sent":
+        if (inc) {
+          inc.unit_id = frame.unit_id;
+          inc.offer_deadline_s = frame.deadline_s;
+          inc.offerBy = frame.by;
+          changed(inc);
+        }
+        return;
+      case "offer.escalated":
+        if (inc) {
+          inc.escalations.push({ late: frame.unit_id, next: frame.next_unit_id });
+          if (!frame.next_unit_id) inc.unit_id = null;
+          changed(inc);
+        }
+        return;
+      case "unit.changed":
+        return onUnitChanged(frame);
+      case "units.moved":
+        return onMoved(frame.units || []);
+      case "incident.located":
+        if (inc) {
+          setEstimate(inc, frame.estimate);
+          inc.locatedBy = frame.by;
+          changed(inc);
+        }
+        return;
+      case "incident.aeds":
+        if (inc) {
+          inc.aeds = frame.aeds || [];
+          changed(inc);
+        }
+        return;
+      case "call.flood_suspected":
+        return alertOn(inc, "flood", "Many calls from this phone in a minute (possible flood).");
+      case "duplicate.suggested":
+        return alertOn(inc, "duplicate",
+          `Maybe the same emergency as ${(frame.candidates || []).join(", ")}.`);
+      case "swap.suggested": {
+        const swap = frame.swap || {};
+        const target = incidents.get(swap.incident_id);
+        return alertOn(target, "swap",
+          `${swap.better_unit} is free and closer: ${fmtDuration(swap.better_eta_s)} against `
+          + `${swap.current_unit}'s ${fmtDuration(swap.current_eta_s)}.`);
+      }
+      case "destination.chosen":
+        if (inc) {
+          inc.destination = frame.hospital_id;
+          changed(inc);
+        }
+        return;
+      case "hospital.ack_overdue":
+        return alertOn(inc, "hospital",
+          `${hospitalName(frame.hospital_id)} has not acknowledged the patient: call them.`);
+      case "hospital.acknowledged":
+        if (inc) {
+          inc.alerts.delete("hospital");
+          changed(inc);
+        }
+        return;
+      case "hospital.status":
+        hospitalStatus.set(frame.hospital_id, frame);
+        baseDirty = true;
+        return requestDraw();
+      case "volunteers.status":
+        if (inc) {
+          const c = frame.counts || {};
+          inc.alerts.set("volunteers", `CPR volunteers: ${c.alerted || 0} alerted, `
+            + `${c.accepted || 0} accepted, ${c.en_route || 0} en route, `
+            + `${c.on_scene || 0} on scene (radius ${Math.round(frame.radius_m || 0)} m).`);
+          changed(inc);
+        }
+        return;
+      default:
+        return; // mci.*, agency.*, and types this page does not know yet: ignore
+    }
+  }
+
+  function learnOffset(atS, live) {
+    if (typeof atS !== "number") return;
+    const estimate = atS - Date.now() / 1000;
+    if (engineOffsetS === null || estimate > engineOffsetS) engineOffsetS = estimate;
+    if (live) offsetLive = true;
+  }
+
+  function engineNow() {
+    return engineOffsetS === null ? null : Date.now() / 1000 + engineOffsetS;
+  }
+
+  function onSnapshot(frame) {
+    const seen = new Set();
+    for (const view of frame.incidents || []) {
+      if (!view.open) continue;
+      seen.add(view.incident_id);
+      upsertIncident(view);
+      for (const t of view.timeline || []) learnOffset(t.at_s, false);
+    }
+    for (const id of [...incidents.keys()]) if (!seen.has(id)) incidents.delete(id);
+    const present = new Set();
+    for (const u of frame.units || []) {
+      present.add(u.unit_id);
+      setUnit(u);
+    }
+    for (const id of [...units.keys()]) if (!present.has(id)) units.delete(id);
+    rebuildRoster();
+    if (!mapData && !mapLoading) loadMap();
+    if (selected && !incidents.has(selected)) selected = null;
+    if (!selected) autoSelect();
+    renderQueue();
+    renderDetail();
+    requestDraw();
+  }
+
+  function blankIncident(id) {
+    return {
+      id, lat: null, lon: null, radius95_m: null, description: "", conflict: null,
+      priority: null, complaint: null, step: "eTimes.01", unit_id: null,
+      offer_deadline_s: null, offerBy: null, receivedAtS: null, receivedLocalMs: null,
+      recs: [], recsAsked: false, aeds: [], escalations: [], alerts: new Map(),
+      destination: null, locatedBy: null, flash: false, x: null, y: null,
+    };
+  }
+
+  // An incident view (snapshot, GET, triage answer) merged in; client-side extras stay.
+  function upsertIncident(view) {
+    const inc = incidents.get(view.incident_id) || blankIncident(view.incident_id);
+    incidents.set(inc.id, inc);
+    if (view.place) {
+      setEstimate(inc, { ...view.place, conflict: inc.conflict });
+    }
+    if (typeof view.priority === "number") inc.priority = view.priority;
+    if (view.complaint) inc.complaint = view.complaint;
+    if (view.step) inc.step = view.step;
+    if ("unit_id" in view) inc.unit_id = view.unit_id;
+    if ("offer_deadline_s" in view) inc.offer_deadline_s = view.offer_deadline_s;
+    const received = (view.timeline || []).find((t) => t.step === "eTimes.01");
+    if (received) inc.receivedAtS = received.at_s;
+    return inc;
+  }
+
+  function setEstimate(inc, est) {
+    if (!est) return;
+    inc.lat = est.lat;
+    inc.lon = est.lon;
+    inc.radius95_m = est.radius95_m;
+    if (est.description) inc.description = est.description;
+    inc.conflict = est.conflict || null;
+    project(inc);
+  }
+
+  function onCall(frame) {
+    const inc = incidents.get(frame.incident_id) || blankIncident(frame.incident_id);
+    incidents.set(inc.id, inc);
+    setEstimate(inc, frame.estimate);
+    inc.receivedLocalMs = Date.now();
+    if (frame.flood_suspected) inc.alerts.set("flood", "Many calls from this phone in a minute.");
+    if (!selected) selected = inc.id;
+    changed(inc);
+    // The frame has no priority or complaint: the incident's view has (one audited read).
+    api("GET", `/api/v1/incidents/${encodeURIComponent(inc.id)}`).then((r) => {
+      if (r.ok && r.data && incidents.get(inc.id) === inc) {
+        upsertIncident(r.data);
+        changed(inc);
+      }
+    }).catch(() => {});
+  }
+
+  function onStep(frame) {
+    learnOffset(frame.at_s, true);
+    const inc = incidents.get(frame.incident_id);
+    if (!inc) return;
+    if (frame.step === "eTimes.01" && inc.receivedAtS === null) inc.receivedAtS = frame.at_s;
+    if (ENDED.has(frame.step)) {
+      incidents.delete(inc.id);
+      if (selected === inc.id) {
+        selected = null;
+        autoSelect();
+      }
+      renderQueue();
+      renderDetail();
+      requestDraw();
+      return;
+    }
+    inc.step = frame.step;
+    changed(inc);
+  }
+
+  function onUnitChanged(frame) {
+    const unit = units.get(frame.unit_id);
+    if (unit) {
+      unit.status = frame.status;
+      unit.incident_id = frame.incident_id;
+      updateRosterRow(unit);
+    } else {
+      setUnit({ unit_id: frame.unit_id, status: frame.status, incident_id: frame.incident_id });
+      rebuildRoster();
+    }
+    const inc = frame.incident_id ? incidents.get(frame.incident_id) : null;
+    if (inc && frame.status !== "available_at_station" && frame.status !== "available_on_road") {
+      inc.unit_id = frame.unit_id;
+    }
+    renderCounts();
+    renderQueue();
+    renderDetail();
+    requestDraw();
+  }
+
+  function onMoved(rows) {
+    for (const row of rows) {
+      if (!Array.isArray(row) || row.length < 3) continue;
+      let unit = units.get(row[0]);
+      if (!unit) {
+        unit = setUnit({ unit_id: row[0], status: "available_on_road" });
+        rosterStale = true;
+      }
+      unit.lat = row[1];
+      unit.lon = row[2];
+      project(unit);
+    }
+    requestDraw(); // drawn once in the next animation frame, however many frames came
+  }
+
+  function setUnit(view) {
+    const unit = units.get(view.unit_id) || { id: view.unit_id, capability: "", status: "",
+      incident_id: null, lat: null, lon: null, x: null, y: null };
+    if (view.capability) unit.capability = view.capability;
+    if (view.status) unit.status = view.status;
+    if ("incident_id" in view) unit.incident_id = view.incident_id;
+    if (typeof view.lat === "number") {
+      unit.lat = view.lat;
+      unit.lon = view.lon;
+      project(unit);
+    }
+    units.set(unit.id, unit);
+    return unit;
+  }
+
+  function alertOn(inc, key, text) {
+    if (!inc) return;
+    inc.alerts.set(key, text);
+    changed(inc);
+  }
+
+  function changed(inc) {
+    if (inc && !incidents.has(inc.id)) return;
+    renderQueue();
+    if (inc && inc.id === selected) renderDetail();
+    requestDraw();
+  }
+
+  function clearAll() {
+    incidents.clear();
+    units.clear();
+    selected = null;
+    rebuildRoster();
+    renderQueue();
+    renderDetail();
+    renderCounts();
+    requestDraw();
+  }
+
+  // --- the queue ------------------------------------------------------------------------
+  function waiting(inc) {
+    return !inc.unit_id;
+  }
+
+  // Waiting calls first, then by priority (P1 first), then newest first.
+  function ordered() {
+    const received = (inc) => inc.receivedLocalMs !== null
+      ? inc.receivedLocalMs / 1000 + (engineOffsetS || 0)
+      : (inc.receivedAtS ?? 0);
+    return [...incidents.values()].sort((a, b) =>
+      (waiting(b) - waiting(a))
+      || ((a.priority ?? 2) - (b.priority ?? 2))
+      || (received(b) - received(a)));
+  }
+
+  function ageS(inc) {
+    if (inc.receivedLocalMs !== null) return (Date.now() - inc.receivedLocalMs) / 1000;
+    const now = engineNow();
+    if (now === null || inc.receivedAtS === null) return null;
+    return Math.max(0, now - inc.receivedAtS);
+  }
+
+  // An age from engine time before a live frame set the clock is at least this: "≥ 3:12".
+  function fmtCallAge(inc) {
+    const s = ageS(inc);
+    return inc.receivedLocalMs === null && s !== null && !offsetLive ? `≥ ${fmtAge(s)}` : fmtAge(s);
+  }
+
+  function fmtAge(s) {
+    if (s === null || !isFinite(s)) return "—";
+    s = Math.floor(s);
+    const h = Math.floor(s / 3600);
+    const m = Math.floor((s % 3600) / 60);
+    const mmss = `${m}:${String(s % 60).padStart(2, "0")}`;
+    return h ? `${h}:${String(m).padStart(2, "0")}:${String(s % 60).padStart(2, "0")}` : mmss;
+  }
+
+  function fmtDuration(s) {
+    if (typeof s !== "number" || !isFinite(s)) return "—";
+    return s < 60 ? `${Math.round(s)} s` : `${Math.floor(s / 60)} min ${String(Math.round(s % 60)).padStart(2, "0")} s`;
+  }
+
+  function stateText(inc) {
+    if (!inc.unit_id) return inc.escalations.length ? "escalated: no unit" : "waiting";
+    const unit = units.get(inc.unit_id);
+    const status = unit && STATUS[unit.status] ? STATUS[unit.status][0] : STEP[inc.step] || "";
+    return `${inc.unit_id} ${status}`;
+  }
+
+  function renderQueue() {
+    const list = $("#queue");
+    const order = ordered();
+    const rows = new Map([...list.children].map((li) => [li.dataset.incident, li]));
+    order.forEach((inc, i) => {
+      let li = rows.get(inc.id);
+      if (!li) {
+        li = $("#call-row").content.firstElementChild.cloneNode(true);
+        li.dataset.incident = inc.id;
+        li.addEventListener("click", () => select(inc.id));
+      }
+      rows.delete(inc.id);
+      li.dataset.priority = String(inc.priority ?? "");
+      li.dataset.waiting = String(waiting(inc));
+      li.classList.toggle("selected", inc.id === selected);
+      li.classList.toggle("conflict", Boolean(inc.conflict));
+      li.classList.toggle("escalated", inc.escalations.length > 0);
+      li.setAttribute("aria-selected", String(inc.id === selected));
+      $(".priority", li).textContent = inc.priority ? `P${inc.priority}` : "P?";
+      $(".what", li).textContent = COMPLAINT[inc.complaint] || "…";
+      $(".age", li).textContent = fmtCallAge(inc);
+      $(".where", li).textContent = inc.description || "";
+      $(".line", li).textContent = (inc.conflict ? "⚠ conflict · " : "") + stateText(inc);
+      if (list.children[i] !== li) list.insertBefore(li, list.children[i] || null);
+    });
+    for (const li of rows.values()) li.remove();
+    $("#queue-empty").hidden = incidents.size > 0;
+    const n = order.filter(waiting).length;
+    $("#waiting").textContent = `${n} waiting`;
+    $("#waiting").dataset.count = String(n);
+  }
+
+  function autoSelect() {
+    const first = ordered()[0];
+    selected = first ? first.id : null;
+    marked = 0;
+    if (first && !first.unit_id && !first.recsAsked) askRecommendations(first);
+  }
+
+  function select(id) {
+    if (!incidents.has(id)) return;
+    if (selected !== id) marked = 0;
+    selected = id;
+    const inc = incidents.get(id);
+    if (!inc.unit_id && !inc.recsAsked) askRecommendations(inc);
+    renderQueue();
+    renderDetail();
+    requestDraw();
+    const li = $(`#queue li[data-incident="${CSS.escape(id)}"]`);
+    if (li) li.scrollIntoView({ block: "nearest" });
+  }
+
+  function move(delta) {
+    const order = ordered();
+    if (!order.length) return;
+    const at = order.findIndex((inc) => inc.id === selected);
+    const next = at < 0 ? 0 : Math.max(0, Math.min(order.length - 1, at + delta));
+    select(order[next].id);
+  }
+
+  async function askRecommendations(inc) {
+    inc.recsAsked = true;
+    const r = await api("GET", `/api/v1/incidents/${encodeURIComponent(inc.id)}/recommendations`)
+      .catch(() => ({ ok: false }));
+    if (r.ok && Array.isArray(r.data) && incidents.get(inc.id) === inc) {
+      inc.recs = r.data;
+      changed(inc);
+    }
+  }
+
+  // --- the selected call ----------------------------------------------------------------
+  function hospitalName(id) {
+    const h = mapData && mapData.hospitals.find((x) => x.hospital_id === id);
+    return h ? `${h.name} (${id})` : id;
+  }
+
+  function renderDetail() {
+    const inc = selected ? incidents.get(selected) : null;
+    $("#incident").hidden = !inc;
+    $("#detail-empty").hidden = Boolean(inc) || stopped;
+    if (!inc) return;
+    const box = $("#incident");
+    box.dataset.incident = inc.id;
+    box.dataset.priority = String(inc.priority ?? "");
+    $("#d-priority").textContent = inc.priority ? `P${inc.priority}` : "P?";
+    $("#d-complaint").textContent = COMPLAINT[inc.complaint] || "…";
+    $("#d-age").textContent = fmtCallAge(inc);
+    $("#d-id").textContent = inc.id;
+    $("#d-step").textContent = STEP[inc.step] || inc.step;
+    $("#d-flags").textContent = inc.locatedBy ? `· placed by ${inc.locatedBy}` : "";
+    $("#d-readback").textContent = inc.description || "—";
+    $("#d-radius").textContent = typeof inc.radius95_m === "number"
+      ? `within ${Math.round(inc.radius95_m)} m (95 %) · ${inc.lat.toFixed(5)}, ${inc.lon.toFixed(5)}`
+      : "";
+    const conflict = $("#conflict");
+    conflict.hidden = !inc.conflict;
+    if (inc.conflict) {
+      $("#conflict-message").textContent = inc.conflict.message
+        || `${(inc.conflict.sources || []).join(", ")} disagree by ${Math.round(inc.conflict.distance_m)} m`;
+      $("#conflict-readback").textContent = inc.description || "";
+    }
+    for (const b of document.querySelectorAll("button.prio")) {
+      b.setAttribute("aria-pressed", String(Number(b.dataset.priority) === inc.priority));
+    }
+    if (inc.complaint && document.activeElement !== $("#complaint")) $("#complaint").value = inc.complaint;
+    renderAssigned(inc);
+    renderRecs(inc);
+    renderAeds(inc);
+    const alerts = $("#alerts");
+    alerts.replaceChildren(...[...inc.alerts.entries()].map(([key, text]) => {
+      const li = document.createElement("li");
+      li.dataset.kind = key;
+      li.textContent = text;
+      return li;
+    }));
+  }
+
+  function renderAssigned(inc) {
+    const box = $("#assigned");
+    box.hidden = !inc.unit_id;
+    if (inc.unit_id) {
+      const unit = units.get(inc.unit_id);
+      const status = unit ? unit.status : "";
+      box.dataset.status = status;
+      box.dataset.unit = inc.unit_id;
+      const label = STATUS[status] ? STATUS[status][0] : status;
+      let text = `${inc.unit_id} · ${label}`;
+      if (inc.step === "eTimes.03" && typeof inc.offer_deadline_s === "number") {
+        const now = engineNow();
+        const left = now === null ? null : inc.offer_deadline_s - now;
+        text += left === null ? " · awaiting acknowledgement"
+          : ` · awaiting acknowledgement (${fmtAge(Math.max(0, left))} left)`;
+      }
+      if (inc.offerBy && inc.offerBy !== "dispatcher") text += ` · by ${inc.offerBy}`;
+      if (inc.destination) text += ` · to ${hospitalName(inc.destination)}`;
+      box.textContent = text;
+    }
+    const esc = $("#escalations");
+    esc.hidden = inc.escalations.length === 0;
+    esc.replaceChildren(...inc.escalations.map((e) => {
+      const p = document.createElement("p");
+      p.textContent = e.next
+        ? `Escalated: ${e.late} did not acknowledge in time; offered to ${e.next}.`
+        : `Escalated: ${e.late} did not acknowledge in time and no unit is free: dispatch by hand.`;
+      return p;
+    }));
+  }
+
+  function renderRecs(inc) {
+    const list = $("#recs");
+    const recs = inc.unit_id ? [] : inc.recs;
+    if (marked >= recs.length) marked = 0;
+    list.replaceChildren(...recs.map((o, i) => {
+      const li = document.createElement("li");
+      const button = document.createElement("button");
+      button.type = "button";
+      button.className = "rec";
+      button.dataset.unit = o.unit_id;
+      const unit = units.get(o.unit_id);
+      button.dataset.status = unit ? unit.status : "";
+      button.classList.toggle("marked", i === marked);
+      const head = document.createElement("span");
+      head.className = "rec-head";
+      const name = document.createElement("b");
+      name.textContent = o.unit_id;
+      const cap = document.createElement("span");
+      cap.className = "cap";
+      cap.textContent = String(o.capability || "").toUpperCase();
+      const eta = document.createElement("span");
+      eta.className = "eta";
+      eta.textContent = `ETA ${fmtDuration(o.eta_s)}`;
+      const dist = document.createElement("span");
+      dist.className = "dim";
+      dist.textContent = typeof o.distance_m === "number" ? `${(o.distance_m / 1000).toFixed(1)} km` : "";
+      const status = document.createElement("span");
+      status.className = "unit-status";
+      status.textContent = unit && STATUS[unit.status] ? STATUS[unit.status][0] : "";
+      head.append(name, cap, eta, dist, status);
+      const why = document.createElement("span");
+      why.className = "reasons";
+      why.textContent = (o.reasons || []).join(" · ");
+      button.append(head, why);
+      button.addEventListener("click", () => dispatchUnit(inc, o.unit_id));
+      li.append(button);
+      return li;
+    }));
+    $("#recs-empty").hidden = recs.length > 0 || Boolean(inc.unit_id);
+    $(".recs").hidden = Boolean(inc.unit_id);
+  }
+
+  function renderAeds(inc) {
+    const box = $("#aeds");
+    box.hidden = !inc.aeds.length;
+    $("#aed-list").replaceChildren(...inc.aeds.map((a) => {
+      const li = document.createElement("li");
+      li.dataset.aed = a.aed_id;
+      const head = document.createElement("b");
+      head.textContent = `${a.location || a.aed_id} · ${a.distance_m} m · ${fmtDuration(a.walk_s)} on foot`
+        + (a.state === "unknown" ? " · hours unknown" : "");
+      const how = document.createElement("span");
+      how.lang = "zh";
+      how.textContent = a.directions || "";
+      li.append(head, how);
+      return li;
+    }));
+  }
+
+  function say(text, kind = "") {
+    const out = $("#action");
+    out.textContent = text;
+    out.dataset.kind = kind;
+  }
+
+  // --- actions --------------------------------------------------------------------------
+  async function dispatchUnit(inc, unitId) {
+    if (!inc || !unitId) return;
+    if (inc.unit_id) return say(`${inc.id} already has ${inc.unit_id}.`, "error");
+    say(`Dispatching ${unitId} to ${inc.id}…`);
+    const r = await api("POST", `/api/v1/incidents/${encodeURIComponent(inc.id)}/assignment`,
+      { unit_id: unitId }).catch(() => ({ ok: false, status: 0, data: null }));
+    if (r.ok) {
+      inc.unit_id = unitId;
+      if (r.data && typeof r.data.deadline_s === "number") inc.offer_deadline_s = r.data.deadline_s;
+      say(`${unitId} dispatched to ${inc.id}: offer sent to the crew.`, "ok");
+      changed(inc);
+      return;
+    }
+    const reason = (r.data && r.data.reason) || (r.status ? `HTTP ${r.status}` : "not connected");
+    say(`${unitId} not dispatched (${reason}).`, "error");
+    if (r.status === 409) askRecommendations(inc); // taken meanwhile: the list is stale
+  }
+
+  async function triage(inc, priority, complaint) {
+    if (!inc) return;
+    if (!inc.complaint || !inc.priority) { // a call just in: its view first, never a guess
+      const r = await api("GET", `/api/v1/incidents/${encodeURIComponent(inc.id)}`)
+        .catch(() => ({ ok: false }));
+      if (r.ok && r.data) upsertIncident(r.data);
+      if (!inc.complaint || !inc.priority) return say("Triage not sent: the call is not loaded yet.", "error");
+    }
+    const body = { priority: priority ?? inc.priority, complaint: complaint || inc.complaint };
+    say(`Triage ${inc.id}: P${body.priority} ${COMPLAINT[body.complaint]}…`);
+    const r = await api("POST", `/api/v1/incidents/${encodeURIComponent(inc.id)}/triage`, body)
+      .catch(() => ({ ok: false, status: 0, data: null }));
+    if (r.ok && r.data) {
+      upsertIncident(r.data);
+      say(`${inc.id} triaged P${body.priority} ${COMPLAINT[body.complaint]}.`, "ok");
+      changed(inc);
+    } else {
+      say(`Triage not saved (${(r.data && r.data.reason) || r.status || "not connected"}).`, "error");
+      renderDetail();
+    }
+  }
+
+  async function placeByWords(inc, spoken) {
+    if (!inc || !spoken) return;
+    say(`Placing ${inc.id} by "${spoken}"…`);
+    const r = await api("POST", `/api/v1/incidents/${encodeURIComponent(inc.id)}/location`, { spoken })
+      .catch(() => ({ ok: false, status: 0, data: null }));
+    if (r.ok && r.data) {
+      upsertIncident(r.data);
+      inc.conflict = null; // the dispatcher's own placing settles the conflict
+      say(`${inc.id} placed: ${inc.description}.`, "ok");
+      changed(inc);
+    } else {
+      const reason = (r.data && r.data.reason) || r.status || "not connected";
+      say(`Not placed (${reason === "no_match" ? "no place matches those words" : reason}).`, "error");
+    }
+  }
+
+  for (const b of document.querySelectorAll("button.prio")) {
+    b.addEventListener("click", () => triage(incidents.get(selected), Number(b.dataset.priority)));
+  }
+  $("#complaint").addEventListener("change", (event) => {
+    triage(incidents.get(selected), null, event.target.value);
+  });
+  $("#words").addEventListener("submit", (event) => {
+    event.preventDefault();
+    const input = event.target.elements.spoken;
+    placeByWords(incidents.get(selected), input.value.trim());
+    input.value = "";
+    input.blur();
+  });
+
+  // --- keyboard -------------------------------------------------------------------------
+  document.addEventListener("keydown", (event) => {
+    const target = event.target;
+    const typing = target instanceof HTMLInputElement || target instanceof HTMLSelectElement
+      || target instanceof HTMLTextAreaElement;
+    if (event.key === "Escape") {
+      if (typing) target.blur();
+      return;
+    }
+    if (typing || event.ctrlKey || event.metaKey || event.altKey || stopped) return;
+    const inc = selected ? incidents.get(selected) : null;
+    if (event.shiftKey && event.key.startsWith("Arrow")) {
+      const step = 120;
+      const d = { ArrowLeft: [-step, 0], ArrowRight: [step, 0], ArrowUp: [0, step], ArrowDown: [0, -step] }[event.key];
+      panBy(d[0], -d[1]);
+      event.preventDefault();
+      return;
+    }
+    switch (event.key) {
+      case "j":
+      case "ArrowDown":
+        move(1);
+        break;
+      case "k":
+      case "ArrowUp":
+        move(-1);
+        break;
+      case "Enter": {
+        if (target instanceof HTMLButtonElement && target.closest("#desk")) return; // its own click
+        if (!inc) return;
+        const recs = inc.unit_id ? [] : inc.recs;
+        if (!recs.length) {
+          say(inc.unit_id ? `${inc.id} already has ${inc.unit_id}.` : "No recommendation to dispatch yet.", "error");
+          break;
+        }
+        dispatchUnit(inc, recs[Math.min(marked, recs.length - 1)].unit_id);
+        break;
+      }
+      case "]":
+      case "[":
+        if (inc && inc.recs.length) {
+          marked = (marked + (event.key === "]" ? 1 : inc.recs.length - 1)) % inc.recs.length;
+          renderRecs(inc);
+          requestDraw();
+        }
+        break;
+      case "1":
+      case "2":
+      case "3":
+        triage(inc, Number(event.key));
+        break;
+      case "c":
+        if (inc) $("#complaint").focus();
+        break;
+      case "w":
+        if (inc) $("#words input").focus();
+        break;
+      case "f":
+        if (inc && inc.x !== null) centreOn(inc.x, inc.y, Math.max(view.s, 0.25));
+        break;
+      case "0":
+        fitCity();
+        break;
+      case "+":
+      case "=":
+        zoomAt(1.5);
+        break;
+      case "-":
+        zoomAt(1 / 1.5);
+        break;
+      default:
+        return;
+    }
+    event.preventDefault();
+  });
+
+  // --- the map --------------------------------------------------------------------------
+  const base = $("#map-base");
+  const overlay = $("#map-overlay");
+  const hospitalStatus = new Map();
+  let mapData = null; // GET /api/v1/map, decoded
+  let mapLoading = false;
+  let roadPaths = []; // per class: Path2D in metres from the origin
+  let view = { cx: 0, cy: 0, s: 0.05 }; // centre in metres, scale in px per metre
+  let baseView = null; // the view the base canvas was drawn for
+  let baseDirty = true;
+  let settleTimer = null;
+  let drawQueued = false;
+  let width = 0;
+  let height = 0;
+  let dpr = 1;
+
+  async function loadMap() {
+    mapLoading = true;
+    try {
+      const r = await fetch("/api/v1/map", authorised({ cache: "no-cache" }));
+      if (r.status === 401 || r.status === 403) return fatal(FATAL[4403]);
+      if (!r.ok) throw new Error(`HTTP ${r.status}`);
+      decodeMap(await r.json());
+      $("#map-status").hidden = true;
+      for (const inc of incidents.values()) project(inc);
+      for (const unit of units.values()) project(unit);
+      fitCity();
+    } catch (err) {
+      $("#map-status").textContent = "map unavailable: retrying…";
+      setTimeout(() => { if (!stopped) loadMap(); }, 5000);
+    } finally {
+      mapLoading = false;
+    }
+  }
+
+  function decodeMap(data) {
+    const [qx, qy] = data.quantum_m;
+    roadPaths = data.roads.map((lines) => {
+      const path = new Path2D();
+      for (const line of lines) {
+        let x = line[1];
+        let y = line[2];
+        path.moveTo(x * qx, y * qy);
+        for (let i = 3; i + 1 < line.length; i += 2) {
+          x += line[i];
+          y += line[i + 1];
+          path.lineTo(x * qx, y * qy);
+        }
+      }
+      return path;
+    });
+    const bbox = data.bbox;
+    mapData = {
+      ...data,
+      roads: null, // drawn from roadPaths; the numbers are not kept
+      extent: [toX(data, bbox[0]), toY(data, bbox[1]), toX(data, bbox[2]), toY(data, bbox[3])],
+    };
+    for (const h of mapData.hospitals) {
+      h.x = toX(mapData, h.lon);
+      h.y = toY(mapData, h.lat);
+    }
+    for (const a of mapData.aeds) {
+      a.x = toX(mapData, a.lon);
+      a.y = toY(mapData, a.lat);
+    }
+    renderLegend();
+  }
+
+  function toX(data, lon) {
+    return ((lon - data.origin[0]) / data.quantum_deg) * data.quantum_m[0];
+  }
+
+  function toY(data, lat) {
+    return ((lat - data.origin[1]) / data.quantum_deg) * data.quantum_m[1];
+  }
+
+  function project(thing) {
+    if (!mapData || typeof thing.lat !== "number") return;
+    thing.x = toX(mapData, thing.lon);
+    thing.y = toY(mapData, thing.lat);
+  }
+
+  function metresPerPx() {
+    return 1 / view.s;
+  }
+
+  function screen(x, y) {
+    return [width / 2 + (x - view.cx) * view.s, height / 2 - (y - view.cy) * view.s];
+  }
+
+  function fitCity() {
+    if (!mapData || !width) return;
+    const [x0, y0, x1, y1] = mapData.extent;
+    const s = 0.95 * Math.min(width / Math.max(x1 - x0, 1), height / Math.max(y1 - y0, 1));
+    setView((x0 + x1) / 2, (y0 + y1) / 2, s);
+  }
+
+  function centreOn(x, y, s) {
+    setView(x, y, s);
+  }
+
+  function setView(cx, cy, s) {
+    view = { cx, cy, s: Math.max(0.002, Math.min(20, s)) };
+    viewChanged();
+  }
+
+  function panBy(dxPx, dyPx) {
+    setView(view.cx - dxPx / view.s, view.cy + dyPx / view.s, view.s);
+  }
+
+  function zoomAt(factor, px = width / 2, py = height / 2) {
+    const x = view.cx + (px - width / 2) / view.s;
+    const y = view.cy - (py - height / 2) / view.s;
+    const s = Math.max(0.002, Math.min(20, view.s * factor));
+    setView(x - (px - width / 2) / s, y + (py - height / 2) / s, s);
+  }
+
+  // While the view moves, the base canvas (roads) is moved by a CSS transform, which the
+  // compositor does off the main thread; it is drawn again once the view settles.
+  function viewChanged() {
+    if (baseView) {
+      const k = view.s / baseView.s;
+      const tx = (baseView.cx - view.cx) * view.s;
+      const ty = -(baseView.cy - view.cy) * view.s;
+      base.style.transform = `translate(${tx}px, ${ty}px) scale(${k})`;
+    }
+    clearTimeout(settleTimer);
+    settleTimer = setTimeout(() => {
+      baseDirty = true;
+      requestDraw();
+    }, SETTLE_MS);
+    requestDraw();
+    renderScale();
+  }
+
+  function requestDraw() {
+    if (drawQueued) return;
+    drawQueued = true;
+    requestAnimationFrame(draw);
+  }
+
+  function resize() {
+    const box = $("#map").getBoundingClientRect();
+    dpr = window.devicePixelRatio || 1;
+    const first = !width;
+    width = Math.round(box.width);
+    height = Math.round(box.height);
+    for (const c of [base, overlay]) {
+      c.width = Math.round(width * dpr);
+      c.height = Math.round(height * dpr);
+    }
+    baseDirty = true;
+    if (first || !baseView) fitCity();
+    requestDraw();
+  }
+
+  function draw() {
+    drawQueued = false;
+    if (rosterStale) rebuildRoster();
+    if (!mapData || !width) return;
+    if (baseDirty) drawBase();
+    drawOverlay();
+  }
+
+  function drawBase() {
+    baseDirty = false;
+    baseView = { ...view };
+    base.style.transform = "";
+    const ctx = base.getContext("2d");
+    ctx.setTransform(1, 0, 0, 1, 0, 0);
+    ctx.clearRect(0, 0, base.width, base.height);
+    const t = dpr * view.s;
+    ctx.setTransform(t, 0, 0, -t, dpr * (width / 2 - view.cx * view.s), dpr * (height / 2 + view.cy * view.s));
+    ctx.lineCap = "round";
+    ctx.lineJoin = "round";
+    // slowest first, so arterials are drawn over the lanes they cross
+    for (let c = mapData.classes.length - 1; c >= 0; c -= 1) {
+      const style = ROAD_STYLE[mapData.classes[c]] || ["#30363d", 1, 0];
+      if (view.s < style[2]) continue;
+      ctx.strokeStyle = style[0];
+      ctx.lineWidth = (style[1] * Math.min(2, Math.max(1, view.s / 0.5))) / view.s;
+      ctx.stroke(roadPaths[c]);
+    }
+    ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
+    if (view.s >= 0.06) { // AEDs: small hollow squares, so they are not taken for units
+      ctx.strokeStyle = AED_COLOUR;
+      ctx.lineWidth = 1.5;
+      for (const a of mapData.aeds) {
+        const [x, y] = screen(a.x, a.y);
+        if (x < -5 || y < -5 || x > width + 5 || y > height + 5) continue;
+        ctx.strokeRect(x - 3, y - 3, 6, 6);
+      }
+    }
+    ctx.font = "600 11px system-ui, sans-serif";
+    for (const h of mapData.hospitals) {
+      const [x, y] = screen(h.x, h.y);
+      if (x < -10 || y < -10 || x > width + 10 || y > height + 10) continue;
+      const status = hospitalStatus.get(h.hospital_id);
+      const diverted = status && (status.diverted || []).length > 0;
+      ctx.fillStyle = diverted ? "#9e6a03" : "#da3633";
+      ctx.fillRect(x - 7, y - 7, 14, 14);
+      ctx.fillStyle = "#fff";
+      ctx.fillRect(x - 1.5, y - 5, 3, 10);
+      ctx.fillRect(x - 5, y - 1.5, 10, 3);
+      if (view.s >= 0.12) {
+        ctx.fillStyle = "#c9d1d9";
+        ctx.fillText(h.name, x + 10, y + 4);
+      }
+    }
+  }
+
+  function drawOverlay() {
+    const ctx = overlay.getContext("2d");
+    ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
+    ctx.clearRect(0, 0, width, height);
+    const inc = selected ? incidents.get(selected) : null;
+    // the selected call's 95 % circle, red and dashed when the sources disagree
+    if (inc && inc.x !== null) {
+      const [x, y] = screen(inc.x, inc.y);
+      const r = Math.max(6, (inc.radius95_m || 0) * view.s);
+      ctx.beginPath();
+      ctx.arc(x, y, r, 0, 2 * Math.PI);
+      ctx.fillStyle = inc.conflict ? "rgba(248, 81, 73, 0.14)" : "rgba(88, 166, 255, 0.14)";
+      ctx.fill();
+      ctx.setLineDash(inc.conflict ? [6, 4] : []);
+      ctx.lineWidth = 2;
+      ctx.strokeStyle = inc.conflict ? "#f85149" : "#58a6ff";
+      ctx.stroke();
+      ctx.setLineDash([]);
+      // the recommended units, joined to the call; the marked one solid
+      if (!inc.unit_id) {
+        inc.recs.slice(0, 5).forEach((o, i) => {
+          const unit = units.get(o.unit_id);
+          if (!unit || unit.x === null) return;
+          const [ux, uy] = screen(unit.x, unit.y);
+          ctx.beginPath();
+          ctx.moveTo(ux, uy);
+          ctx.lineTo(x, y);
+          ctx.setLineDash(i === marked ? [] : [4, 5]);
+          ctx.strokeStyle = i === marked ? "#e3b341" : "rgba(227, 179, 65, 0.55)";
+          ctx.lineWidth = i === marked ? 2 : 1;
+          ctx.stroke();
+          ctx.setLineDash([]);
+          ctx.fillStyle = "#e3b341";
+          ctx.font = "700 12px system-ui, sans-serif";
+          ctx.fillText(String(i + 1), ux + 8, uy - 8);
+        });
+      } else {
+        const unit = units.get(inc.unit_id);
+        if (unit && unit.x !== null) {
+          const [ux, uy] = screen(unit.x, unit.y);
+          ctx.beginPath();
+          ctx.moveTo(ux, uy);
+          ctx.lineTo(x, y);
+          ctx.strokeStyle = "#f0883e";
+          ctx.lineWidth = 2;
+          ctx.stroke();
+        }
+      }
+      inc.aeds.forEach((a, i) => { // the call's AEDs, numbered as in the list
+        const [ax, ay] = screen(toX(mapData, a.lon), toY(mapData, a.lat));
+        ctx.fillStyle = AED_COLOUR;
+        ctx.fillRect(ax - 7, ay - 7, 14, 14);
+        ctx.strokeStyle = "#f0f6fc";
+        ctx.lineWidth = 1.5;
+        ctx.strokeRect(ax - 7, ay - 7, 14, 14);
+        ctx.fillStyle = "#0d1117";
+        ctx.font = "700 10px system-ui, sans-serif";
+        ctx.textAlign = "center";
+        ctx.fillText(String(i + 1), ax, ay + 3.5);
+        ctx.textAlign = "start";
+      });
+    }
+    // units: one path per status, filled once
+    const byStatus = new Map();
+    for (const unit of units.values()) {
+      if (unit.x === null) continue;
+      const [x, y] = screen(unit.x, unit.y);
+      if (x < -8 || y < -8 || x > width + 8 || y > height + 8) continue;
+      let path = byStatus.get(unit.status);
+      if (!path) byStatus.set(unit.status, (path = new Path2D()));
+      if (unit.capability === "als") {
+        path.moveTo(x, y - 6);
+        path.lineTo(x + 6, y);
+        path.lineTo(x, y + 6);
+        path.lineTo(x - 6, y);
+        path.closePath();
+      } else {
+        path.moveTo(x + 4.5, y);
+        path.arc(x, y, 4.5, 0, 2 * Math.PI);
+      }
+    }
+    ctx.lineWidth = 1;
+    ctx.strokeStyle = "#0d1117";
+    for (const [status, path] of byStatus) {
+      ctx.fillStyle = (STATUS[status] || ["", "#8b949e"])[1];
+      ctx.fill(path);
+      ctx.stroke(path);
+    }
+    if (view.s >= 0.35) {
+      ctx.font = "11px system-ui, sans-serif";
+      ctx.fillStyle = "#c9d1d9";
+      for (const unit of units.values()) {
+        if (unit.x === null) continue;
+        const [x, y] = screen(unit.x, unit.y);
+        if (x < 0 || y < 0 || x > width || y > height) continue;
+        ctx.fillText(unit.id, x + 8, y + 4);
+      }
+    }
+    // calls: a ring in the priority's colour; the selected one larger
+    for (const other of incidents.values()) {
+      if (other.x === null) continue;
+      const [x, y] = screen(other.x, other.y);
+      const big = other.id === selected;
+      ctx.beginPath();
+      ctx.moveTo(x, y - (big ? 11 : 8));
+      ctx.lineTo(x + (big ? 9 : 7), y + (big ? 7 : 5));
+      ctx.lineTo(x - (big ? 9 : 7), y + (big ? 7 : 5));
+      ctx.closePath();
+      ctx.fillStyle = PRIORITY_COLOUR[other.priority] || "#d29922";
+      ctx.fill();
+      ctx.lineWidth = big ? 2.5 : 1.5;
+      ctx.strokeStyle = other.conflict ? "#ffa198" : "#f0f6fc";
+      ctx.stroke();
+    }
+  }
+
+  function renderLegend() {
+    const item = (label, kind, colour) => {
+      const span = document.createElement("span");
+      const mark = document.createElement("i");
+      mark.className = kind;
+      if (colour) mark.style.background = colour; // CSSOM: allowed by style-src 'self'
+      span.append(mark, label);
+      return span;
+    };
+    $("#legend").replaceChildren(
+      ...Object.values(STATUS).map(([label, colour]) => item(label, "mark-unit", colour)),
+      item("ALS", "mark-als"), item("BLS", "mark-bls"), item("call", "mark-call"),
+      item("hospital", "mark-hospital"), item("AED", "mark-aed"),
+    );
+  }
+
+  function renderScale() {
+    if (!width) return;
+    const target = 120 * metresPerPx(); // metres under about 120 px
+    const nice = [10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000, 20000, 50000];
+    const m = nice.find((n) => n >= target / 2) || nice[nice.length - 1];
+    $("#scale i").style.width = `${Math.round(m * view.s)}px`;
+    $("#scale span").textContent = m >= 1000 ? `${m / 1000} km` : `${m} m`;
+  }
+
+  // pointer: drag to pan, wheel to zoom about the cursor, click a call to select it
+  let drag = null;
+  overlay.addEventListener("pointerdown", (event) => {
+    drag = { x: event.clientX, y: event.clientY, moved: false };
+    overlay.setPointerCapture(event.pointerId);
+  });
+  overlay.addEventListener("pointermove", (event) => {
+    if (!drag) return;
+    const dx = event.clientX - drag.x;
+    const dy = event.clientY - drag.y;
+    if (!drag.moved && Math.hypot(dx, dy) < 3) return;
+    drag.moved = true;
+    drag.x = event.clientX;
+    drag.y = event.clientY;
+    panBy(dx, dy);
+  });
+  overlay.addEventListener("pointerup", (event) => {
+    const wasClick = drag && !drag.moved;
+    drag = null;
+    if (!wasClick) return;
+    const box = overlay.getBoundingClientRect();
+    const px = event.clientX - box.left;
+    const py = event.clientY - box.top;
+    let best = null;
+    let bestD = 14;
+    for (const inc of incidents.values()) {
+      if (inc.x === null) continue;
+      const [x, y] = screen(inc.x, inc.y);
+      const d = Math.hypot(x - px, y - py);
+      if (d < bestD) {
+        best = inc;
+        bestD = d;
+      }
+    }
+    if (best) select(best.id);
+  });
+  overlay.addEventListener("wheel", (event) => {
+    event.preventDefault();
+    const box = overlay.getBoundingClientRect();
+    const unit = event.deltaMode === 1 ? 30 : 1; // lines or pixels
+    zoomAt(Math.exp(-event.deltaY * unit * 0.0015), event.clientX - box.left, event.clientY - box.top);
+  }, { passive: false });
+
+  // --- the fleet: counts in the header, a roster by status --------------------------------
+  let rosterStale = false;
+  function rebuildRoster() {
+    rosterStale = false;
+    const roster = $("#roster");
+    const ids = [...units.keys()].sort();
+    roster.replaceChildren(...ids.map((id) => {
+      const li = document.createElement("li");
+      li.dataset.unit = id;
+      updateRosterRow(units.get(id), li);
+      return li;
+    }));
+    $("#fleet-size").textContent = String(units.size);
+    renderCounts();
+  }
+
+  function updateRosterRow(unit, li) {
+    li = li || $(`#roster li[data-unit="${CSS.escape(unit.id)}"]`);
+    if (!li) return;
+    li.dataset.status = unit.status;
+    const label = STATUS[unit.status] ? STATUS[unit.status][0] : unit.status;
+    li.textContent = `${unit.id} ${String(unit.capability).toUpperCase()} · ${label}`
+      + (unit.incident_id ? ` · ${unit.incident_id}` : "");
+  }
+
+  function renderCounts() {
+    const counts = {};
+    for (const unit of units.values()) counts[unit.status] = (counts[unit.status] || 0) + 1;
+    const out = $("#fleet-counts");
+    out.replaceChildren(...Object.entries(STATUS).filter(([key]) => counts[key]).map(([key, [label]]) => {
+      const span = document.createElement("span");
+      span.dataset.status = key;
+      span.textContent = `${counts[key]} ${label}`;
+      return span;
+    }));
+  }
+
+  // --- once a second: clock, ages, offer countdowns --------------------------------------
+  function everySecond() {
+    $("#clock").textContent = new Date().toLocaleTimeString([], { hour12: false });
+    for (const li of $("#queue").children) {
+      const inc = incidents.get(li.dataset.incident);
+      if (inc) $(".age", li).textContent = fmtCallAge(inc);
+    }
+    const inc = selected ? incidents.get(selected) : null;
+    if (inc) {
+      $("#d-age").textContent = fmtCallAge(inc);
+      renderAssigned(inc);
+    }
+  }
+
+  function start() {
+    if (!readToken()) {
+      $("#login").hidden = false;
+      $("#desk").classList.add("locked");
+      return;
+    }
+    stopped = false;
+    lastSeq = null;
+    attempt = 0;
+    $("#desk").classList.remove("locked");
+    connect();
+    checkReady();
+  }
+
+  window.addEventListener("hashchange", () => {
+    if (new URLSearchParams(location.hash.slice(1)).get("token")) location.reload();
+  });
+  new ResizeObserver(resize).observe($("#map"));
+  everySecond();
+  setInterval(everySecond, 1000);
+  setInterval(() => { if (!stopped && token) checkReady(); }, READY_EVERY_MS);
+  start();
+})();
