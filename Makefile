@@ -14,8 +14,10 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install -e '.[dev]'
 	touch $(STAMP)
 
+# The live city until Ctrl-C; `make demo MINUTES=2` stops by itself. The routing demo that
+# was here: `jijiu rank-demo --plot demo-output/rank.png`.
 demo: $(STAMP)
-	$(BIN)/jijiu demo --plot demo-output/rank.png
+	$(BIN)/jijiu demo $(if $(MINUTES),--minutes $(MINUTES))
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q -p no:cacheprovider

@@ -108,14 +108,11 @@ PHASES = ("warm-up", "all reading", "one slow", "after")
 
 # --- what is sent --------------------------------------------------------------------------------
 def ecg_uv() -> list[int]:
-    """MIT-BIH record 100, lead MLII, in whole µV, linearly resampled from 360 to 250 Hz."""
-    from hospital_link.ecg import read_lead_mv
+    """MIT-BIH record 100, lead MLII, in whole µV, linearly resampled from 360 to 250 Hz (the
+    simulated tablets' trace: `simulator.vitals.mitbih_uv`)."""
+    from simulator.vitals import mitbih_uv
 
-    rate_hz, mv = read_lead_mv()
-    mv = mv[np.isfinite(mv)]
-    t_old = np.arange(mv.size) / rate_hz
-    t_new = np.arange(int(mv.size * ECG_RATE_HZ / rate_hz)) / ECG_RATE_HZ
-    return [int(v) for v in np.rint(np.interp(t_new, t_old, mv) * 1000.0)]
+    return list(mitbih_uv(ECG_RATE_HZ))
 
 
 @dataclass

@@ -38,6 +38,12 @@ def _build_parser() -> argparse.ArgumentParser:
         description="Run the volunteer study; arguments after the command go to it.",
         add_help=False,
     )
+    commands.add_parser(
+        "simulate",
+        help="compare dispatch policies in the fast simulator (SYNTHETIC city)",
+        description="Run the policy study; arguments after the command go to it.",
+        add_help=False,
+    )
     serve = commands.add_parser(
         "serve",
         help="run the dispatch server",
@@ -118,6 +124,11 @@ def main(argv: list[str] | None = None) -> int:
 
         study_code: int = simulator_cli.main(rest)
         return study_code
+    if ns.command == "simulate":
+        import simulator.simulate_cli as simulate_cli  # the top layer: see pyproject
+
+        simulate_code: int = simulate_cli.main(rest)
+        return simulate_code
     if rest:
         parser.error(f"unrecognized arguments: {' '.join(rest)}")
     return _serve(ns)

@@ -1,4 +1,4 @@
-"""`jijiu demo` runs end to end and prints what it promises."""
+"""`jijiu rank-demo` (the routing demo) runs end to end and prints what it promises."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ def test_demo_prints_network_load_times_and_ranking(
     """On the Wulin fixture: size, cold and cached load, a 5-row table, and a picture."""
     monkeypatch.setenv("JIJIU_CACHE_DIR", str(tmp_path / "cache"))
     png = tmp_path / "rank.png"
-    assert main(["demo", "--network", "wulin", "--units", "50", "--plot", str(png)]) == 0
+    assert main(["rank-demo", "--network", "wulin", "--units", "50", "--plot", str(png)]) == 0
     out = capsys.readouterr().out
     assert "3,949 nodes" in out
     assert "cold" in out and "cached" in out
@@ -27,5 +27,5 @@ def test_demo_prints_network_load_times_and_ranking(
 def test_demo_refuses_a_silly_fleet(capsys: pytest.CaptureFixture[str]) -> None:
     """--units 0 is a usage error (exit 2), not a crash."""
     with pytest.raises(SystemExit) as info:
-        main(["demo", "--network", "wulin", "--units", "0"])
+        main(["rank-demo", "--network", "wulin", "--units", "0"])
     assert info.value.code == 2
