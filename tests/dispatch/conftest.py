@@ -8,6 +8,7 @@ Redis half skips locally and fails under CI (`tests.conftest.require_service`).
 
 from __future__ import annotations
 
+import os
 import shutil
 import socket
 import subprocess
@@ -22,6 +23,14 @@ import redis
 from dispatch.settings import Settings
 from tests.conftest import require_service
 from tests.dispatch.test_server import Running, start
+
+try:
+    from playwright.sync_api import Browser, sync_playwright
+except ImportError:  # the `browser` fixture skips, or fails under CI=true
+    sync_playwright = None  # type: ignore[assignment]
+
+#: The system Chromium the page tests drive (nothing is downloaded).
+CHROMIUM = os.environ.get("JIJIU_CHROMIUM") or shutil.which("chromium")
 
 DURABLE = ("--appendonly", "yes", "--appendfsync", "always", "--save", "")
 
@@ -128,3 +137,15 @@ def live(settings: Settings) -> Iterator[Running]:
     running = start(settings)
     yield running
     running.stop()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    """One headless system Chromium per test module (the page tests); each test opens its own
+    context. Without Chromium or Playwright: a skip locally, a failure under CI=true."""
+    require_service("playwright (pip)", sync_playwright is not None)
+    require_service("chromium", CHROMIUM is not None)
+    with sync_playwright() as pw:
+        chromium = pw.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        yield chromium
+        chromium.close()

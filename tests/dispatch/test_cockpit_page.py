@@ -2,7 +2,7 @@
 
 A call is taken through to the handover, then the page (dispatcher token in the fragment)
 must show it in its figures; a tablet sends pictures and the video view must show one less
-than 2 s old; a unit's token is refused. Screenshots go to `$JIJIU_ARTIFACTS` (default: the
+than 2 s old; a unit's token is refused. Screenshots go to `$JIJIU_TEST_ARTIFACTS` (default: the
 test's tmp dir). Every wait is Playwright's; nothing is timed.
 """
 
@@ -19,12 +19,10 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, expect
 
-from tests.dispatch.test_hospital_page import CHROMIUM, WAIT_MS, Screen, browser, screen_of
+from tests.dispatch.test_hospital_page import WAIT_MS, Screen, screen_of
 from tests.dispatch.test_server import Running, auth, recv_until
 from tests.dispatch.test_video import picture
 from tests.dispatch.test_vitals_relay import patient_on_the_way
-
-__all__ = ["browser"]  # the module-scoped fixture, shared
 
 
 @pytest.fixture
@@ -37,7 +35,7 @@ def screen(browser: Browser) -> Iterator[Screen]:
 
 
 def artifacts(tmp_path: Path) -> Path:
-    where = Path(os.environ.get("JIJIU_ARTIFACTS") or tmp_path)
+    where = Path(os.environ.get("JIJIU_TEST_ARTIFACTS") or tmp_path)
     where.mkdir(parents=True, exist_ok=True)
     return where
 
@@ -59,7 +57,6 @@ def journey(live: Running) -> str:
 def test_the_cockpit_shows_the_period_s_figures_and_live_video(
     live: Running, screen: Screen, tmp_path: Path
 ) -> None:
-    assert CHROMIUM is not None
     journey(live)
     page = screen.page
     page.goto(f"{live.http}/cockpit#token={live.tokens['dispatcher']}")

@@ -24,18 +24,12 @@ from typing import Any
 
 import httpx
 import pytest
+from playwright.sync_api import Browser, Page, WebSocketRoute, expect
 
 from benchmarks.bench_console import PROBE, Feed, Fleet, measure
 from routing.load import load_network
-from tests.conftest import require_service
 from tests.dispatch.test_server import HERE, Running, auth, new_call, recv_until
 
-try:
-    from playwright.sync_api import Browser, Page, WebSocketRoute, expect, sync_playwright
-except ImportError:  # the `browser` fixture skips, or fails under CI=true
-    sync_playwright = None  # type: ignore[assignment]
-
-CHROMIUM = os.environ.get("JIJIU_CHROMIUM") or "/usr/bin/chromium"
 WAIT_MS = 15_000  # Playwright's patience for anything the page should come to show
 SHOWS_A_CALL_MS = 1_000  # issue 8: the console shows a new call within 1 s of the POST
 
@@ -48,17 +42,6 @@ INKED = """([selector, n]) => {
   for (let i = 3; i < px.length; i += 4) if (px[i] > 0 && ++count >= n) return true;
   return false;
 }"""
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    """One headless system Chromium for the module; each test opens its own context."""
-    require_service("playwright (pip)", sync_playwright is not None)
-    require_service("chromium", os.path.exists(CHROMIUM))
-    with sync_playwright() as pw:
-        chromium = pw.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        yield chromium
-        chromium.close()
 
 
 @pytest.fixture(scope="module")

@@ -11,26 +11,18 @@ CI=true (`tests.conftest.require_service`). Every wait is Playwright's; nothing 
 from __future__ import annotations
 
 import json
-import os
 import re
-import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
 import pytest
+from playwright.sync_api import Browser, Page, WebSocketRoute, expect
 
-from tests.conftest import require_service
 from tests.dispatch.test_server import Running, auth, recv_until
 from tests.dispatch.test_vitals_relay import patient_on_the_way, reply, vitals
 
-try:
-    from playwright.sync_api import Browser, Page, WebSocketRoute, expect, sync_playwright
-except ImportError:  # the `browser` fixture skips, or fails under CI=true
-    sync_playwright = None  # type: ignore[assignment]
-
-CHROMIUM = os.environ.get("JIJIU_CHROMIUM") or shutil.which("chromium")
 WAIT_MS = 15_000  # Playwright's patience for anything the page should come to show
 
 #: True once the patient's ECG canvas holds any drawn pixel (the canvas is transparent).
@@ -41,17 +33,6 @@ INKED = """(id) => {
   for (let i = 3; i < px.length; i += 4) if (px[i] > 0) return true;
   return false;
 }"""
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    """One headless system Chromium for the module; each test opens its own context."""
-    require_service("playwright (pip)", sync_playwright is not None)
-    require_service("chromium", CHROMIUM is not None)
-    with sync_playwright() as pw:
-        chromium = pw.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        yield chromium
-        chromium.close()
 
 
 @dataclass
