@@ -156,6 +156,10 @@ class Engine:
         self.units: dict[UnitId, Unit] = {}
         self.now_s = -math.inf
         self._out: list[ev.Decision] = []
+        # Advice (a recommendation) owed for (incident, time): worked out by `decisions()`,
+        # or before the next event, against the state its event left. The server appends the
+        # event to the log first, so the disk writes while the units are ranked.
+        self._advice_due: list[tuple[IncidentId, float]] = []
         self._offers: set[IncidentId] = set()  # incidents waiting for an acknowledgement
         self._unacked: set[IncidentId] = set()  # routed, the hospital has not acknowledged
         self._moved: dict[UnitId, None] = {}  # units whose road position is not yet updated
@@ -174,14 +178,30 @@ class Engine:
         handler = getattr(self, "_on_" + type(event).__name__, None)
         if handler is None:
             raise InvalidEvent(f"unknown event {type(event).__name__}")
+        self._give_advice()  # owed by the previous event: before this one changes the state
         handler(event, now_s)  # checks first, then mutates
         self.now_s = now_s
         self._escalate(now_s)
 
     def decisions(self) -> list[ev.Decision]:
-        """Everything decided since the last call, in order; the list is then emptied."""
+        """Everything decided since the last call, in order, advice last; then emptied."""
+        self._give_advice()
         out, self._out = self._out, []
         return out
+
+    @property
+    def advice_due(self) -> bool:
+        """The last event owes a recommendation, which `decisions()` will work out (~3 ms
+        with 1000 units): the server appends the event to the log before asking."""
+        return bool(self._advice_due)
+
+    def _give_advice(self) -> None:
+        due, self._advice_due = self._advice_due, []
+        for incident_id, at_s in due:
+            inc = self.incidents.get(incident_id)
+            if inc is not None and inc.open and inc.unit_id is None:
+                options = self.recommend(incident_id, at_s)
+                self._out.append(ev.Recommended(incident_id, tuple(options)))
 
     # --- queries ----------------------------------------------------------------------------
     def incident(self, incident_id: IncidentId) -> Incident:
@@ -459,11 +479,13 @@ class Engine:
 
     def _recommend_or_auto(self, inc: Incident, now_s: float) -> None:
         auto = inc.priority is Priority.P1 and self.settings.auto_dispatch_p1
-        if self.replaying and not auto:
-            return  # advice only: a replay re-derives state, not advice
+        if not auto:
+            if not self.replaying:  # a replay re-derives state, not advice
+                self._advice_due.append((inc.incident_id, now_s))
+            return
         options = self.recommend(inc.incident_id, now_s)
         self._out.append(ev.Recommended(inc.incident_id, tuple(options)))
-        if options and auto:
+        if options:
             self._offer(inc, self.units[options[0].unit_id], now_s, "auto")
 
     def _escalate(self, now_s: float) -> None:

@@ -39,7 +39,7 @@ from aed_map.walking import AedIndex, nearest_aeds
 from dispatch import codec
 from dispatch import events as ev
 from dispatch.cockpit import Row as CockpitRow
-from dispatch.committer import GroupCommit
+from dispatch.committer import Done, GroupCommit
 from dispatch.engine import Engine, EngineSettings
 from dispatch.errors import DispatchError, StoreError, UnknownHospital, UnknownIncident
 from dispatch.eventlog import EventLog, FeedRecord, Record, open_log
@@ -289,6 +289,9 @@ class DispatchService(Feeds, LiveInputs):
             raise StoreError("the event log failed earlier; the server must be restarted")
         now = self.now()
         self.engine.receive(event, now)  # a refusal raises here and changes nothing
+        if self._commit is not None and self.engine.advice_due:
+            entry = (now, codec.to_dict(event), idem_key)
+            return self._submit_advised(event, entry, first, then)
         decisions = self.engine.decisions()
         frames = [*first, *self._frames(event, decisions), *then]
         logged: list[FeedRecord] = []  # a hospital's frames: logged with the event
@@ -313,6 +316,34 @@ class DispatchService(Feeds, LiveInputs):
             self._emit(frames)
             return decisions
         self._queue_logged(logged)  # first, so they ride in the batch the event starts
+        quiet = isinstance(event, ev.UnitPositionReported) and not decisions
+        self._commit.append(entry, self._on_settled(frames), lazy=quiet)
+        return decisions
+
+    def _submit_advised(
+        self,
+        event: ev.Event,
+        entry: tuple[float, dict[str, Any], str | None],
+        first: Iterable[Frame],
+        then: Iterable[Frame],
+    ) -> list[ev.Decision]:
+        """An event that owes a recommendation (a call, a triage, a new place): append it
+        first, then rank the units while the disk writes (the fsync and the ranking each take
+        a few ms; the console's recommendation waits for the longer, not the sum). A frame for
+        a fed topic made here rides in the next batch, published once that is durable."""
+        assert self._commit is not None
+        frames: list[Frame] = []  # filled below, before the loop can run the callback
+        self._commit.append(entry, self._on_settled(frames))
+        decisions = self.engine.decisions()
+        made = [*first, *self._frames(event, decisions), *then]
+        logged = [self._next_record(t, m) for t, m, _ in made if fed(t) and m is not None]
+        self._queue_logged(logged)
+        frames.extend(f for f in made if not fed(f[0]))
+        return decisions
+
+    def _on_settled(self, frames: list[Frame]) -> Done:
+        """The callback of a queued event: publish its frames once durable, else poison;
+        `settled()` waits for it."""
         settled = asyncio.get_running_loop().create_future()
         self._settled = settled
 
@@ -328,9 +359,7 @@ class DispatchService(Feeds, LiveInputs):
             if self._settled is settled:
                 self._settled = None
 
-        quiet = isinstance(event, ev.UnitPositionReported) and not decisions
-        self._commit.append(entry, done, lazy=quiet)
-        return decisions
+        return done
 
     def _poison(self, exc: BaseException) -> StoreError:
         """Engine and log now differ: refuse everything until a restart replays the log."""

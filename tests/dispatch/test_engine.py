@@ -298,3 +298,23 @@ def test_a_crew_at_hospital_takes_a_new_job_only_after_the_handover(router: Rout
     assert e.unit(UnitId("A1")).incident_id == second
     steps = [d.step for d in e.decisions() if isinstance(d, ev.IncidentStepped)]
     assert steps[:2] == [Step.BACK_IN_SERVICE, Step.CLOSED]
+
+
+def test_advice_is_worked_out_on_the_state_its_event_left(router: Router) -> None:
+    """A call's recommendation is computed when the decisions are drained (so the server can
+    start the disk write first), but against the state right after the call: a later event
+    received before the drain does not change it, and nothing is lost or repeated."""
+    e = Engine(router)
+    fleet(e)
+    e.decisions()
+    iid = call(e)
+    assert e.advice_due
+    e.receive(ev.UnitStatusReported(UnitId("A1"), UnitStatus.OUT_OF_SERVICE), 2.0)
+    assert not e.advice_due  # worked out before the status change was applied
+    recs = [d for d in e.decisions() if isinstance(d, ev.Recommended)]
+    assert [r.incident_id for r in recs] == [iid]
+    assert "A1" in [o.unit_id for o in recs[0].options]  # free at the time of the call
+    e.receive(ev.IncidentTriaged(iid, Priority.P2, Complaint.TRAUMA), 3.0)
+    again = [d for d in e.decisions() if isinstance(d, ev.Recommended)]
+    assert "A1" not in [o.unit_id for o in again[0].options]  # out of service by now
+    assert e.decisions() == [] and not e.advice_due
