@@ -29,6 +29,7 @@ from dispatch.model import (
     UnitStatus,
 )
 from location_fusion.geo import haversine_m
+from routing.rank import RankedUnit
 from routing.router import Router
 from routing.snap import Positions
 
@@ -97,13 +98,20 @@ class Swap:
 @dataclass(frozen=True)
 class _Candidate:
     unit: UnitLike
-    drive_s: float
-    distance_m: float
+    ranked: RankedUnit  # its distance is measured only if the candidate is shown
     delay_s: float  # before the unit can roll
 
     @property
+    def drive_s(self) -> float:
+        return self.ranked.eta_s
+
+    @property
+    def distance_m(self) -> float:
+        return self.ranked.distance_m
+
+    @property
     def eta_s(self) -> float:
-        return self.delay_s + self.drive_s
+        return self.delay_s + self.ranked.eta_s
 
 
 def _clock(seconds: float) -> str:
@@ -152,10 +160,7 @@ def _candidates(
     if not units:
         return []
     ranked = router.rank(Positions.of([u.position for u in units]), incident.position, k)
-    return [
-        _Candidate(units[r.unit], r.eta_s, r.distance_m, _delay_s(units[r.unit], now_s, params))
-        for r in ranked
-    ]
+    return [_Candidate(units[r.unit], r, _delay_s(units[r.unit], now_s, params)) for r in ranked]
 
 
 def _option(c: _Candidate, capability_reason: str, nearest_drive_s: float) -> Option:

@@ -8,7 +8,8 @@ keeps the path the search found, so the unit's route needs no second search.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 
@@ -24,8 +25,14 @@ class RankedUnit:
 
     unit: int
     eta_s: float
-    distance_m: float
     found: Found
+    net: RoadNetwork = field(repr=False, compare=False)
+
+    @cached_property
+    def distance_m(self) -> float:
+        """The route's length, walked from the search's path on first use: a ranking asks
+        for 20 candidates and shows 5, so most are never measured."""
+        return path_length_m(self.net, self.found)
 
     def route(self, net: RoadNetwork) -> Route:
         """The unit-to-incident route from the ranking search itself."""
@@ -45,4 +52,4 @@ def rank_units(
     """
     source = Positions.of([incident])
     found = space.run(Direction.REVERSE, source, units, k, max_eta_s)
-    return [RankedUnit(f.target, f.cost_s, path_length_m(space.net, f), f) for f in found]
+    return [RankedUnit(f.target, f.cost_s, f, space.net) for f in found]
