@@ -13,7 +13,8 @@ Budgets it guards (issue 4; the `target` column; ratio above 1 = we are better):
    (both backends) and 201 p99 <= 20 ms with SQLite; a failed call or a recommendation that
    never reaches a console fails the row too. Peer, same run, same load: `GET /healthz` on the
    same server at the same rate, interleaved with the calls (the HTTP floor of uvicorn +
-   FastAPI + the httpx client under this load); ratio = its p50 / ours p50.
+   FastAPI under this load, from the same minimal keep-alive HTTP/1.1 client, `HttpPool`);
+   ratio = its p50 / ours p50.
    A console the server drops (1013, fell behind its queue) reconnects with `since`, as the
    real console does; drops are reported. When a rate overloads the server (over 10 % of the
    calls fail, or 201 p99 over 5 s) the higher rates are not run and their judged rows fail.
@@ -52,9 +53,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import base64
 import json
-import multiprocessing as mp
 import os
 import shutil
 import signal
@@ -78,6 +77,16 @@ import httpx
 import numpy as np
 
 from benchmarks.timing import Row, close_report, fmt_ms, machine_info
+from simulator.loadgen import (  # the lean clients and child processes, shared with loadtest
+    HttpPool,
+    RawClient,
+    ask,
+    child,
+    open_many,
+    open_raw,
+    recv_cmd,
+    run_child,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 HOST = "127.0.0.1"
@@ -153,201 +162,6 @@ def cpu_s(pid: int) -> float | None:
         return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
     except (OSError, ValueError, IndexError):
         return None
-
-
-# --- a minimal websocket client for the load generator -----------------------------------------
-class RawClient(asyncio.Protocol):
-    """Handshake, unmasked server frames, pong and close; every message goes to `on_message`.
-
-    Far cheaper per frame than a full client, so thousands of them in two processes keep up
-    with the server. It never sends data frames (the consoles and fan-out clients only read).
-    """
-
-    def __init__(self, request: bytes, on_message: Callable[[bytes, float], None]) -> None:
-        self.request = request
-        self.on_message = on_message
-        self.transport: asyncio.Transport | None = None
-        self.buf = bytearray()
-        self.partial: bytearray | None = None
-        self.upgraded: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self.upgraded.add_done_callback(lambda f: f.cancelled() or f.exception())  # retrieved
-        self.close_code: int | None = None
-        self.lost = False
-        self.finished = asyncio.Event()
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
-        transport.write(self.request)
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self.lost = True
-        self.finished.set()
-        if not self.upgraded.done():
-            self.upgraded.set_exception(ConnectionError("closed during the handshake"))
-
-    def data_received(self, data: bytes) -> None:
-        buf = self.buf
-        buf += data
-        if not self.upgraded.done():
-            end = buf.find(b"\r\n\r\n")
-            if end < 0:
-                return
-            status = bytes(buf[: buf.find(b"\r\n")])
-            if b" 101 " not in status:
-                self.upgraded.set_exception(ConnectionError(status.decode(errors="replace")))
-                self.abort()
-                return
-            del buf[: end + 4]
-            self.upgraded.set_result(None)
-        now = time.monotonic()  # one clock reading per chunk: its frames arrived together
-        pos, n = 0, len(buf)
-        while n - pos >= 2:
-            b0, b1 = buf[pos], buf[pos + 1]
-            length, head = b1 & 0x7F, 2
-            if length == 126:
-                if n - pos < 4:
-                    break
-                length, head = int.from_bytes(buf[pos + 2 : pos + 4], "big"), 4
-            elif length == 127:
-                if n - pos < 10:
-                    break
-                length, head = int.from_bytes(buf[pos + 2 : pos + 10], "big"), 10
-            if b1 & 0x80:  # a server never masks
-                self.abort()
-                return
-            end = pos + head + length
-            if end > n:
-                break
-            self._frame(b0, bytes(buf[pos + head : end]), now)
-            pos = end
-        if pos:
-            del buf[:pos]
-
-    def _frame(self, b0: int, payload: bytes, now: float) -> None:
-        op, fin = b0 & 0x0F, b0 & 0x80
-        if op in (0x1, 0x2):
-            if fin:
-                self.on_message(payload, now)
-            else:
-                self.partial = bytearray(payload)
-        elif op == 0x0 and self.partial is not None:
-            self.partial += payload
-            if fin:
-                self.on_message(bytes(self.partial), now)
-                self.partial = None
-        elif op == 0x9:
-            self._send(0xA, payload)
-        elif op == 0x8:
-            self.close_code = int.from_bytes(payload[:2], "big") if len(payload) >= 2 else 1005
-            self.close()
-
-    def _send(self, op: int, payload: bytes) -> None:
-        if self.transport is None or self.transport.is_closing() or len(payload) > 125:
-            return
-        mask = os.urandom(4)
-        body = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
-        self.transport.write(bytes([0x80 | op, 0x80 | len(payload)]) + mask + body)
-
-    def close(self) -> None:
-        """Send a close frame (1000) and drop the connection."""
-        self._send(0x8, (1000).to_bytes(2, "big"))
-        self.abort()
-
-    def abort(self) -> None:
-        if self.transport is not None and not self.transport.is_closing():
-            self.transport.close()
-
-
-async def open_raw(
-    port: int, path: str, on_message: Callable[[bytes, float], None], timeout: float = 30.0
-) -> RawClient:
-    """Connect a RawClient to ws://127.0.0.1:port/path and wait for the 101."""
-    key = base64.b64encode(os.urandom(16)).decode()
-    request = (
-        f"GET {path} HTTP/1.1\r\nHost: {HOST}:{port}\r\nUpgrade: websocket\r\n"
-        f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n"
-    ).encode()
-    loop = asyncio.get_running_loop()
-    _, proto = await asyncio.wait_for(
-        loop.create_connection(lambda: RawClient(request, on_message), HOST, port), timeout
-    )
-    try:
-        await asyncio.wait_for(proto.upgraded, timeout)
-    except BaseException:
-        proto.abort()
-        raise
-    return proto
-
-
-async def open_many(
-    n: int, opener: Callable[[int], Any], limit: int = 64, deadline_s: float = 120.0
-) -> tuple[list[Any], int]:
-    """Open n connections, at most `limit` handshakes at a time; (opened, failures)."""
-    gate = asyncio.Semaphore(limit)
-    stop = time.monotonic() + deadline_s
-
-    async def one(i: int) -> Any:
-        async with gate:
-            if time.monotonic() > stop:
-                raise TimeoutError("connection deadline passed")
-            return await opener(i)
-
-    got = await asyncio.gather(*(one(i) for i in range(n)), return_exceptions=True)
-    ok = [g for g in got if not isinstance(g, BaseException)]
-    return ok, n - len(ok)
-
-
-async def recv_cmd(conn: Connection, timeout: float) -> Any:
-    """The parent's next command, read without blocking the event loop; TimeoutError after."""
-    if not conn.poll(0):
-        loop = asyncio.get_running_loop()
-        ready = loop.create_future()
-        fd = conn.fileno()
-        loop.add_reader(fd, lambda: None if ready.done() else ready.set_result(None))
-        try:
-            await asyncio.wait_for(ready, timeout)
-        finally:
-            loop.remove_reader(fd)
-    return conn.recv()
-
-
-def ask(conn: Connection, message: Any, timeout: float) -> Any:
-    """Send a command to a child and wait (bounded) for its answer."""
-    if message is not None:
-        conn.send(message)
-    if not conn.poll(timeout):
-        raise TimeoutError(f"no answer to {message!r} within {timeout:.0f} s")
-    return conn.recv()
-
-
-@contextmanager
-def child(target: Callable[..., None], *args: Any) -> Iterator[Connection]:
-    """Run target(conn, *args) in a spawned process; stop (then kill) it on the way out."""
-    ctx = mp.get_context("spawn")
-    mine, theirs = ctx.Pipe()
-    proc = ctx.Process(target=target, args=(theirs, *args), daemon=True)
-    proc.start()
-    theirs.close()
-    try:
-        yield mine
-    finally:
-        with suppress(OSError):
-            mine.send(("stop",))
-        proc.join(timeout=20)
-        if proc.is_alive():
-            proc.terminate()
-            proc.join(timeout=5)
-        if proc.is_alive():
-            proc.kill()
-            proc.join(timeout=5)
-        mine.close()
-
-
-def run_child(main: Any, deadline_s: float) -> None:
-    """asyncio.run a child's coroutine under a hard deadline."""
-    with suppress(TimeoutError, BrokenPipeError, EOFError, KeyboardInterrupt):
-        asyncio.run(asyncio.wait_for(main, deadline_s))
 
 
 # --- the servers under test ---------------------------------------------------------------------
@@ -601,8 +415,8 @@ async def post_calls(
     calls: list[tuple[str | None, float, float, int]] = []
     reasons: Counter[str] = Counter()  # why calls failed: "status reason" or the exception
     floor: list[float] = []
-    limits = httpx.Limits(max_connections=200, max_keepalive_connections=200)
-    async with httpx.AsyncClient(base_url=base, timeout=15.0, limits=limits) as client:
+    pool = HttpPool(int(base.rsplit(":", 1)[1]))
+    try:
 
         async def call(i: int) -> None:
             lat = float(places[picks[i], 0] + jitter[i, 0])
@@ -613,22 +427,24 @@ async def post_calls(
             headers = {"Idempotency-Key": f"{tag}-{i}"}
             t0 = time.monotonic()
             try:
-                r = await client.post("/api/v1/calls", json=body, headers=headers)
-            except httpx.HTTPError as exc:
+                status, answer, t0, t1 = await pool.send(
+                    "POST", "/api/v1/calls", json.dumps(body).encode(), headers
+                )
+            except (TimeoutError, OSError) as exc:
                 calls.append((None, t0, time.monotonic(), 0))
                 reasons[type(exc).__name__] += 1
                 return
-            t1 = time.monotonic()
-            iid = r.json().get("incident_id") if r.status_code == 201 else None
-            calls.append((iid, t0, t1, r.status_code))
-            if r.status_code != 201:
-                reasons[f"{r.status_code} {r.json().get('reason', '')}"] += 1
+            reply = json.loads(answer) if answer else {}
+            iid = reply.get("incident_id") if status == 201 else None
+            calls.append((iid, t0, t1, status))
+            if status != 201:
+                reasons[f"{status} {reply.get('reason', '')}"] += 1
 
         async def healthz() -> None:
-            t0 = time.monotonic()
-            with suppress(httpx.HTTPError):
-                if (await client.get("/healthz")).status_code == 200:
-                    floor.append(time.monotonic() - t0)
+            with suppress(OSError, asyncio.TimeoutError):
+                status, _, t0, t1 = await pool.send("GET", "/healthz")
+                if status == 200:
+                    floor.append(t1 - t0)
 
         await asyncio.gather(*(healthz() for _ in range(8)))  # open pooled connections
         floor.clear()
@@ -639,6 +455,8 @@ async def post_calls(
                 await asyncio.sleep(max(0.0, at - time.monotonic()))
                 tasks.append(asyncio.create_task(job))
         await asyncio.wait_for(asyncio.gather(*tasks), 60)
+    finally:
+        pool.close()
     starts = [c[1] for c in calls]
     span = max(starts) - min(starts) if len(starts) > 1 else 0.0
     return {

@@ -44,6 +44,12 @@ def _build_parser() -> argparse.ArgumentParser:
         description="Run the policy study; arguments after the command go to it.",
         add_help=False,
     )
+    commands.add_parser(
+        "loadtest",
+        help="drive a running server on loopback and report latency per message kind",
+        description="Run the load test; arguments after the command go to it.",
+        add_help=False,
+    )
     serve = commands.add_parser(
         "serve",
         help="run the dispatch server",
@@ -129,6 +135,11 @@ def main(argv: list[str] | None = None) -> int:
 
         simulate_code: int = simulate_cli.main(rest)
         return simulate_code
+    if ns.command == "loadtest":
+        import simulator.loadtest as loadtest  # the top layer: see pyproject's ignore_imports
+
+        load_code: int = loadtest.main(rest)
+        return load_code
     if rest:
         parser.error(f"unrecognized arguments: {' '.join(rest)}")
     return _serve(ns)
