@@ -45,6 +45,7 @@ from dispatch.model import IncidentId, UnitId
 from dispatch.pages import mount_pages
 from dispatch.routes_agencies import router as agency_routes
 from dispatch.routes_cockpit import router as cockpit_routes
+from dispatch.routes_console import router as console_routes
 from dispatch.routes_map import router as map_routes
 from dispatch.routes_mci import router as mci_routes
 from dispatch.routes_volunteers import attach as attach_volunteers
@@ -140,6 +141,7 @@ def create_app(
     app.include_router(agency_routes)
     app.include_router(mci_routes)
     app.include_router(map_routes)
+    app.include_router(console_routes)
     app.include_router(cockpit_routes)
     mount_pages(app)
     return app

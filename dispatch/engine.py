@@ -224,16 +224,18 @@ class Engine:
         ]
         return rank_options(self.router, units, inc.view(now_s), now_s, self.settings.recommend)
 
+    def first_priority(self, complaint: Complaint | None) -> Priority:
+        """A new call's priority before triage: P1 for a cardiac arrest, else the default."""
+        if complaint is Complaint.CARDIAC_ARREST:
+            return Priority.P1
+        return self.settings.default_priority
+
     # --- handlers ---------------------------------------------------------------------------
     def _on_CallReceived(self, e: ev.CallReceived, now_s: float) -> None:
         if e.incident_id in self.incidents:
             raise IllegalTransition(f"incident {e.incident_id} exists already")
         position = self._snap(e.lat, e.lon)
-        prio = (
-            Priority.P1
-            if e.complaint is Complaint.CARDIAC_ARREST
-            else self.settings.default_priority
-        )
+        prio = self.first_priority(e.complaint)
         inc = Incident(e.incident_id, e.lat, e.lon, e.radius95_m, position, prio,
                        e.complaint or Complaint.OTHER, call_radius95_m=e.radius95_m,
                        conflict=e.conflict)  # fmt: skip

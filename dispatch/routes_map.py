@@ -13,6 +13,9 @@ Coordinates are integers: quanta of `QUANTUM_DEG` (1e-5 degrees: 0.96 m east-wes
 north-south in Hangzhou) from the bounding box's south-west corner. A polyline is
 `[name, x0, y0, dx1, dy1, dx2, dy2, ...]`: its street's index in `names` (-1: unnamed), the first
 point, then the step to each next point (consecutive points closer than a quantum are merged).
+The answer also lists the ambulance stations (`stations`): the homes of the fleet the server
+seeded (`dispatch.fleet`, the units based at each that the server still has) and the rows of
+the SYNTHETIC station file (`data/stations/`, the simulator's planned sites) inside the map.
 The bundled Hangzhou network (39,059 nodes, 73,720 edges: 11,083 polylines) with its hospitals
 and AEDs is 484 kB of JSON, 166 kB gzipped; the body is built on the first request on a worker
 thread (~0.5 s) and kept, JSON and gzip, with an ETag. The answer is gzipped when the client
@@ -23,6 +26,7 @@ answers 304.
 from __future__ import annotations
 
 import asyncio
+import csv
 import gzip
 import hashlib
 import json
@@ -31,6 +35,7 @@ import threading
 import weakref
 from collections import defaultdict
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -38,8 +43,10 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 from numpy.typing import NDArray
 
+from dispatch.fleet import demo_fleet
 from dispatch.http_common import ERRORS, Svc, dispatcher_only
 from dispatch.service import DispatchService
+from routing.load import data_dir
 from routing.network import RoadNetwork
 
 router = APIRouter(prefix="/api/v1", dependencies=[Depends(dispatcher_only)])
@@ -56,6 +63,7 @@ ROAD_CLASSES: tuple[tuple[str, float], ...] = (
     ("lane", 0.0),
 )
 VERSION = 1
+STATIONS_CSV = Path("stations") / "hangzhou_stations_synthetic.csv"  # under data/
 
 
 @dataclass(frozen=True)
@@ -155,6 +163,37 @@ def road_polylines(net: RoadNetwork, origin: NDArray[np.float64]) -> list[list[l
     return out
 
 
+def fleet_stations(svc: DispatchService) -> list[dict[str, Any]]:
+    """The seeded fleet's home stations (the same `demo_fleet` the service registers), each
+    with the units based there that the server holds; none when no fleet was seeded."""
+    based: dict[tuple[float, float], list[str]] = {}
+    for unit in demo_fleet(svc.router.net, svc.settings.seed_fleet):
+        if unit.unit_id in svc.engine.units:
+            based.setdefault((unit.lat, unit.lon), []).append(unit.unit_id)
+    return [
+        {"station_id": f"H{i + 1:02d}", "lat": lat, "lon": lon, "units": len(ids),
+         "unit_ids": ids, "source": "demo_fleet"}
+        for i, ((lat, lon), ids) in enumerate(based.items())
+    ]  # fmt: skip
+
+
+def file_stations(path: Path, bbox: tuple[float, float, float, float]) -> list[dict[str, Any]]:
+    """The station file's rows (station_id, lat, lon, units, als_units, source) inside the
+    map's bbox (west, south, east, north); none when there is no file."""
+    if not path.is_file():
+        return []
+    west, south, east, north = bbox
+    out: list[dict[str, Any]] = []
+    with path.open(newline="", encoding="utf-8") as f:
+        for row in csv.DictReader(f):
+            lat, lon = float(row["lat"]), float(row["lon"])
+            if west <= lon <= east and south <= lat <= north:
+                out.append({"station_id": row["station_id"], "lat": lat, "lon": lon,
+                            "units": int(row["units"]), "als_units": int(row["als_units"]),
+                            "unit_ids": [], "source": row["source"]})  # fmt: skip
+    return out
+
+
 def encode_map(svc: DispatchService) -> EncodedMap:
     """The whole answer for this service's network, hospitals and AEDs (pure; ~0.5 s on
     Hangzhou, so it runs on a worker thread, once)."""
@@ -195,6 +234,11 @@ def encode_map(svc: DispatchService) -> EncodedMap:
         "roads": road_polylines(net, origin),
         "hospitals": hospitals,
         "aeds": aeds,
+        "stations": fleet_stations(svc)
+        + file_stations(
+            data_dir() / STATIONS_CSV,
+            (float(low[0]), float(low[1]), float(high[0]), float(high[1])),
+        ),
     }
     body = json.dumps(answer, ensure_ascii=False, separators=(",", ":")).encode()
     etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
@@ -243,8 +287,9 @@ def accepts_gzip(accept_encoding: str) -> bool:
     },
 )
 async def base_map(request: Request, svc: Svc) -> Response:
-    """The road network as quantised polylines per road class, the hospitals and the AEDs, to
-    draw the console's map (docs/wire-protocol.md); gzipped when the client accepts it."""
+    """The road network as quantised polylines per road class, the hospitals, the AEDs and the
+    stations, to draw the console's map (docs/wire-protocol.md); gzipped when the client
+    accepts it."""
     encoded = _built.get(svc)
     if encoded is None:
         encoded = await asyncio.to_thread(map_of, svc)

@@ -140,6 +140,7 @@ class DispatchService(Feeds, LiveInputs):
         # caller sends another fix), the incidents a dispatcher placed by hand (caller fixes
         # no longer move those) and the live traffic entries.
         self._evidence: dict[IncidentId, CallEvidence] = {}
+        self._fused: dict[IncidentId, tuple[CallEvidence, Estimate | None]] = {}  # its estimate
         self._placed_by_dispatcher: set[IncidentId] = set()
         self.traffic = TrafficBook()
         self._commit: GroupCommit | None = None  # None: append synchronously (before start)
@@ -414,6 +415,8 @@ class DispatchService(Feeds, LiveInputs):
             "incident_id": incident_id,
             "estimate": body["estimate"],
             "flood_suspected": flood,
+            "priority": int(self.engine.first_priority(complaint)),  # a queue sorts it at once
+            "complaint": (complaint or Complaint.OTHER).value,
         }
         firsts: list[Frame] = [("console", console, None)]
         if flood:
@@ -428,6 +431,7 @@ class DispatchService(Feeds, LiveInputs):
         self._call_keys[idem] = _first_answer(codec.to_dict(event))
         self._remember_caller(incident_id, event.caller_token_sha256)
         self._evidence[incident_id] = evidence
+        self._fused[incident_id] = (evidence, estimate)  # what the console's views show
         return body, True
 
     def _locate(self, evidence: CallEvidence) -> Estimate | None:
@@ -609,6 +613,7 @@ class DispatchService(Feeds, LiveInputs):
                     self.vitals_seq.pop(d.incident_id, None)
                     self._aeds_sent.discard(d.incident_id)
                     self._evidence.pop(d.incident_id, None)
+                    self._fused.pop(d.incident_id, None)
                     self._placed_by_dispatcher.discard(d.incident_id)
             elif isinstance(d, ev.OfferSent):
                 offer = {"type": "offer.sent", "devices": list(d.devices),
@@ -624,6 +629,11 @@ class DispatchService(Feeds, LiveInputs):
                 acked = {"type": "patient.acknowledged", "incident_id": d.incident_id,
                          "after_s": round(d.after_s, 1)}  # fmt: skip
                 out.append((f"hospital:{d.hospital_id}", acked, None))
+        if isinstance(event, ev.IncidentTriaged):  # every console re-sorts its queue
+            triaged = {"type": "incident.triaged", "incident_id": event.incident_id,
+                       "priority": int(event.priority), "complaint": event.complaint.value,
+                       "determinant": event.determinant}  # fmt: skip
+            out.insert(0, ("console", triaged, None))
         if isinstance(event, ev.IncidentTriaged | ev.PatientDescribed):
             out.extend(self._inbound_update(event.incident_id))
         if isinstance(event, ev.CallReceived | ev.IncidentTriaged):

@@ -17,7 +17,8 @@ from typing import Any
 from dispatch import events as ev
 from dispatch.engine import Engine, Incident, Unit
 from dispatch.hub import Hub
-from dispatch.model import IncidentId, Step
+from dispatch.location_view import conflict_body, evidence_time_s, sources_view
+from dispatch.model import IncidentId, Step, UnitId
 from dispatch.tokens import TokenBook
 from hospital_link.activation import suggest_activation
 from hospital_link.destination import rank_destinations
@@ -25,7 +26,8 @@ from hospital_link.fhir import StreamContext, patient_pseudonym
 from hospital_link.notice import diverted_bundle, inbound_bundle
 from hospital_link.registry import HospitalId, Registry
 from hospital_link.vitals import Numerics
-from location_fusion.locate import Locator
+from location_fusion.cells import sector_for
+from location_fusion.locate import CallEvidence, Estimate, Locator
 from routing.router import Router
 from routing.snap import Positions, RoadPosition
 
@@ -36,6 +38,15 @@ Frame = tuple[str, dict[str, Any] | None, str | None]  # (topic, message or None
 COMING = frozenset({Step.UNIT_NOTIFIED, Step.UNIT_ACKNOWLEDGED, Step.EN_ROUTE})
 #: Steps while the unit is with the patient: destinations are timed from the unit.
 WITH_PATIENT = frozenset({Step.ON_SCENE, Step.LEFT_SCENE})
+#: A route to draw: to the incident while a unit is coming, to the hospital while transporting.
+ROUTE_TO_HOSPITAL = frozenset({Step.LEFT_SCENE})
+#: The conflict of a call whose evidence a restart dropped: the logged flag, no details.
+CONFLICT_AT_CALL: dict[str, Any] = {
+    "sources": [],
+    "distance_m": None,
+    "message": "the call's location sources disagreed: confirm location",
+}
+
 #: Steps that end the caller's socket: help has arrived, or the incident is over.
 CALLER_DONE = frozenset({Step.ON_SCENE, Step.CANCELLED, Step.CLOSED})
 
@@ -82,6 +93,9 @@ class Views:
     _descriptions: dict[IncidentId, str]
     latest_vitals: dict[IncidentId, Numerics]  # the last numerics a tablet sent, per patient
     tokens: TokenBook
+    _evidence: dict[IncidentId, CallEvidence]
+    _placed_by_dispatcher: set[IncidentId]
+    _fused: dict[IncidentId, tuple[CallEvidence, Estimate | None]]  # evidence -> its estimate
 
     def description(self, incident_id: IncidentId, lat: float, lon: float) -> str:
         text = self._descriptions.get(incident_id)
@@ -120,8 +134,98 @@ class Views:
             unit_id=inc.unit_id,
             offer_deadline_s=inc.offer_deadline_s,
             acked_devices=sorted(inc.acked_devices),
+            conflict=self.conflict_of(inc),
         )
         return view
+
+    # --- a call's location sources (the console draws them beside the estimate) -------------
+    def fused_evidence(
+        self, incident_id: IncidentId
+    ) -> tuple[CallEvidence, Estimate | None] | None:
+        """The call's evidence kept in memory and the estimate fused from it as of its newest
+        part (kept until the evidence changes); None once a restart or the close dropped it."""
+        evidence = self._evidence.get(incident_id)
+        if evidence is None:
+            self._fused.pop(incident_id, None)
+            return None
+        found = self._fused.get(incident_id)
+        if found is None or found[0] is not evidence:
+            at_s = evidence_time_s(evidence, self.now())
+            found = self._fused[incident_id] = (evidence, self.locator.locate(evidence, at_s))
+        return found
+
+    def conflict_of(self, inc: Incident) -> dict[str, Any] | None:
+        """The conflict alarm the console shows: the evidence's, none once a dispatcher placed
+        the incident, the call's logged flag (without details) when a restart lost the rest."""
+        if inc.incident_id in self._placed_by_dispatcher:
+            return None
+        found = self.fused_evidence(inc.incident_id)
+        if found is not None:
+            return conflict_body(found[1].conflict) if found[1] is not None else None
+        return dict(CONFLICT_AT_CALL) if inc.conflict else None
+
+    def location_sources(self, incident_id: str) -> dict[str, Any]:
+        """Each source of the call's location (fixes, the serving cell's wedge, the places its
+        words matched) beside the fused estimate and the incident's own place."""
+        inc = self.engine.incident(IncidentId(incident_id))
+        body: dict[str, Any] = {
+            "incident_id": inc.incident_id,
+            "place": self.place(inc),
+            "placed_by_dispatcher": inc.incident_id in self._placed_by_dispatcher,
+            "conflict": self.conflict_of(inc),
+            "kept": False,
+            "fixes": [],
+            "cell": None,
+            "spoken": None,
+            "fused": None,
+        }
+        found = self.fused_evidence(inc.incident_id)
+        if found is None:  # closed, made without a call (MCI), or a restart dropped it
+            return body
+        evidence, estimate = found
+        sector = None
+        if evidence.cell is not None and self.locator.cells is not None:
+            cell = self.locator.cells.lookup(evidence.cell)
+            sector = sector_for(cell, evidence.cell) if cell is not None else None
+        at_s = evidence_time_s(evidence, self.now())
+        view = sources_view(evidence, estimate, sector, self.now())
+        view.pop("conflict")  # the incident's (above): none once a dispatcher placed it
+        body.update(view, kept=True, evidence_at_s=round(at_s, 3))
+        return body
+
+    # --- a unit's road route (the console draws it with the ETA) ----------------------------
+    def unit_route(self, incident_id: str, unit_id: str | None = None) -> dict[str, Any]:
+        """The road route of the incident's unit: to the incident while it is coming, to the
+        hospital's door while it transports. With `unit_id`, that unit's route to the incident
+        (a recommendation previewed). `route` is None when there is nothing to drive."""
+        inc = self.engine.incident(IncidentId(incident_id))
+        chosen = unit_id if unit_id is not None else inc.unit_id
+        body: dict[str, Any] = {
+            "incident_id": inc.incident_id, "unit_id": chosen, "to": None,
+            "hospital_id": None, "route": None,
+        }  # fmt: skip
+        if chosen is None:
+            return body
+        unit = self.engine.unit(UnitId(chosen))
+        target = None
+        if unit_id is not None or (inc.unit_id is not None and inc.step in COMING):
+            target, body["to"] = inc.position, "incident"
+        elif inc.step in ROUTE_TO_HOSPITAL and inc.destination is not None:
+            target = self.hospital_door(inc.destination)
+            body.update(to="hospital", hospital_id=inc.destination)
+        if target is None:
+            return body
+        self.engine.refresh_positions(self.engine.settings.position_refresh_s)
+        route = self.router.route(unit.position, target)
+        if route is None or not math.isfinite(route.eta_s):
+            return body
+        body["route"] = {
+            "eta_s": round(route.eta_s, 1),
+            "length_m": round(route.length_m, 1),
+            "lonlat": [[round(x, 6), round(y, 6)] for x, y in route.lonlat.tolist()],
+            "directions": route.directions(),
+        }
+        return body
 
     def incidents(self, open_only: bool = True) -> list[dict[str, Any]]:
         return [

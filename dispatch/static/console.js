@@ -63,6 +63,19 @@
   };
   const PRIORITY_COLOUR = { 1: "#f85149", 2: "#d29922", 3: "#58a6ff" };
   const AED_COLOUR = "#39c5cf";
+  // The selected call's location sources, its unit's route and the stations: each its own
+  // colour, drawn opaque where it marks a point (the page tests count these pixels).
+  const FIX_COLOUR = "#f778ba";
+  const CELL_COLOUR = "#d4d47a";
+  const SPOKEN_COLOUR = "#b4f0ff";
+  const ROUTE_COLOUR = "#388bfd";
+  const STATION_COLOUR = "#8957e5";
+  const CONFLICT_COLOUR = "#f85149";
+  const SOURCE_LABEL = {
+    gnss: "GPS fix", wifi: "Wi-Fi fix", cell: "network fix", fused: "handset fix",
+    cell_sector: "cell sector", speech: "spoken place",
+  };
+  const ROUTE_EVERY_MS = 10000; // the selected call's route and ETA are asked again this often
   const READY_EVERY_MS = 5000;
   const SETTLE_MS = 150; // the base map is redrawn this long after the last pan or zoom
 
@@ -78,6 +91,7 @@
   let readiness = null; // null: not asked yet; "" ready; else the reason it is not
   let selected = null; // incident id
   let marked = 0; // index of the recommendation Enter sends
+  const layers = { stations: true, aeds: true, sources: true, route: true }; // map toggles
   // Engine time is seconds since the server's first start; the snapshot carries no "now", so
   // the offset is learned from frames stamped at_s (each at or before the moment it is sent).
   let engineOffsetS = null; // engine seconds minus local seconds, a lower bound
@@ -246,6 +260,13 @@
         return onCall(frame);
       case "incident.stepped":
         return onStep(frame);
+      case "incident.triaged": // a triage anywhere: the queue sorts again
+        if (inc) {
+          if (typeof frame.priority === "number") inc.priority = frame.priority;
+          if (frame.complaint) inc.complaint = frame.complaint;
+          changed(inc);
+        }
+        return;
       case "incident.recommended":
         if (inc) {
           inc.recs = frame.options || [];
@@ -258,6 +279,7 @@
           inc.unit_id = frame.unit_id;
           inc.offer_deadline_s = frame.deadline_s;
           inc.offerBy = frame.by;
+          inc.routeAsked = false; // a new unit: its route
           changed(inc);
         }
         return;
@@ -276,6 +298,9 @@
         if (inc) {
           setEstimate(inc, frame.estimate);
           inc.locatedBy = frame.by;
+          inc.sourcesAsked = false; // new evidence, or the dispatcher's placing
+          inc.routeAsked = false;
+          inc.preview = null;
           changed(inc);
         }
         return;
@@ -372,6 +397,8 @@
       offer_deadline_s: null, offerBy: null, receivedAtS: null, receivedLocalMs: null,
       recs: [], recsAsked: false, aeds: [], escalations: [], alerts: new Map(),
       destination: null, locatedBy: null, flash: false, x: null, y: null,
+      sources: null, sourcesAsked: false, route: null, routeAsked: false, routeAtMs: 0,
+      preview: null,
     };
   }
 
@@ -380,7 +407,7 @@
     const inc = incidents.get(view.incident_id) || blankIncident(view.incident_id);
     incidents.set(inc.id, inc);
     if (view.place) {
-      setEstimate(inc, { ...view.place, conflict: inc.conflict });
+      setEstimate(inc, { ...view.place, conflict: "conflict" in view ? view.conflict : inc.conflict });
     }
     if (typeof view.priority === "number") inc.priority = view.priority;
     if (view.complaint) inc.complaint = view.complaint;
@@ -407,10 +434,13 @@
     incidents.set(inc.id, inc);
     setEstimate(inc, frame.estimate);
     inc.receivedLocalMs = Date.now();
+    if (typeof frame.priority === "number") inc.priority = frame.priority;
+    if (frame.complaint) inc.complaint = frame.complaint;
     if (frame.flood_suspected) inc.alerts.set("flood", "Many calls from this phone in a minute.");
     if (!selected) selected = inc.id;
     changed(inc);
-    // The frame has no priority or complaint: the incident's view has (one audited read).
+    if (inc.priority !== null && inc.complaint) return;
+    // An older server's frame has no priority or complaint: the incident's view has them.
     api("GET", `/api/v1/incidents/${encodeURIComponent(inc.id)}`).then((r) => {
       if (r.ok && r.data && incidents.get(inc.id) === inc) {
         upsertIncident(r.data);
@@ -452,6 +482,7 @@
     const inc = frame.incident_id ? incidents.get(frame.incident_id) : null;
     if (inc && frame.status !== "available_at_station" && frame.status !== "available_on_road") {
       inc.unit_id = frame.unit_id;
+      inc.routeAsked = false; // coming, transporting or arrived: the route changes with it
     }
     renderCounts();
     renderQueue();
@@ -520,9 +551,10 @@
 
   // Waiting calls first, then by priority (P1 first), then newest first.
   function ordered() {
-    const received = (inc) => inc.receivedLocalMs !== null
-      ? inc.receivedLocalMs / 1000 + (engineOffsetS || 0)
-      : (inc.receivedAtS ?? 0);
+    // engine time of eTimes.01 when known (snapshot, or the frame that follows call.received),
+    // so a page that reloads sorts the calls exactly as one that saw them come in
+    const received = (inc) => inc.receivedAtS !== null ? inc.receivedAtS
+      : inc.receivedLocalMs !== null ? inc.receivedLocalMs / 1000 + (engineOffsetS || 0) : 0;
     return [...incidents.values()].sort((a, b) =>
       (waiting(b) - waiting(a))
       || ((a.priority ?? 2) - (b.priority ?? 2))
@@ -663,12 +695,17 @@
       $("#conflict-message").textContent = inc.conflict.message
         || `${(inc.conflict.sources || []).join(", ")} disagree by ${Math.round(inc.conflict.distance_m)} m`;
       $("#conflict-readback").textContent = inc.description || "";
+      $("#conflict-names").textContent = conflictNames(inc.conflict);
     }
+    if (!inc.sourcesAsked) askSources(inc);
+    renderSources(inc);
     for (const b of document.querySelectorAll("button.prio")) {
       b.setAttribute("aria-pressed", String(Number(b.dataset.priority) === inc.priority));
     }
     if (inc.complaint && document.activeElement !== $("#complaint")) $("#complaint").value = inc.complaint;
     renderAssigned(inc);
+    if (inc.unit_id && !inc.routeAsked) askRoute(inc);
+    renderRoute(inc);
     renderRecs(inc);
     renderAeds(inc);
     const alerts = $("#alerts");
@@ -749,6 +786,8 @@
       li.append(button);
       return li;
     }));
+    const mark = recs[marked];
+    if (mark && (!inc.preview || inc.preview.unit_id !== mark.unit_id)) askRoute(inc, mark.unit_id);
     $("#recs-empty").hidden = recs.length > 0 || Boolean(inc.unit_id);
     $(".recs").hidden = Boolean(inc.unit_id);
   }
@@ -770,6 +809,113 @@
     }));
   }
 
+  // --- the selected call's location sources and its unit's route --------------------------
+  function conflictNames(conflict) {
+    const names = (conflict.sources || []).map((s) => SOURCE_LABEL[s] || s);
+    if (!names.length) return "";
+    return names.length === 1 ? `Odd one out: ${names[0]}.` : `Disagreeing: ${names.join(" and ")}.`;
+  }
+
+  async function askSources(inc) {
+    inc.sourcesAsked = true;
+    const r = await api("GET", `/api/v1/incidents/${encodeURIComponent(inc.id)}/sources`)
+      .catch(() => ({ ok: false }));
+    if (r.ok && r.data && incidents.get(inc.id) === inc) {
+      inc.sources = r.data;
+      for (const p of sourcePoints(inc.sources)) project(p);
+      changed(inc);
+    }
+  }
+
+  // Everything of a sources answer that has a place: projected for drawing in one go.
+  function sourcePoints(src) {
+    const out = [...(src.fixes || [])];
+    if (src.cell && src.cell.known) {
+      src.cell.lat = src.cell.site_lat;
+      src.cell.lon = src.cell.site_lon;
+      out.push(src.cell);
+    }
+    if (src.spoken) out.push(...src.spoken.candidates);
+    return out;
+  }
+
+  function renderSources(inc) {
+    const src = inc.sources;
+    const box = $("#sources");
+    box.hidden = !src || !src.kept;
+    if (box.hidden) return;
+    const rows = [];
+    const row = (source, conflict, text) => {
+      const li = document.createElement("li");
+      li.dataset.source = source;
+      li.dataset.conflict = String(Boolean(conflict));
+      li.textContent = text + (conflict ? " · disagrees" : "");
+      rows.push(li);
+    };
+    for (const f of src.fixes) {
+      row(f.source, f.in_conflict, `${SOURCE_LABEL[f.source] || f.source} ±${Math.round(f.accuracy_m)} m`
+        + ` (95 %: ${Math.round(f.radius95_m)} m) · ${fmtDuration(f.age_s)} old`);
+    }
+    const c = src.cell;
+    if (c) {
+      const id = `${c.radio} ${c.cell.join("-")}`;
+      const where = !c.known ? "not in the cell table"
+        : c.omni ? `circle ${Math.round(c.r_min_m)}–${Math.round(c.r_max_m)} m round the site`
+          : `sector ${Math.round(c.azimuth_deg)}° ±${Math.round(c.half_width_deg)}°, `
+            + `${Math.round(c.r_min_m)}–${Math.round(c.r_max_m)} m`;
+      row("cell_sector", c.in_conflict, `Cell ${id}: ${where}`);
+    }
+    if (src.spoken) {
+      const found = src.spoken.candidates.map((p) => `${p.name} (${p.kind}, ${p.score.toFixed(2)})`);
+      row("speech", src.spoken.in_conflict,
+        `Words “${src.spoken.text}”: ${found.length ? found.join(", ") : "no place matched"}`);
+    }
+    if (src.fused && src.fused.shares) {
+      const parts = Object.entries(src.fused.shares)
+        .map(([k, v]) => `${SOURCE_LABEL[k] || k} ${v > 0 && v < 0.005 ? "< 1" : Math.round(v * 100)} %`);
+      if (parts.length) row("shares", false, `Shares of the estimate: ${parts.join(", ")}`);
+    }
+    $("#source-list").replaceChildren(...rows);
+  }
+
+  async function askRoute(inc, unitId = null) {
+    if (unitId === null) {
+      inc.routeAsked = true;
+      inc.routeAtMs = Date.now();
+    } else {
+      inc.preview = { unit_id: unitId, route: null };
+    }
+    const query = unitId === null ? "" : `?unit_id=${encodeURIComponent(unitId)}`;
+    const r = await api("GET", `/api/v1/incidents/${encodeURIComponent(inc.id)}/route${query}`)
+      .catch(() => ({ ok: false }));
+    if (!r.ok || !r.data || incidents.get(inc.id) !== inc) return;
+    const answer = { ...r.data, atMs: Date.now() };
+    if (answer.route) {
+      answer.points = answer.route.lonlat.map(([lon, lat]) => ({ lon, lat, x: null, y: null }));
+      for (const p of answer.points) project(p);
+    }
+    if (unitId === null) inc.route = answer;
+    else if (inc.preview && inc.preview.unit_id === unitId) inc.preview = answer;
+    changed(inc);
+  }
+
+  // The ETA as the route said it, counted down since it was asked.
+  function etaLeft(answer) {
+    if (!answer || !answer.route) return null;
+    return Math.max(0, answer.route.eta_s - (Date.now() - answer.atMs) / 1000);
+  }
+
+  function renderRoute(inc) {
+    const out = $("#route-info");
+    const answer = inc.unit_id ? inc.route : null;
+    out.hidden = !answer || !answer.route;
+    if (out.hidden) return;
+    const to = answer.to === "hospital" ? hospitalName(answer.hospital_id) : "the call";
+    out.dataset.unit = answer.unit_id;
+    out.textContent = `Route: ${answer.unit_id} to ${to} · ETA ${fmtDuration(etaLeft(answer))}`
+      + ` · ${(answer.route.length_m / 1000).toFixed(1)} km`;
+  }
+
   function say(text, kind = "") {
     const out = $("#action");
     out.textContent = text;
@@ -787,6 +933,7 @@
       inc.unit_id = unitId;
       if (r.data && typeof r.data.deadline_s === "number") inc.offer_deadline_s = r.data.deadline_s;
       say(`${unitId} dispatched to ${inc.id}: offer sent to the crew.`, "ok");
+      inc.routeAsked = false;
       changed(inc);
       return;
     }
@@ -850,7 +997,8 @@
   // --- keyboard -------------------------------------------------------------------------
   document.addEventListener("keydown", (event) => {
     const target = event.target;
-    const typing = target instanceof HTMLInputElement || target instanceof HTMLSelectElement
+    const typing = (target instanceof HTMLInputElement && target.type !== "checkbox")
+      || target instanceof HTMLSelectElement
       || target instanceof HTMLTextAreaElement;
     if (event.key === "Escape") {
       if (typing) target.blur();
@@ -947,7 +1095,13 @@
       if (!r.ok) throw new Error(`HTTP ${r.status}`);
       decodeMap(await r.json());
       $("#map-status").hidden = true;
-      for (const inc of incidents.values()) project(inc);
+      for (const inc of incidents.values()) {
+        project(inc);
+        if (inc.sources) for (const p of sourcePoints(inc.sources)) project(p);
+        for (const answer of [inc.route, inc.preview]) {
+          if (answer && answer.points) for (const p of answer.points) project(p);
+        }
+      }
       for (const unit of units.values()) project(unit);
       fitCity();
     } catch (err) {
@@ -987,6 +1141,11 @@
     for (const a of mapData.aeds) {
       a.x = toX(mapData, a.lon);
       a.y = toY(mapData, a.lat);
+    }
+    mapData.stations = mapData.stations || [];
+    for (const st of mapData.stations) {
+      st.x = toX(mapData, st.lon);
+      st.y = toY(mapData, st.lat);
     }
     renderLegend();
   }
@@ -1107,7 +1266,8 @@
       ctx.stroke(roadPaths[c]);
     }
     ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
-    if (view.s >= 0.06) { // AEDs: small hollow squares, so they are not taken for units
+    if (layers.stations) drawStations(ctx);
+    if (layers.aeds && view.s >= 0.06) { // AEDs: small hollow squares, not taken for units
       ctx.strokeStyle = AED_COLOUR;
       ctx.lineWidth = 1.5;
       for (const a of mapData.aeds) {
@@ -1134,11 +1294,182 @@
     }
   }
 
+  // Stations: a house, filled for the fleet's homes, outlined for the planned sites of the
+  // station file; named from a closer zoom.
+  function drawStations(ctx) {
+    ctx.font = "600 10px system-ui, sans-serif";
+    for (const st of mapData.stations) {
+      const [x, y] = screen(st.x, st.y);
+      if (x < -10 || y < -10 || x > width + 10 || y > height + 10) continue;
+      ctx.beginPath();
+      ctx.moveTo(x, y - 8);
+      ctx.lineTo(x + 7, y - 2);
+      ctx.lineTo(x + 7, y + 6);
+      ctx.lineTo(x - 7, y + 6);
+      ctx.lineTo(x - 7, y - 2);
+      ctx.closePath();
+      if (st.source === "demo_fleet") {
+        ctx.fillStyle = STATION_COLOUR;
+        ctx.fill();
+        ctx.strokeStyle = "#f0f6fc";
+        ctx.lineWidth = 1;
+        ctx.setLineDash([]);
+      } else {
+        ctx.strokeStyle = STATION_COLOUR;
+        ctx.lineWidth = 1.5;
+        ctx.setLineDash([2, 2]);
+      }
+      ctx.stroke();
+      ctx.setLineDash([]);
+      if (view.s >= 0.12) {
+        ctx.fillStyle = "#d2a8ff";
+        ctx.fillText(`${st.station_id} · ${st.units}`, x + 9, y + 4);
+      }
+    }
+  }
+
+  function drawRoute(ctx, answer, preview) {
+    if (!answer || !answer.points || answer.points.length < 2 || answer.points[0].x == null) return;
+    ctx.beginPath();
+    answer.points.forEach((p, i) => {
+      const [x, y] = screen(p.x, p.y);
+      if (i) ctx.lineTo(x, y);
+      else ctx.moveTo(x, y);
+    });
+    ctx.lineCap = "round";
+    ctx.lineJoin = "round";
+    ctx.setLineDash(preview ? [8, 6] : []);
+    ctx.strokeStyle = preview ? "rgba(56, 139, 253, 0.7)" : ROUTE_COLOUR;
+    ctx.lineWidth = preview ? 3 : 5;
+    ctx.stroke();
+    ctx.setLineDash([]);
+  }
+
+  // The ETA by the unit on the map, in a box so it reads over the roads.
+  function drawEtaLabel(ctx, answer) {
+    const unit = answer && answer.route ? units.get(answer.unit_id) : null;
+    if (!unit || unit.x === null) return;
+    const [x, y] = screen(unit.x, unit.y);
+    const text = `${unit.id} · ETA ${fmtDuration(etaLeft(answer))}`;
+    ctx.font = "700 12px system-ui, sans-serif";
+    const w = ctx.measureText(text).width + 10;
+    ctx.fillStyle = "rgba(13, 17, 23, 0.85)";
+    ctx.fillRect(x + 9, y - 22, w, 18);
+    ctx.strokeStyle = ROUTE_COLOUR;
+    ctx.lineWidth = 1;
+    ctx.strokeRect(x + 9, y - 22, w, 18);
+    ctx.fillStyle = "#f0f6fc";
+    ctx.fillText(text, x + 14, y - 9);
+  }
+
+  function conflictRing(ctx, x, y, r) {
+    ctx.beginPath();
+    ctx.arc(x, y, r, 0, 2 * Math.PI);
+    ctx.setLineDash([5, 4]);
+    ctx.lineWidth = 2;
+    ctx.strokeStyle = CONFLICT_COLOUR;
+    ctx.stroke();
+    ctx.setLineDash([]);
+  }
+
+  function marker(ctx, x, y, r, colour, conflict) {
+    ctx.beginPath();
+    ctx.arc(x, y, r, 0, 2 * Math.PI);
+    ctx.fillStyle = colour;
+    ctx.fill();
+    ctx.lineWidth = conflict ? 3 : 1.5;
+    ctx.strokeStyle = conflict ? CONFLICT_COLOUR : "#0d1117";
+    ctx.stroke();
+  }
+
+  // The selected call's sources: the cell's wedge (or circle), each fix with its 95 % circle,
+  // each spoken candidate with its name and score; a source the alarm names ringed in red.
+  function drawSources(ctx, src) {
+    if (!src || !src.kept) return;
+    const c = src.cell;
+    if (c && c.known && c.x != null) { // != null: not projected before the map came
+      const [sx, sy] = screen(c.x, c.y);
+      const rMax = Math.max(2, c.r_max_m * view.s);
+      const rMin = c.r_min_m * view.s;
+      ctx.beginPath();
+      if (c.omni) {
+        ctx.arc(sx, sy, rMax, 0, 2 * Math.PI);
+        if (rMin > 0) {
+          ctx.moveTo(sx + rMin, sy);
+          ctx.arc(sx, sy, rMin, 0, 2 * Math.PI, true);
+        }
+      } else { // clockwise from north on the map is the canvas angle minus 90°
+        const a0 = ((c.azimuth_deg - c.half_width_deg - 90) * Math.PI) / 180;
+        const a1 = ((c.azimuth_deg + c.half_width_deg - 90) * Math.PI) / 180;
+        ctx.arc(sx, sy, rMax, a0, a1);
+        ctx.arc(sx, sy, rMin, a1, a0, true);
+        ctx.closePath();
+      }
+      ctx.fillStyle = "rgba(212, 212, 122, 0.10)";
+      ctx.fill("evenodd");
+      ctx.setLineDash(c.in_conflict ? [6, 4] : []);
+      ctx.lineWidth = 2;
+      ctx.strokeStyle = CELL_COLOUR;
+      ctx.stroke();
+      ctx.setLineDash([]);
+      ctx.fillStyle = CELL_COLOUR; // the mast
+      ctx.fillRect(sx - 5, sy - 5, 10, 10);
+      if (c.in_conflict) {
+        ctx.strokeStyle = CONFLICT_COLOUR;
+        ctx.lineWidth = 2;
+        ctx.strokeRect(sx - 7, sy - 7, 14, 14);
+      }
+    }
+    for (const f of src.fixes || []) {
+      if (f.x == null) continue;
+      const [x, y] = screen(f.x, f.y);
+      ctx.beginPath();
+      ctx.arc(x, y, Math.max(3, f.radius95_m * view.s), 0, 2 * Math.PI);
+      ctx.fillStyle = "rgba(247, 120, 186, 0.12)";
+      ctx.fill();
+      ctx.lineWidth = 2;
+      ctx.strokeStyle = FIX_COLOUR;
+      ctx.stroke();
+      if (f.in_conflict) conflictRing(ctx, x, y, Math.max(3, f.radius95_m * view.s) + 4);
+      marker(ctx, x, y, 5, FIX_COLOUR, f.in_conflict);
+    }
+    const spoken = src.spoken;
+    if (spoken) {
+      ctx.font = "600 12px system-ui, sans-serif";
+      spoken.candidates.forEach((p, i) => {
+        if (p.x == null) return;
+        const [x, y] = screen(p.x, p.y);
+        if (p.radius_m * view.s > 8) {
+          ctx.beginPath();
+          ctx.arc(x, y, p.radius_m * view.s, 0, 2 * Math.PI);
+          ctx.setLineDash([3, 4]);
+          ctx.lineWidth = 1.5;
+          ctx.strokeStyle = SPOKEN_COLOUR;
+          ctx.stroke();
+          ctx.setLineDash([]);
+        }
+        marker(ctx, x, y, 7, SPOKEN_COLOUR, spoken.in_conflict);
+        ctx.fillStyle = "#0d1117";
+        ctx.textAlign = "center";
+        ctx.fillText(String(i + 1), x, y + 4);
+        ctx.textAlign = "start";
+        ctx.fillStyle = spoken.in_conflict ? "#ffa198" : SPOKEN_COLOUR;
+        ctx.fillText(`${p.name} ${p.score.toFixed(2)}`, x + 10, y + 20); // under a hospital's name
+      });
+    }
+  }
+
   function drawOverlay() {
     const ctx = overlay.getContext("2d");
     ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
     ctx.clearRect(0, 0, width, height);
     const inc = selected ? incidents.get(selected) : null;
+    if (inc && layers.route) {
+      if (inc.unit_id) drawRoute(ctx, inc.route, false);
+      else if (inc.preview && inc.recs[marked] && inc.preview.unit_id === inc.recs[marked].unit_id) {
+        drawRoute(ctx, inc.preview, true);
+      }
+    }
     // the selected call's 95 % circle, red and dashed when the sources disagree
     if (inc && inc.x !== null) {
       const [x, y] = screen(inc.x, inc.y);
@@ -1152,6 +1483,7 @@
       ctx.strokeStyle = inc.conflict ? "#f85149" : "#58a6ff";
       ctx.stroke();
       ctx.setLineDash([]);
+      if (layers.sources) drawSources(ctx, inc.sources);
       // the recommended units, joined to the call; the marked one solid
       if (!inc.unit_id) {
         inc.recs.slice(0, 5).forEach((o, i) => {
@@ -1170,7 +1502,7 @@
           ctx.font = "700 12px system-ui, sans-serif";
           ctx.fillText(String(i + 1), ux + 8, uy - 8);
         });
-      } else {
+      } else if (!(layers.route && inc.route && inc.route.points)) { // no road route yet
         const unit = units.get(inc.unit_id);
         if (unit && unit.x !== null) {
           const [ux, uy] = screen(unit.x, unit.y);
@@ -1232,6 +1564,7 @@
         ctx.fillText(unit.id, x + 8, y + 4);
       }
     }
+    if (inc && inc.unit_id && layers.route) drawEtaLabel(ctx, inc.route);
     // calls: a ring in the priority's colour; the selected one larger
     for (const other of incidents.values()) {
       if (other.x === null) continue;
@@ -1263,6 +1596,7 @@
       ...Object.values(STATUS).map(([label, colour]) => item(label, "mark-unit", colour)),
       item("ALS", "mark-als"), item("BLS", "mark-bls"), item("call", "mark-call"),
       item("hospital", "mark-hospital"), item("AED", "mark-aed"),
+      item("station", "mark-station"), item("route", "mark-route"),
     );
   }
 
@@ -1318,6 +1652,15 @@
     zoomAt(Math.exp(-event.deltaY * unit * 0.0015), event.clientX - box.left, event.clientY - box.top);
   }, { passive: false });
 
+  // layers: each checkbox shows or hides its layer (stations and AEDs are on the base map)
+  for (const box of document.querySelectorAll("#layers input[data-layer]")) {
+    box.addEventListener("change", () => {
+      layers[box.dataset.layer] = box.checked;
+      baseDirty = true;
+      requestDraw();
+    });
+  }
+
   // --- the fleet: counts in the header, a roster by status --------------------------------
   let rosterStale = false;
   function rebuildRoster() {
@@ -1366,6 +1709,9 @@
     if (inc) {
       $("#d-age").textContent = fmtCallAge(inc);
       renderAssigned(inc);
+      if (inc.unit_id && inc.routeAsked && Date.now() - inc.routeAtMs > ROUTE_EVERY_MS) askRoute(inc);
+      renderRoute(inc);
+      if (inc.route && inc.route.route) requestDraw(); // the ETA by the unit counts down
     }
   }
 

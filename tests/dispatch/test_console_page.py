@@ -5,9 +5,13 @@ units (ALS01, BLS02, BLS03, ALS04). Calls are made over HTTP as a caller's app m
 unit's tablet listens on its own websocket, and the tests read what the page shows: the call
 in the queue, its recommended units, the dispatched unit turning "assigned", the conflict
 alarm, the refusal of other roles' tokens, the degraded banner and the resume with `since`,
-and 1000 units drawn. Screenshots go to `$JIJIU_TEST_ARTIFACTS` (else `test-artifacts/` under
-pytest's temporary directory). Playwright drives the system Chromium (`/usr/bin/chromium`, or
-`$JIJIU_CHROMIUM`); nothing is downloaded. Without it the tests skip locally and fail under
+1000 units drawn, a conflicting call's location sources (fix, cell wedge, spoken place) listed
+and drawn, the dispatched unit's road route with its ETA, the queue re-sorted by a triage and
+kept across a reload, and the stations layer. What is drawn is read back from the canvases by
+colour: each layer draws its marks in a colour of its own. Screenshots go to
+`$JIJIU_TEST_ARTIFACTS` (else `test-artifacts/` under pytest's temporary directory).
+Playwright drives the system Chromium (`/usr/bin/chromium`, or `$JIJIU_CHROMIUM`); nothing is
+downloaded. Without it the tests skip locally and fail under
 CI=true (`tests.conftest.require_service`). Every wait is Playwright's; one is an acceptance
 criterion and says so (a new call shows within 1 s).
 """
@@ -354,4 +358,202 @@ def test_a_thousand_moving_units_are_drawn(
     page.wait_for_function(INKED, arg=["#map-overlay", 2000], timeout=WAIT_MS)
     page.wait_for_function(INKED, arg=["#map-base", 2000], timeout=WAIT_MS)
     page.screenshot(path=str(artefacts / "console-1000-units.png"))
+    assert console.problems == []
+
+
+# --- the location sources, the route, the queue order, the stations --------------------------
+#: Counts the canvas's opaque pixels of exactly one colour (the page draws each layer's marks
+#: in a colour of its own: console.js FIX_COLOUR, CELL_COLOUR, ...).
+PAINTED = """([selector, rgb]) => {
+  const c = document.querySelector(selector);
+  if (!c || !c.width || !c.height) return 0;
+  const px = c.getContext("2d").getImageData(0, 0, c.width, c.height).data;
+  let count = 0;
+  for (let i = 0; i < px.length; i += 4) {
+    if (px[i] === rgb[0] && px[i + 1] === rgb[1] && px[i + 2] === rgb[2] && px[i + 3] === 255) {
+      count += 1;
+    }
+  }
+  return count;
+}"""
+FIX_RGB = (0xF7, 0x78, 0xBA)
+CELL_RGB = (0xD4, 0xD4, 0x7A)
+SPOKEN_RGB = (0xB4, 0xF0, 0xFF)
+ROUTE_RGB = (0x38, 0x8B, 0xFD)
+STATION_RGB = (0x89, 0x57, 0xE5)
+#: A serving cell of the bundled synthetic table whose 632 m wedge holds HERE (文三路).
+CELL = {"mcc": 460, "mnc": 0, "area": 22002, "cell": 1165}
+LABEL = {"gnss": "GPS fix", "cell_sector": "cell sector", "speech": "spoken place"}
+
+
+def painted(page: Page, selector: str, rgb: tuple[int, int, int]) -> int:
+    count: int = page.evaluate(PAINTED, [selector, list(rgb)])
+    return count
+
+
+def wait_painted(page: Page, selector: str, rgb: tuple[int, int, int], at_least: int) -> None:
+    page.wait_for_function(
+        f"([s, c]) => ({PAINTED})([s, c]) >= {at_least}", arg=[selector, list(rgb)],
+        timeout=WAIT_MS,
+    )  # fmt: skip
+
+
+def order_of(page: Page) -> list[str]:
+    ids: list[str] = page.locator("#queue li").evaluate_all(
+        "els => els.map(e => e.dataset.incident)"
+    )
+    return ids
+
+
+def test_the_sources_of_a_conflicting_call_are_drawn_beside_the_estimate(
+    live: Running, console: Console, artefacts: Path
+) -> None:
+    """A call with a GNSS fix and a serving cell at 文三路 and the words 浙江省人民医院: the
+    page lists the fix, the cell's sector and the place the words matched with its score,
+    flags the sources the alarm names (and names them in the alarm), and draws each on the
+    map in its colour: the mast and the candidate in the whole city, the fix's 95 % circle
+    close up; the sources layer's checkbox takes them all off."""
+    console.open(live, live.tokens["dispatcher"])
+    console.ready()
+    page = console.page
+    body = {"phone": "+8613800000061", "consent_location": True, "fix": HERE, "cell": CELL,
+            "spoken": "浙江省人民医院", "complaint": "chest_pain"}  # fmt: skip
+    r = httpx.post(f"{live.http}/api/v1/calls", json=body, headers={"Idempotency-Key": "src-1"})
+    assert r.status_code == 201, r.text
+    iid, conflict = r.json()["incident_id"], r.json()["estimate"]["conflict"]
+    assert conflict is not None and conflict["sources"]  # the premise
+    expect(page.locator("#incident")).to_have_attribute("data-incident", iid, timeout=WAIT_MS)
+    sources = page.locator("#source-list li")
+    expect(page.locator("#sources")).to_be_visible(timeout=WAIT_MS)
+    expect(sources.locator("xpath=self::*[@data-source='gnss']")).to_contain_text("±12 m")
+    expect(sources.locator("xpath=self::*[@data-source='cell_sector']")).to_contain_text(
+        "LTE 460-0-22002-1165: sector 203°"
+    )
+    expect(sources.locator("xpath=self::*[@data-source='speech']")).to_contain_text(
+        re.compile(r"浙江省人民医院 \(place, [01]\.\d\d\)")
+    )
+    flagged = page.locator("#source-list li[data-conflict=true]")
+    expect(flagged).to_have_count(len(conflict["sources"]))
+    for name in conflict["sources"]:
+        expect(page.locator(f'#source-list li[data-source="{name}"]')).to_have_attribute(
+            "data-conflict", "true"
+        )
+        expect(page.locator("#conflict-names")).to_contain_text(LABEL[name])
+    expect(page.locator("#conflict")).to_contain_text(conflict["message"])
+    page.keyboard.press("0")  # the whole city: the mast and the hospital the words named
+    wait_painted(page, "#map-overlay", CELL_RGB, 20)
+    wait_painted(page, "#map-overlay", SPOKEN_RGB, 20)
+    page.screenshot(path=str(artefacts / "console-sources.png"))
+    page.keyboard.press("f")
+    for _ in range(5):
+        page.keyboard.press("+")  # about 2 px a metre: the fix's 20 m circle clears the call
+    wait_painted(page, "#map-overlay", FIX_RGB, 20)
+    page.locator('#layers input[data-layer="sources"]').uncheck()
+    page.wait_for_function(
+        f"([s, c]) => ({PAINTED})([s, c]) === 0", arg=["#map-overlay", list(FIX_RGB)],
+        timeout=WAIT_MS,
+    )  # fmt: skip
+    assert painted(page, "#map-overlay", CELL_RGB) == 0
+    assert any(u.endswith(f"/incidents/{iid}/sources") for u in console.requests)
+    assert console.problems == []
+
+
+def test_the_dispatched_units_road_route_is_drawn_with_its_eta(
+    live: Running, console: Console, artefacts: Path
+) -> None:
+    """Enter sends the marked unit; the page asks the server for its route, draws it in the
+    route colour and shows the ETA and length beside the assignment."""
+    console.open(live, live.tokens["dispatcher"])
+    console.ready()
+    page = console.page
+    iid = new_call(live, "route-page").json()["incident_id"]
+    expect(page.locator("#incident")).to_have_attribute("data-incident", iid, timeout=WAIT_MS)
+    first = page.locator("#recs button.rec").first
+    expect(first).to_be_visible(timeout=WAIT_MS)
+    unit_id = first.get_attribute("data-unit")
+    page.keyboard.press("Enter")
+    expect(page.locator("#assigned")).to_have_attribute("data-status", "assigned", timeout=WAIT_MS)
+    info = page.locator("#route-info")
+    expect(info).to_have_text(
+        re.compile(rf"^Route: {unit_id} to the call · ETA \d+ (s|min \d\d s) · \d+\.\d km$"),
+        timeout=WAIT_MS,
+    )
+    expect(info).to_have_attribute("data-unit", unit_id or "")
+    page.keyboard.press("0")
+    wait_painted(page, "#map-overlay", ROUTE_RGB, 30)
+    page.screenshot(path=str(artefacts / "console-route.png"))
+    assert any(u.endswith(f"/incidents/{iid}/route") for u in console.requests)
+    page.locator('#layers input[data-layer="route"]').uncheck()
+    page.wait_for_function(
+        f"([s, c]) => ({PAINTED})([s, c]) === 0", arg=["#map-overlay", list(ROUTE_RGB)],
+        timeout=WAIT_MS,
+    )  # fmt: skip
+    assert console.problems == []
+
+
+def test_a_retriage_reorders_the_queue_and_a_reload_shows_the_same_queue(
+    live: Running, console: Console
+) -> None:
+    """Three waiting P2 calls show newest first; another dispatcher's triage of the oldest
+    to P1 brings it to the top, to P3 sends it to the bottom; after a reload the page shows
+    the same order, the priorities and the conflicting call's mark from the snapshot."""
+    console.open(live, live.tokens["dispatcher"])
+    console.ready()
+    page = console.page
+    body = {"phone": "+8613800000062", "consent_location": True, "fix": HERE, "cell": CELL,
+            "spoken": "浙江省人民医院", "complaint": "chest_pain"}  # fmt: skip
+    oldest = httpx.post(f"{live.http}/api/v1/calls", json=body,
+                        headers={"Idempotency-Key": "order-0"}).json()["incident_id"]  # fmt: skip
+    middle = new_call(live, "order-1", phone="+8613800000063").json()["incident_id"]
+    newest = new_call(live, "order-2", phone="+8613800000064").json()["incident_id"]
+    expect(page.locator("#queue li")).to_have_count(3, timeout=WAIT_MS)
+    expect(page.locator("#queue li").nth(2)).to_have_attribute("data-incident", oldest)
+    assert order_of(page) == [newest, middle, oldest]
+    headers = auth(live.tokens["dispatcher"])
+    url = f"{live.http}/api/v1/incidents/{oldest}/triage"
+    assert httpx.post(url, json={"priority": 1, "complaint": "stroke"}, headers=headers).is_success
+    expect(page.locator("#queue li").first).to_have_attribute("data-incident", oldest,
+                                                              timeout=WAIT_MS)  # fmt: skip
+    expect(console.row(oldest)).to_have_attribute("data-priority", "1")
+    expect(console.row(oldest).locator(".what")).to_have_text("Stroke")
+    assert order_of(page) == [oldest, newest, middle]
+    assert httpx.post(url, json={"priority": 3, "complaint": "stroke"}, headers=headers).is_success
+    expect(page.locator("#queue li").nth(2)).to_have_attribute("data-incident", oldest,
+                                                               timeout=WAIT_MS)  # fmt: skip
+    before = order_of(page)
+    assert before == [newest, middle, oldest]
+    expect(console.row(oldest)).to_have_class(re.compile(r"\bconflict\b"))
+    page.reload()
+    console.ready()
+    expect(page.locator("#queue li")).to_have_count(3, timeout=WAIT_MS)
+    assert order_of(page) == before
+    expect(console.row(oldest)).to_have_attribute("data-priority", "3")
+    expect(console.row(oldest)).to_have_class(re.compile(r"\bconflict\b"))
+    expect(console.row(newest)).not_to_have_class(re.compile(r"\bconflict\b"))
+    assert console.problems == []
+
+
+def test_the_stations_layer_draws_the_fleets_homes_and_toggles(
+    live: Running, console: Console
+) -> None:
+    """The base map draws the stations (the demo fleet's two homes filled, the station file's
+    sites outlined) in their colour, the legend names them, and the layer's checkbox, used
+    from the keyboard, takes them off and puts them back."""
+    console.open(live, live.tokens["dispatcher"])
+    console.ready()
+    page = console.page
+    expect(page.locator("#legend")).to_contain_text("station")
+    wait_painted(page, "#map-base", STATION_RGB, 40)
+    toggle = page.locator('#layers input[data-layer="stations"]')
+    expect(toggle).to_be_checked()
+    toggle.focus()
+    page.keyboard.press("Space")
+    expect(toggle).not_to_be_checked()
+    page.wait_for_function(
+        f"([s, c]) => ({PAINTED})([s, c]) === 0", arg=["#map-base", list(STATION_RGB)],
+        timeout=WAIT_MS,
+    )  # fmt: skip
+    page.keyboard.press("Space")
+    wait_painted(page, "#map-base", STATION_RGB, 40)
+    page.keyboard.press("j")  # a focused checkbox does not swallow the console's keys
     assert console.problems == []

@@ -160,3 +160,20 @@ def test_the_map_is_for_dispatchers_only(live: Running) -> None:
     ):
         r = httpx.get(url, headers=auth(token))
         assert r.status_code == 403 and r.json()["reason"] == "forbidden"
+
+
+def test_the_map_lists_the_fleets_stations_and_the_station_files_inside_it(live: Running) -> None:
+    """Four seeded units live at two demo-fleet stations (every unit at one, each station's
+    units listed); the SYNTHETIC station file's rows inside the map's bbox come with their
+    counts, and none outside it."""
+    r = httpx.get(f"{live.http}/api/v1/map", headers=auth(live.tokens["dispatcher"]))
+    stations = r.json()["stations"]
+    bbox = r.json()["bbox"]
+    fleet = [s for s in stations if s["source"] == "demo_fleet"]
+    assert len(fleet) == 2
+    assert sorted(u for s in fleet for u in s["unit_ids"]) == ["ALS01", "ALS04", "BLS02", "BLS03"]
+    assert all(s["units"] == len(s["unit_ids"]) for s in fleet)
+    planned = [s for s in stations if s["source"] == "synthetic"]
+    assert planned and all(s["station_id"].startswith("S") and s["units"] >= 1 for s in planned)
+    for s in stations:
+        assert bbox[0] <= s["lon"] <= bbox[2] and bbox[1] <= s["lat"] <= bbox[3]
