@@ -43,6 +43,7 @@ from dispatch.http_common import (
 from dispatch.hub import Hub
 from dispatch.model import IncidentId, UnitId
 from dispatch.pages import mount_pages
+from dispatch.probe_speeds import DRIVING, Learned, ProbeLearner, ProbeParams
 from dispatch.routes_agencies import router as agency_routes
 from dispatch.routes_cockpit import router as cockpit_routes
 from dispatch.routes_console import router as console_routes
@@ -70,8 +71,10 @@ from dispatch.wire import (
     evidence_of,
 )
 from dispatch.ws_server import serve_websockets
+from routing.snap import RoadPosition, Snapper
 
 logger = logging.getLogger("jijiu.dispatch")
+PROBE_EXPIRES_IN_S = ProbeParams().expires_in_s  # a learned factor's life without a refresh
 
 
 # Desks (volunteers, agencies, ...) attach to the service before it starts: each reads its own
@@ -167,16 +170,53 @@ async def _run_clock(svc: DispatchService, period_s: float) -> None:
 
 async def _run_positions(svc: DispatchService, period_s: float) -> None:
     """Every period: snap the units that moved onto the road on a worker thread (a batch of
-    1000 takes ~13 ms of STRtree queries, which release the GIL: the loop keeps serving), then
-    send the movements to consoles and callers."""
+    1000 takes ~13 ms of STRtree queries, which release the GIL: the loop keeps serving) and
+    learn the speeds they drive there (dispatch.probe_speeds, on the same thread), then send
+    the movements to consoles and callers and write the learned factors into the router."""
+    learner: ProbeLearner | None = ProbeLearner(svc.router.net)
     while True:
         await asyncio.sleep(period_s)
         ids, lats, lons = svc.engine.take_moved()
         if ids:
-            snapper = svc.router.snapper
-            found = await asyncio.to_thread(snapper.road_positions, lats, lons)
+            units = svc.engine.units
+            driving = [(u := units.get(i)) is not None and u.status in DRIVING for i in ids]
+            now_s = svc.now()
+            found, learned = await asyncio.to_thread(
+                _snap_and_learn, svc.router.snapper, learner, ids, lats, lons, driving, now_s
+            )
             svc.engine.apply_road_positions(ids, lats, lons, found)
+            if learned is None:
+                learner = None  # it failed (logged once): positions go on, learning stops
+            elif learned.edges.size:
+                writes = svc.traffic.set_probe(
+                    learned.edges, learned.factors, now_s, PROBE_EXPIRES_IN_S
+                )
+                for write in writes:
+                    svc.router.set_congestion(write.edges, write.factor)
         svc.flush_positions()
+
+
+def _snap_and_learn(
+    snapper: Snapper,
+    learner: ProbeLearner | None,
+    ids: list[UnitId],
+    lats: list[float],
+    lons: list[float],
+    driving: list[bool],
+    now_s: float,
+) -> tuple[list[RoadPosition | None], Learned | None]:
+    """The worker thread's part: road positions, and the probe factors they teach (None when
+    the learner is off or failed: a bug there must not stop positions reaching consoles)."""
+    found = snapper.road_positions(lats, lons)
+    if learner is None:
+        return found, None
+    edges = [p.edge if p is not None else -1 for p in found]
+    fractions = [p.fraction if p is not None else 0.0 for p in found]
+    try:
+        return found, learner.observe(ids, edges, fractions, driving, now_s)
+    except Exception:  # logged once, here; the loop then stops learning
+        logger.exception("probe speeds failed; learning from positions stops")
+        return found, None
 
 
 def _http_routes(app: FastAPI) -> None:

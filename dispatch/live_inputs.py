@@ -163,8 +163,8 @@ class LiveInputs(Views):
         """Record a jam and write its factor into the router: the next route sees it."""
         kind, ids = edges_of(self.router.net, edges, area, street)
         entry = self.traffic.add(kind, ids, factor, self.now(), expires_in_s, street)
-        if entry.edges.size:
-            self.router.set_congestion(entry.edges, entry.factor)
+        for write in self.traffic.written(entry):  # its factor, or a slower probe's
+            self.router.set_congestion(write.edges, write.factor)
         return entry
 
     def expire_traffic(self) -> int:

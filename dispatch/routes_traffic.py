@@ -5,7 +5,9 @@ it follows the same rules (no try/except, typed errors mapped by the app's handl
 
 - `POST /api/v1/traffic`, `GET /api/v1/traffic` (traffic feed or dispatcher): a jam is written
   into the router at once and cleared by the clock tick when it expires. Not logged: the feed
-  re-sends congestion continuously and it expires, so replaying stale jams would be wrong.
+  re-sends congestion continuously and it expires, so replaying stale jams would be wrong. The
+  list also shows the factors learned from the fleet's positions (`source: "probe"`,
+  dispatch/probe_speeds.py); where both speak, the slower wins (dispatch/traffic.py).
 - `POST /api/v1/calls/{incident_id}/fixes` (that incident's caller only; any other token gets
   the same 404 as an unknown incident): re-fuse, and relocate when the estimate moved or
   tightened. Sending a fix is the caller's consent to use it.
@@ -86,11 +88,15 @@ class TrafficIn(BaseModel):
 
 
 class TrafficOut(BaseModel):
-    id: str
+    id: str = Field(description="T1, T2, ... for the feed's jams; P<edge> for a probe entry")
     kind: str
+    source: Literal["feed", "probe"] = Field(
+        description="feed: reported to POST /traffic; probe: learned from the fleet's positions"
+    )
     street: str | None
     factor: float
     edges: int = Field(description="how many road edges the jam covers")
+    edge_ids: list[int] | None = Field(description="a probe entry's edge; None for the feed's")
     added_at_s: float
     expires_at_s: float
 
@@ -162,8 +168,8 @@ async def add_traffic(body: TrafficIn, svc: Svc) -> dict[str, Any]:
     responses=ERRORS,
 )
 async def list_traffic(svc: Svc) -> list[dict[str, Any]]:
-    """The active jams, oldest first."""
-    return [entry.view() for entry in svc.traffic.active()]
+    """The active jams: the feed's oldest first, then those learned from the fleet (probe)."""
+    return svc.traffic.views()
 
 
 @router.post(
