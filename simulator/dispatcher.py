@@ -14,6 +14,10 @@ a clearing penalty), but assigning it while its patient is not yet handed over w
 that earlier incident unable to close: the engine gives the unit the new incident, and the
 crew's later `available_on_road` then refers to the new one (reported as a server gap).
 
+Only the simulator's own calls: a call its callers did not place (a person's, made and
+dispatched by hand on the console, as the page tests do) is left alone, and counted once its
+201 has not come in `record_of`'s wait (15 s; the run stopping ends the wait too).
+
 The console frames also feed the run's shared view: unit statuses, the hospital chosen for
 each patient (`destination.chosen`, which the tablet drives to), and when each call showed
 up on the console.
@@ -22,7 +26,7 @@ up on the console.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 from simulator.context import LiveContext
@@ -96,9 +100,10 @@ class Dispatcher:
 
     # --- the bot ---------------------------------------------------------------------------------
     async def _take(self, incident_id: str) -> None:
-        record = await self.ctx.record_of(incident_id)
-        if record is None:
-            self.ctx.tally.error("console showed a call the simulator did not place")
+        record = await _unless_stopped(self.ctx, self.ctx.record_of(incident_id))
+        if record is None:  # not placed by this run's callers: a person's to dispatch
+            if not self.ctx.stop.is_set():
+                self.ctx.tally.count("calls left to a person")
             return
         taking_s = record.spec.triage_s if record.spec is not None else 60.0
         if not await self.ctx.pause_city(taking_s):
@@ -145,3 +150,16 @@ class Dispatcher:
                 continue
             return unit_id
         return None
+
+
+async def _unless_stopped(
+    ctx: LiveContext, waiting: Coroutine[None, None, CallRecord | None]
+) -> CallRecord | None:
+    """What `waiting` returns, or None as soon as the run stops."""
+    task = asyncio.ensure_future(waiting)
+    stopping = asyncio.ensure_future(ctx.stop.wait())
+    await asyncio.wait([task, stopping], return_when=asyncio.FIRST_COMPLETED)
+    for t in (task, stopping):
+        t.cancel()
+    await asyncio.gather(task, stopping, return_exceptions=True)
+    return task.result() if task.done() and not task.cancelled() else None

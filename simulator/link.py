@@ -113,8 +113,9 @@ class Link:
         """Send a frame that gets no answer (a position); False when not connected."""
         return await self._write(frame, None)
 
-    async def expect(self, frame: Frame) -> asyncio.Future[Frame] | None:
-        """Send a frame and return the future of its answer; None when not connected."""
+    async def expect(self, frame: Frame | bytes) -> asyncio.Future[Frame] | None:
+        """Send a frame (bytes: a binary one, a video picture) and return the future of its
+        answer; None when not connected."""
         fut: asyncio.Future[Frame] = asyncio.get_running_loop().create_future()
         return fut if await self._write(frame, fut) else None
 
@@ -133,8 +134,8 @@ class Link:
             return None
         return answer if answer.get("type") == "accepted" else None
 
-    async def _write(self, frame: Frame, fut: asyncio.Future[Frame] | None) -> bool:
-        text = json.dumps(frame, separators=(",", ":"))
+    async def _write(self, frame: Frame | bytes, fut: asyncio.Future[Frame] | None) -> bool:
+        text = frame if isinstance(frame, bytes) else json.dumps(frame, separators=(",", ":"))
         async with self._lock:
             ws = self._ws
             if ws is None:

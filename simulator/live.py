@@ -3,10 +3,11 @@
 Callers tap (`simulator.caller`), a dispatcher bot clicks the recommended unit
 (`simulator.dispatcher`), one tablet per unit drives and steps through the job
 (`simulator.tablet`), every hospital acknowledges and receives vitals
-(`simulator.hospital_client`); docs/simulator.md tells the whole story. `run_live` connects
-them all, places calls for the run's duration (or until `stop` is set), lets the clients finish
-the request they are in, reads every incident back from the server to check it agrees with
-the simulator's record, closes everything and returns what it saw.
+(`simulator.hospital_client`), the traffic feed posts the city's congestion and road
+incidents (`simulator.traffic_feed`); docs/simulator.md tells the whole story. `run_live`
+connects them all, places calls for the run's duration (or until `stop` is set), lets the
+clients finish the request they are in, reads every incident back from the server to check it
+agrees with the simulator's record, closes everything and returns what it saw.
 
 The calls and every human time in them come from the demand model the fast engine uses too
 (`simulator.calls`, over `simulator.zones` and `simulator.rhythm`): one model, two engines.
@@ -39,6 +40,8 @@ from simulator.hospital_client import Hospital
 from simulator.rhythm import Rhythm
 from simulator.summary import SERVER_STEPS, CallRecord, Check, Tally, render
 from simulator.tablet import Tablet
+from simulator.traffic_feed import run_traffic_feed
+from simulator.traffic_model import TrafficModel
 from simulator.zones import build_zones
 
 CONNECT_S = 60.0  # wall seconds for every client to connect
@@ -57,6 +60,8 @@ class LiveParams:
     rhythm: Rhythm = field(default_factory=Rhythm)
     max_calls: int = 100_000
     max_calls_in_flight: int = 64
+    video_fps: float = 1.0  # in-vehicle pictures a wall second per unit on a job; 0: none
+    traffic: bool = True  # post the traffic model's reports (simulator.traffic_feed)
 
     def __post_init__(self) -> None:
         if not (math.isfinite(self.speed) and 1.0 <= self.speed <= 1000.0):
@@ -71,6 +76,8 @@ class LiveParams:
             raise InvalidArgument("duration_s must be a positive number of seconds or None")
         if self.max_calls < 1 or not 1 <= self.max_calls_in_flight <= 10_000:
             raise InvalidArgument("max_calls and max_calls_in_flight must be positive")
+        if not (math.isfinite(self.video_fps) and 0 <= self.video_fps <= 2):
+            raise InvalidArgument("video_fps must be in 0..2 (the server takes at most 4)")
 
 
 @dataclass(frozen=True)
@@ -143,7 +150,7 @@ async def run_live(
         unit_seeds = crew_seed.spawn(len(dispatcher.units))
         for unit, rng in zip(dispatcher.units, unit_seeds, strict=True):
             if unit["unit_id"] in endpoints.tokens["units"]:
-                tablets.append(Tablet(ctx, unit, rng))
+                tablets.append(Tablet(ctx, unit, rng, params.video_fps))
         tasks += [asyncio.create_task(t.link.run()) for t in tablets]
         links = [dispatcher.link, *(h.link for h in hospitals), *(t.link for t in tablets)]
         await asyncio.wait_for(asyncio.gather(*(k.connected.wait() for k in links)), CONNECT_S)
@@ -154,6 +161,9 @@ async def run_live(
                               params.seed, params.max_calls,
                               params.max_calls_in_flight)  # fmt: skip
         callers = ctx.spawn(calling, "caller")
+        if params.traffic:
+            model = TrafficModel(router.net, params.rhythm, params.seed)
+            ctx.spawn(run_traffic_feed(ctx, model), "traffic feed")
         await _watch(ctx, params.duration_s, stop, progress)
         ctx.stop.set()
         await asyncio.wait([callers, *crews], timeout=SETTLE_S)

@@ -16,6 +16,13 @@ offer interrupts that.
 Every status is a request: the crew waits for the server's `accepted` before going on, so
 the simulator's record of the call never runs ahead of the server. A refused or unanswered
 step is counted and ends the job (`offer.withdrawn` also ends it).
+
+A call the simulator did not place (a person made it and dispatched it from the console) is
+taken too, with the demand model's median times, treated on the spot (`by_hand`), so a test
+or a demo visitor sees the crew acknowledge and go. While on any job, from the offer to back
+in service, the camera sends `video_fps` pictures a wall second (`simulator.video_frames`;
+0: none) as binary frames; each waits for its answer before the next is due, so the server's
+4-a-second limit is never crossed; a refusal other than `too_fast` turns the camera off.
 """
 
 from __future__ import annotations
@@ -28,12 +35,20 @@ from typing import Any
 
 import numpy as np
 
-from simulator.calls import CallSpec
+from dispatch.model import Complaint, IncidentId, Priority
+from simulator.calls import (
+    AT_HOSPITAL,
+    ON_SCENE_TREATED,
+    TURNOUT_AT_STATION,
+    TURNOUT_ON_ROAD,
+    CallSpec,
+)
 from simulator.context import LiveContext
 from simulator.drive import DrivePath
 from simulator.link import Frame, Link
 from simulator.summary import CallRecord
-from simulator.vitals import Monitor, fingerprint
+from simulator.video_frames import Camera
+from simulator.vitals import Monitor, draw_patient, fingerprint
 
 DESTINATION_WAIT_S = 10.0  # wall seconds for the server's choice of hospital to show up
 # The demand model's at-hospital time runs from arrival to available again (the SF log has no
@@ -41,6 +56,7 @@ DESTINATION_WAIT_S = 10.0  # wall seconds for the server's choice of hospital to
 # are reported of similar length).
 OFFLOAD_SHARE = 0.5
 OFFERS_QUEUED = 4
+VIDEO_ANSWER_S = 5.0  # wall seconds a picture's answer may take before the next is sent
 
 
 class Tablet:
@@ -51,6 +67,7 @@ class Tablet:
         ctx: LiveContext,
         unit: dict[str, Any],
         rng: np.random.Generator,
+        video_fps: float = 0.0,
     ) -> None:
         self.ctx = ctx
         self.unit_id: str = unit["unit_id"]
@@ -64,6 +81,10 @@ class Tablet:
         self._return_noise = 1.0  # the last call's factor, for the drive back to the station
         self.at_station = True  # parked there: turnout from the station, not from the road
         self._job_incident: str | None = None
+        self.video_fps = video_fps
+        self.camera = Camera(self.unit_id) if video_fps > 0 else None
+        self._last_picture: asyncio.Future[Frame] | None = None  # its answer, once sent
+        self._next_picture_s = 0.0  # monotonic time the next picture may go (one per unit)
         url = f"{ctx.endpoints.ws}/ws/units/{self.unit_id}?token={self.token}"
         self.link = Link(f"tablet {self.unit_id}", lambda: url, self._on_frame, ctx.tally)
 
@@ -91,8 +112,11 @@ class Tablet:
                 await asyncio.gather(home, return_exceptions=True)
             self._job_incident = offer["incident_id"]
             self._job = self.ctx.spawn(self._take(offer), "tablet")
+            filming = self.ctx.spawn(self._film(offer["incident_id"]), "camera")
             with contextlib.suppress(asyncio.CancelledError):
                 await asyncio.wait([self._job])
+            filming.cancel()
+            await asyncio.gather(filming, return_exceptions=True)
             self._job = self._job_incident = None
             if not self.ctx.stop.is_set():
                 home = self.ctx.spawn(self._go_home(), "tablet")
@@ -105,9 +129,12 @@ class Tablet:
         ctx = self.ctx
         iid: str = offer["incident_id"]
         record = ctx.record_now(iid)
-        spec = record.spec if record is not None else None
-        if record is None or spec is None:  # not a call of this run: leave it to escalate
-            ctx.tally.error("offer for a call the simulator did not place")
+        if record is None:  # a call a person made and dispatched: the crew goes all the same
+            record = by_hand(offer, ctx.city_s(), self.rng)
+            ctx.tally.count("jobs dispatched by hand")
+        spec = record.spec
+        if spec is None:
+            ctx.tally.error("offer for a call without its draw")
             return
         record.at.setdefault("offered", ctx.wall())
         turnout_s = spec.turnout_station_s if self.at_station else spec.turnout_road_s
@@ -214,6 +241,60 @@ class Tablet:
     def _vitals_answered(self, fut: asyncio.Future[Frame]) -> None:
         if not fut.cancelled() and fut.exception() is None and fut.result()["type"] == "accepted":
             self.ctx.tally.count("vitals_accepted")
+
+    async def _film(self, incident_id: str) -> None:
+        """The camera on a job: a picture every 1 / `video_fps` wall seconds after the last
+        one's answer, until cancelled; off for the run after a refusal other than too_fast."""
+        while self.camera is not None:
+            await self._picture_due()
+            jpeg = self.camera.picture(incident_id, self.ctx.city_s(), time.time())
+            fut = await self.link.expect(jpeg)
+            self._next_picture_s = time.monotonic() + 1.0 / self.video_fps
+            if fut is None:
+                continue  # not connected: the next one when due
+            self._last_picture = fut
+            self.ctx.tally.count("video_sent")
+            try:
+                answer = await asyncio.wait_for(asyncio.shield(fut), VIDEO_ANSWER_S)
+            except TimeoutError:
+                self.ctx.tally.error("no answer to video (tablet)")
+                continue
+            except ConnectionError:
+                continue  # the link counts the drop and reopens
+            self._next_picture_s = time.monotonic() + 1.0 / self.video_fps
+            if answer["type"] == "accepted":
+                self.ctx.tally.count("video_accepted")
+            elif answer.get("reason") != "too_fast":  # counted by the link
+                self.camera = None
+
+    async def _picture_due(self) -> None:
+        """Until the next picture may go: the last one answered (a job that ended may have left
+        it in flight: the server has taken it only then) and 1 / `video_fps` after that."""
+        last = self._last_picture
+        if last is not None and not last.done():
+            with contextlib.suppress(TimeoutError, ConnectionError):
+                await asyncio.wait_for(asyncio.shield(last), VIDEO_ANSWER_S)
+            self._next_picture_s = time.monotonic() + 1.0 / self.video_fps
+        await asyncio.sleep(max(0.0, self._next_picture_s - time.monotonic()))
+
+
+def by_hand(offer: Frame, city_s: float, rng: np.random.Generator) -> CallRecord:
+    """The record of a call a person dispatched: the offer's triage, the demand model's median
+    turnout, on-scene and at-hospital times, the road's own driving time, treated on the spot."""
+    complaint = str(offer.get("complaint") or "other")
+    place = offer["place"]
+    spec = CallSpec(
+        incident_id=IncidentId(offer["incident_id"]), at_s=city_s, lat=float(place["lat"]),
+        lon=float(place["lon"]), zone=-1, complaint=Complaint(complaint),
+        priority=Priority(int(offer.get("priority") or 2)), triage_s=0.0,
+        turnout_station_s=TURNOUT_AT_STATION.median_s, turnout_road_s=TURNOUT_ON_ROAD.median_s,
+        drive_noise=1.0, on_scene_s=ON_SCENE_TREATED.median_s, transport=False,
+        transport_noise=1.0, at_hospital_s=AT_HOSPITAL.median_s, return_noise=1.0,
+    )  # fmt: skip
+    age_band, sex = draw_patient(rng, complaint)
+    record = CallRecord("by hand", complaint, int(spec.priority), spec, age_band=age_band, sex=sex)
+    record.incident_id = offer["incident_id"]
+    return record
 
 
 async def _first(get: Awaitable[Frame], stop: Awaitable[Any]) -> Frame | None:
