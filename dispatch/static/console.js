@@ -1733,6 +1733,16 @@
     if (new URLSearchParams(location.hash.slice(1)).get("token")) location.reload();
   });
   new ResizeObserver(resize).observe($("#map"));
+  // Read-only, for the browser tests: where a unit's mark is on the overlay canvas (CSS px)
+  // and the status it is drawn with, so a test can read the pixel the dispatcher sees.
+  window.jijiuMap = Object.freeze({
+    unitOnScreen(id) {
+      const unit = units.get(id);
+      if (!unit || unit.x === null || unit.x === undefined) return null;
+      const [x, y] = screen(unit.x, unit.y);
+      return { x, y, dpr, status: unit.status };
+    },
+  });
   everySecond();
   setInterval(everySecond, 1000);
   setInterval(() => { if (!stopped && token) checkReady(); }, READY_EVERY_MS);

@@ -36,6 +36,30 @@ from tests.dispatch.test_server import HERE, Running, auth, new_call, recv_until
 
 WAIT_MS = 15_000  # Playwright's patience for anything the page should come to show
 SHOWS_A_CALL_MS = 1_000  # issue 8: the console shows a new call within 1 s of the POST
+ASSIGNED_RGB = [0xE3, 0xB3, 0x41]  # console.js STATUS.assigned: a unit's mark on the map
+
+#: The colour of the map's pixel at the middle of a unit's mark (console.js `jijiuMap`).
+UNIT_PIXEL = """(id) => {
+  const at = window.jijiuMap && window.jijiuMap.unitOnScreen(id);
+  if (!at) return null;
+  const c = document.querySelector("#map-overlay");
+  const px = Math.round(at.x * at.dpr), py = Math.round(at.y * at.dpr);
+  if (px < 0 || py < 0 || px >= c.width || py >= c.height) return null;
+  const d = c.getContext("2d").getImageData(px, py, 1, 1).data;
+  return [d[0], d[1], d[2]];
+}"""
+
+
+def expect_drawn_assigned(page: Page, unit_id: str) -> None:
+    """The unit's mark on the map canvas turns the "assigned" colour (what the dispatcher
+    sees, not only the roster's attribute)."""
+    want = ",".join(map(str, ASSIGNED_RGB))
+    page.wait_for_function(
+        f"([id, want]) => {{ const c = ({UNIT_PIXEL})(id); return c && c.join() === want; }}",
+        arg=[unit_id, want],
+        timeout=WAIT_MS,
+    )
+
 
 #: True once the canvas holds at least `n` drawn pixels.
 INKED = """([selector, n]) => {
@@ -139,6 +163,9 @@ def test_a_new_call_shows_within_a_second_and_one_click_dispatches_its_unit(
     expect(first.locator(".eta")).to_have_text(re.compile(r"^ETA \d"))
     unit_id = first.get_attribute("data-unit")
     assert unit_id in live.tokens["units"]
+    page.keyboard.press("0")  # fit the city: every unit on the map
+    drawn = page.wait_for_function(f"(id) => ({UNIT_PIXEL})(id)", arg=unit_id, timeout=WAIT_MS)
+    assert drawn.json_value() != ASSIGNED_RGB  # available, before the click
     with live.ws(f"/ws/units/{unit_id}", live.tokens["units"][unit_id]) as tablet:
         assert json.loads(tablet.recv(timeout=10))["job"] is None
         first.click()
@@ -151,6 +178,7 @@ def test_a_new_call_shows_within_a_second_and_one_click_dispatches_its_unit(
     )
     expect(console.row(iid).locator(".line")).to_have_text(f"{unit_id} assigned")
     expect(page.locator("#fleet-counts [data-status=assigned]")).to_have_text("1 assigned")
+    expect_drawn_assigned(page, unit_id)
     page.screenshot(path=str(artefacts / "console-dispatched.png"))
     assert not [u for u in console.requests if "token=" in u and "/ws/" not in u]
     assert console.problems == []
@@ -190,6 +218,8 @@ def test_the_keyboard_alone_takes_a_call_from_arrival_to_dispatched(
     expect(page.locator(f'#roster li[data-unit="{unit_id}"]')).to_have_attribute(
         "data-status", "assigned"
     )
+    page.keyboard.press("0")  # fit the city: the unit's mark is on the map
+    expect_drawn_assigned(page, unit_id)
     assert console.problems == []
 
 
