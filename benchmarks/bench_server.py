@@ -56,7 +56,6 @@ import asyncio
 import json
 import os
 import shutil
-import signal
 import socket
 import sqlite3
 import subprocess
@@ -86,6 +85,7 @@ from simulator.loadgen import (  # the lean clients and child processes, shared 
     open_raw,
     recv_cmd,
     run_child,
+    stop_server,
 )
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -249,12 +249,7 @@ def jijiu_server(plan: Plan, store_url: str, workdir: Path) -> Iterator[Jijiu]:
         )
         yield running
     finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=5)
+        stop_server(proc)
         log.close()
         lines = (workdir / "server.log").read_text(errors="replace").splitlines()
         errors = [line for line in lines if line.strip() and not line.startswith("INFO:")]

@@ -11,7 +11,6 @@ import asyncio
 import ipaddress
 import json
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -26,7 +25,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from simulator.load_fleet import Unit
-from simulator.loadgen import HttpPool, open_raw
+from simulator.loadgen import HttpPool, open_raw, stop_server
 
 ROOT = Path(__file__).resolve().parents[1]
 LOOPBACK = "127.0.0.1"
@@ -116,12 +115,7 @@ def serve(network: str, units: int, ready_s: float = 600.0) -> Iterator[Target]:
                 tokens = json.loads((work / "tokens.json").read_text())
                 yield Target(LOOPBACK, port, tokens, proc.pid)
             finally:
-                proc.send_signal(signal.SIGINT)
-                try:
-                    proc.wait(timeout=20)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait(timeout=5)
+                stop_server(proc)
         bad = [line for line in log_path.read_text(errors="replace").splitlines()
                if line.startswith(("ERROR", "CRITICAL", "Traceback"))]  # fmt: skip
         if bad:

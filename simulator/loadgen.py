@@ -16,6 +16,8 @@ import asyncio
 import base64
 import multiprocessing as mp
 import os
+import signal
+import subprocess
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
@@ -328,3 +330,13 @@ def run_child(main: Any, deadline_s: float) -> None:
     """asyncio.run a child's coroutine under a hard deadline."""
     with suppress(TimeoutError, BrokenPipeError, EOFError, KeyboardInterrupt):
         asyncio.run(asyncio.wait_for(main, deadline_s))
+
+
+def stop_server(proc: subprocess.Popen[Any], grace_s: float = 20.0) -> None:
+    """Ctrl-C a server process (it closes its log and sockets), then kill it if it lingers."""
+    proc.send_signal(signal.SIGINT)
+    try:
+        proc.wait(timeout=grace_s)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=5)
