@@ -6,6 +6,8 @@
 // GET /api/v1/endpoints where the websockets listen, opens /ws/hospitals/{id}?token=..., and
 // on a drop reconnects with ?since=<last seq> so nothing is missed (docs/wire-protocol.md).
 // Frame types it does not know are ignored.
+// "Live video" on a card opens /ws/video/{unit} with the same token (the server allows it
+// only while the unit's patient is routed here) and shows the newest picture with its age.
 "use strict";
 
 (() => {
@@ -54,6 +56,7 @@
   const pendingAcks = []; // incident ids in the order their ack frames were sent
   let hospital = "";
   let token = "";
+  let wsBase = null; // where the websockets listen (GET /api/v1/endpoints)
   let socket = null;
   let lastSeq = null;
   let attempt = 0;
@@ -109,6 +112,7 @@
     } catch (err) {
       return retry();
     }
+    wsBase = base;
     const query = new URLSearchParams({ token });
     if (lastSeq !== null) query.set("since", String(lastSeq));
     const ws = new WebSocket(`${base}/ws/hospitals/${encodeURIComponent(hospital)}?${query}`);
@@ -206,6 +210,7 @@
     node.dataset.incident = id;
     const p = { id, node, arrivalMs: null, vitalsAtMs: null, ecg: null, diverted: false };
     $(".ack", node).addEventListener("click", () => acknowledge(p));
+    $(".watch", node).addEventListener("click", () => (p.video ? stopVideo(p, "") : watch(p)));
     patients.set(id, p);
     $("#patients").append(node);
     showEmpty();
@@ -223,7 +228,7 @@
     $(".complaint", p.node).textContent = COMPLAINT[info.complaint] || info.complaint || "";
     const who = [info.age_band, info.sex].filter(Boolean).join(" · ");
     $(".who", p.node).textContent = who;
-    $(".unit", p.node).textContent = info.unit_id ? `unit ${info.unit_id}` : "";
+    setUnit(p, info.unit_id);
     const team = info.activation && info.activation.team;
     $(".activation", p.node).textContent = TEAM[team]
       ? `Pre-alert: ${TEAM[team]} — ${(info.activation.reasons || []).join("; ")}`
@@ -248,9 +253,71 @@
     }, DIVERTED_KEEP_S * 1000);
   }
 
+  // --- the ambulance's in-vehicle video ---------------------------------------------------
+  // /ws/video/{unit} with this hospital's token: allowed while the unit's patient is routed
+  // here (a re-route closes it with 4403). Nothing is kept: the newest picture and its age.
+  function setUnit(p, unitId) {
+    if (!unitId) return;
+    if (p.unitId && p.unitId !== unitId) stopVideo(p, "");
+    p.unitId = unitId;
+    $(".unit", p.node).textContent = `unit ${unitId}`;
+    $(".watch", p.node).hidden = false;
+  }
+
+  function watch(p) {
+    if (!p.unitId || !wsBase) return;
+    const query = new URLSearchParams({ token });
+    const ws = new WebSocket(`${wsBase}/ws/video/${encodeURIComponent(p.unitId)}?${query}`);
+    p.video = ws;
+    $(".watch", p.node).textContent = "Stop video";
+    $(".video-state", p.node).textContent = "connecting…";
+    ws.onmessage = (event) => {
+      let frame;
+      try {
+        frame = JSON.parse(event.data);
+      } catch (err) {
+        return;
+      }
+      if (frame.type === "snapshot") $(".video-state", p.node).textContent = "live";
+      const picture = frame.type === "snapshot" ? frame.latest : frame.type === "video.frame" ? frame : null;
+      if (!picture || !picture.jpeg) return;
+      const img = $(".video-frame", p.node);
+      img.src = `data:image/jpeg;base64,${picture.jpeg}`;
+      img.dataset.at = String(picture.at_s);
+      $(".video", p.node).hidden = false;
+      videoAge(p);
+    };
+    ws.onclose = (closed) => {
+      if (p.video !== ws) return;
+      stopVideo(p, closed.code === 4403 ? "not this hospital's video"
+        : closed.code === 4404 ? "no such unit" : "video ended");
+    };
+  }
+
+  function stopVideo(p, why) {
+    const ws = p.video;
+    p.video = null;
+    if (ws) ws.close();
+    $(".video", p.node).hidden = true;
+    $(".watch", p.node).textContent = "Live video";
+    $(".video-state", p.node).textContent = why;
+  }
+
+  function videoAge(p) {
+    const at = Number($(".video-frame", p.node).dataset.at);
+    if (!p.video || !Number.isFinite(at)) return;
+    const age = Math.max(0, Date.now() / 1000 - at);
+    const label = $(".video-age", p.node);
+    label.dataset.ageS = age.toFixed(1);
+    label.textContent = `picture ${age.toFixed(1)} s old`;
+  }
+
+  setInterval(() => { for (const p of patients.values()) videoAge(p); }, 500);
+
   function removePatient(id) {
     const p = patients.get(id);
     if (!p) return;
+    stopVideo(p, "");
     p.node.remove();
     patients.delete(id);
     showEmpty();
@@ -322,7 +389,7 @@
     if (p && p.diverted) return;
     if (!p) {
       p = addPatient(frame.incident_id); // vitals before its details: show them anyway
-      $(".unit", p.node).textContent = frame.unit_id ? `unit ${frame.unit_id}` : "";
+      setUnit(p, frame.unit_id);
     }
     const resources = (frame.bundle.entry || []).map((e) => e.resource).filter(Boolean);
     for (const r of resources) {

@@ -2,7 +2,8 @@
 
 The page is opened with the hospital's token in the URL fragment; a real tablet streams vitals
 over its websocket, and the test reads what the page shows: the inbound card, the numerics,
-ink on the ECG canvas, the diverted note after a re-route, the error for a bad token, and the
+ink on the ECG canvas, the ambulance's live video (ended by a re-route), the diverted note
+after a re-route, the error for a bad token, and the
 resume with `since` after a drop. Playwright drives the system Chromium (`/usr/bin/chromium`,
 or `$JIJIU_CHROMIUM`); nothing is downloaded. Without it the tests skip locally and fail under
 CI=true (`tests.conftest.require_service`). Every wait is Playwright's; nothing is timed.
@@ -21,6 +22,7 @@ import pytest
 from playwright.sync_api import Browser, Page, WebSocketRoute, expect
 
 from tests.dispatch.test_server import Running, auth, recv_until
+from tests.dispatch.test_video import send_picture
 from tests.dispatch.test_vitals_relay import patient_on_the_way, reply, vitals
 
 WAIT_MS = 15_000  # Playwright's patience for anything the page should come to show
@@ -124,6 +126,41 @@ def test_an_inbound_patient_shows_with_live_numerics_and_a_drawn_ecg(
     expect(card.locator(".ack-state")).to_have_text("acknowledged", timeout=WAIT_MS)
     expect(card.locator("button.ack")).to_be_disabled()
     assert {"type": "ack", "incident_id": iid} in [json.loads(s) for s in screen.sent]
+    assert screen.problems == []
+
+
+def test_the_receiving_hospital_watches_the_ambulance_s_video_until_the_patient_is_rerouted(
+    live: Running, screen: Screen
+) -> None:
+    """ "Live video" on the card opens the unit's view with the hospital's own token: the
+    tablet's picture shows, less than 2 s old; when the dispatcher sends the patient elsewhere
+    the server ends the view at once and the card says so."""
+    iid = patient_on_the_way(live)  # ALS01 -> zjpph
+    screen.open(live, "zjpph", live.tokens["hospitals"]["zjpph"])
+    card = screen.card(iid)
+    expect(card.locator("button.watch")).to_be_visible(timeout=WAIT_MS)
+    card.locator("button.watch").click()
+    expect(card.locator(".video-state")).to_have_text("live", timeout=WAIT_MS)
+    with live.ws("/ws/units/ALS01", live.tokens["units"]["ALS01"]) as tablet:
+        json.loads(tablet.recv(timeout=10))
+        assert send_picture(tablet, 180)["type"] == "accepted"
+    expect(card.locator("figure.video")).to_be_visible(timeout=WAIT_MS)
+    src = card.locator("img.video-frame").get_attribute("src") or ""
+    assert src.startswith("data:image/jpeg;base64,")
+    screen.page.wait_for_function(
+        '(id) => { const s = document.querySelector(`[data-incident="${id}"] .video-age`)'
+        ".dataset.ageS; return s !== undefined && s !== '' && Number(s) < 2; }",
+        arg=iid,
+        timeout=WAIT_MS,
+    )
+    r = httpx.post(
+        f"{live.http}/api/v1/incidents/{iid}/destination",
+        json={"hospital_id": "srrsh", "reason": "cath lab busy"},
+        headers=auth(live.tokens["dispatcher"]),
+    )
+    assert r.status_code == 200, r.text
+    expect(card.locator(".video-state")).to_have_text("video ended", timeout=WAIT_MS)
+    expect(card.locator("figure.video")).to_be_hidden()
     assert screen.problems == []
 
 
