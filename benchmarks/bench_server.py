@@ -65,7 +65,7 @@ import threading
 import time
 from array import array
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import asdict, dataclass, replace
 from multiprocessing.connection import Connection
@@ -77,8 +77,8 @@ import numpy as np
 
 from benchmarks.timing import Row, close_report, fmt_ms, machine_info
 from simulator.loadgen import (  # the lean clients and child processes, shared with loadtest
+    Consoles,
     HttpPool,
-    RawClient,
     ask,
     child,
     open_many,
@@ -339,50 +339,20 @@ async def _consoles(conn: Connection, port: int, token: str, n: int) -> None:
     positions = [0]
     drops: list[int] = []
     firsts: list[set[str]] = [set() for _ in range(n)]
-    last_seq = [0] * n
-    stopping = asyncio.Event()
 
-    def reader(i: int) -> Callable[[bytes, float], None]:
-        mine = firsts[i]
+    def on_frame(i: int, payload: bytes, now: float) -> None:
+        frames[0] += 1
+        if b'"units.moved"' in payload:
+            positions[0] += 1
+        elif b'"incident.recommended"' in payload:
+            iid = json.loads(payload)["incident_id"]
+            if iid not in firsts[i]:
+                firsts[i].add(iid)
+                seen.setdefault(iid, []).append(now)
 
-        def on_message(payload: bytes, now: float) -> None:
-            frames[0] += 1
-            if payload.startswith(b'{"seq":'):
-                last_seq[i] = int(payload[7 : payload.index(b",")])
-            elif payload.startswith(b'{"type":"snapshot"'):
-                last_seq[i] = int(json.loads(payload)["last_seq"])
-            if b'"units.moved"' in payload:
-                positions[0] += 1
-            elif b'"incident.recommended"' in payload:
-                iid = json.loads(payload)["incident_id"]
-                if iid not in mine:
-                    mine.add(iid)
-                    seen.setdefault(iid, []).append(now)
-
-        return on_message
-
-    def path(i: int) -> str:
-        return f"/ws/console?token={token}" + (f"&since={last_seq[i]}" if last_seq[i] else "")
-
-    async def keep(i: int, client: RawClient) -> None:
-        for _ in range(MAX_RECONNECTS):
-            await client.finished.wait()
-            if stopping.is_set():
-                return
-            drops.append(client.close_code or 0)
-            try:
-                client = await open_raw(port, path(i), reader(i), timeout=30)
-            except (OSError, TimeoutError):
-                await asyncio.sleep(0.5)
-            live[i] = client
-
-    opened = await asyncio.gather(
-        *(open_raw(port, path(i), reader(i), timeout=60) for i in range(n)),
-        return_exceptions=True,
-    )
-    live = {i: c for i, c in enumerate(opened) if isinstance(c, RawClient)}
-    conn.send(("connected", len(live), n - len(live)))
-    keepers = [asyncio.create_task(keep(i, c)) for i, c in live.items()]
+    consoles = Consoles(port, token, on_frame, drops.append, HOST, MAX_RECONNECTS)
+    connected = await consoles.open(n)
+    conn.send(("connected", connected, n - connected))
     with suppress(TimeoutError):
         while (cmd := await recv_cmd(conn, 900))[0] != "stop":
             if cmd[0] == "report":
@@ -391,11 +361,7 @@ async def _consoles(conn: Connection, port: int, token: str, n: int) -> None:
                 seen.clear()
                 drops.clear()
                 frames[0] = positions[0] = 0
-    stopping.set()
-    for c in live.values():
-        c.close()
-    for task in keepers:
-        task.cancel()
+    consoles.close()
 
 
 # --- case 1: the caller, in the orchestrating process ---------------------------------------------

@@ -18,13 +18,12 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Callable
 from contextlib import suppress
 from multiprocessing.connection import Connection
 
 import numpy as np
 
-from simulator.loadgen import RawClient, open_many, open_raw, recv_cmd, run_child
+from simulator.loadgen import Consoles, RawClient, open_many, open_raw, recv_cmd, run_child
 
 Unit = tuple[str, str, float, float]  # unit id, token, lat, lon
 JITTER_DEG = 0.0003  # ~30 m about the unit's place: it stands, its GPS wanders
@@ -131,50 +130,23 @@ async def _consoles(
     recommended: dict[str, list[float]] = {}
     counts = {"frames": 0, "drops": 0}
     firsts: list[set[tuple[bytes, str]]] = [set() for _ in range(n)]
-    last_seq = [0] * n
-    stopping = asyncio.Event()
 
-    def reader(i: int) -> Callable[[bytes, float], None]:
-        mine = firsts[i]
+    def on_frame(i: int, payload: bytes, now: float) -> None:
+        counts["frames"] += 1
+        kind, iid = frame_kind(payload)
+        if iid is None or (kind, iid) in firsts[i]:
+            return
+        firsts[i].add((kind, iid))
+        seen = received if kind == b"call.received" else recommended
+        seen.setdefault(iid, []).append(now)
 
-        def on_message(payload: bytes, now: float) -> None:
-            counts["frames"] += 1
-            if payload.startswith(b'{"seq":'):
-                with suppress(ValueError):
-                    last_seq[i] = int(payload[7 : payload.index(b",")])
-            elif payload.startswith(b'{"type":"snapshot"'):
-                last_seq[i] = int(json.loads(payload).get("last_seq", 0))
-            kind, iid = frame_kind(payload)
-            if iid is None or (kind, iid) in mine:
-                return
-            mine.add((kind, iid))
-            seen = received if kind == b"call.received" else recommended
-            seen.setdefault(iid, []).append(now)
+    def on_drop(_: int) -> None:
+        counts["drops"] += 1
 
-        return on_message
-
-    def path(i: int) -> str:
-        return f"/ws/console?token={token}" + (f"&since={last_seq[i]}" if last_seq[i] else "")
-
-    async def keep(i: int, client: RawClient) -> None:
-        for _ in range(MAX_RECONNECTS):
-            await client.finished.wait()
-            if stopping.is_set():
-                return
-            counts["drops"] += 1
-            try:
-                client = await open_raw(port, path(i), reader(i), 30, host)
-            except (OSError, TimeoutError):
-                await asyncio.sleep(0.5)
-            live[i] = client
-
-    opened = await asyncio.gather(
-        *(open_raw(port, path(i), reader(i), 60, host) for i in range(n)),
-        return_exceptions=True,
-    )
-    live = {i: c for i, c in enumerate(opened) if isinstance(c, RawClient)}
-    conn.send(("connected", len(live), n - len(live)))
-    keepers = [asyncio.create_task(keep(i, c)) for i, c in live.items()]
+    consoles = Consoles(port, token, on_frame, on_drop, host, MAX_RECONNECTS)
+    connected = await consoles.open(n)
+    live = consoles.live
+    conn.send(("connected", connected, n - connected))
     with suppress(TimeoutError):
         while (cmd := await recv_cmd(conn, deadline_s))[0] != "stop":
             if cmd[0] != "collect":
@@ -195,9 +167,5 @@ async def _consoles(
             for mine in firsts:
                 mine.clear()
             counts.update(frames=0, drops=0)
-    stopping.set()
-    for c in live.values():
-        c.close()
-    for task in keepers:
-        task.cancel()
+    consoles.close()
     await asyncio.sleep(0.1)

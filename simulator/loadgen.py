@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import json
 import multiprocessing as mp
 import os
 import signal
@@ -260,6 +261,77 @@ async def open_raw(
         proto.abort()
         raise
     return proto
+
+
+class Consoles:
+    """n raw console sockets that resume with `since` when the server drops one (1013: it fell
+    behind its queue), as the real console does, at most `max_reconnects` times each.
+
+    Every frame goes to `on_frame(i, payload, now)` after its seq is noted; every drop to
+    `on_drop(close_code)`. Used by the load test and the server benchmark.
+    """
+
+    def __init__(
+        self,
+        port: int,
+        token: str,
+        on_frame: Callable[[int, bytes, float], None],
+        on_drop: Callable[[int], None],
+        host: str = HOST,
+        max_reconnects: int = 200,
+    ) -> None:
+        self.port, self.token, self.host = port, token, host
+        self.on_frame, self.on_drop = on_frame, on_drop
+        self.max_reconnects = max_reconnects
+        self.live: dict[int, RawClient] = {}
+        self._last_seq: dict[int, int] = {}
+        self._keepers: list[asyncio.Task[None]] = []
+        self._stopping = False
+
+    async def open(self, n: int, timeout: float = 60.0) -> int:
+        """Connect n consoles; how many connected."""
+        opened = await asyncio.gather(
+            *(open_raw(self.port, self._path(i), self._reader(i), timeout, self.host)
+              for i in range(n)),
+            return_exceptions=True,
+        )  # fmt: skip
+        self.live = {i: c for i, c in enumerate(opened) if isinstance(c, RawClient)}
+        self._keepers = [asyncio.create_task(self._keep(i, c)) for i, c in self.live.items()]
+        return len(self.live)
+
+    def close(self) -> None:
+        self._stopping = True
+        for client in self.live.values():
+            client.close()
+        for task in self._keepers:
+            task.cancel()
+
+    def _path(self, i: int) -> str:
+        since = self._last_seq.get(i, 0)
+        return f"/ws/console?token={self.token}" + (f"&since={since}" if since else "")
+
+    def _reader(self, i: int) -> Callable[[bytes, float], None]:
+        def on_message(payload: bytes, now: float) -> None:
+            if payload.startswith(b'{"seq":'):
+                with suppress(ValueError):
+                    self._last_seq[i] = int(payload[7 : payload.index(b",")])
+            elif payload.startswith(b'{"type":"snapshot"'):
+                self._last_seq[i] = int(json.loads(payload).get("last_seq", 0))
+            self.on_frame(i, payload, now)
+
+        return on_message
+
+    async def _keep(self, i: int, client: RawClient) -> None:
+        for _ in range(self.max_reconnects):
+            await client.finished.wait()
+            if self._stopping:
+                return
+            self.on_drop(client.close_code or 0)
+            try:
+                client = await open_raw(self.port, self._path(i), self._reader(i), 30, self.host)
+            except (OSError, TimeoutError):
+                await asyncio.sleep(0.5)
+            self.live[i] = client
 
 
 async def open_many(
