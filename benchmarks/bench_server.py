@@ -20,8 +20,8 @@ Budgets it guards (issue 4; the `target` column; ratio above 1 = we are better):
    calls fail, or 201 p99 over 5 s) the higher rates are not run and their judged rows fail.
    Full runs repeat each backend with the units connected but silent: a diagnostic (not
    judged) of the call path without the position load.
-2. Fan-out. What is measured is our fan-out layer, `dispatch.hub.Hub` + `pump` (what
-   `/ws/console` runs), here given a `dispatch.ws_sink.ConnectionSink` per connection (frames
+2. Fan-out. What is measured is our fan-out layer, `dispatch.live.hub.Hub` + `pump` (what
+   `/ws/console` runs), here given a `dispatch.ws.sink.ConnectionSink` per connection (frames
    written straight to the socket while it keeps up, queued and pumped when it pushes back),
    behind a plain `websockets` server in its own process, next to the practical ceiling: a
    bare `websockets` server doing `websockets.asyncio.server.broadcast()` of the same frames
@@ -76,7 +76,7 @@ import httpx
 import numpy as np
 
 from benchmarks.timing import Row, close_report, fmt_ms, machine_info
-from simulator.loadgen import (  # the lean clients and child processes, shared with loadtest
+from simulator.load.loadgen import (  # the lean clients and child processes, shared with loadtest
     Consoles,
     HttpPool,
     ask,
@@ -669,8 +669,8 @@ async def _fanout_server(conn: Connection, mode: str) -> None:
     """A websockets server that fans frames out with our Hub + pump or with bare broadcast()."""
     from websockets.asyncio.server import broadcast, serve
 
-    from dispatch.hub import Hub, pump
-    from dispatch.ws_sink import ConnectionSink
+    from dispatch.live.hub import Hub, pump
+    from dispatch.ws.sink import ConnectionSink
 
     hub = Hub()
     members: set[Any] = set()

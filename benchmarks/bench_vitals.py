@@ -78,8 +78,8 @@ SEED = 20240611
 TARGET_P99_MS = 100.0
 ECG_RATE_HZ = 250
 SLOW_RCVBUF = 64 * 1024  # bytes: the slow hospital's socket receive buffer
-HUB_HISTORY = 1024  # frames per topic the server's hub keeps (dispatch.hub.Hub default)
-HUB_QUEUE = 256  # frames one subscriber may have queued (dispatch.hub.Hub default)
+HUB_HISTORY = 1024  # frames per topic the server's hub keeps (dispatch.live.hub.Hub default)
+HUB_QUEUE = 256  # frames one subscriber may have queued (dispatch.live.hub.Hub default)
 RSS_SLACK_MB = 32.0
 QUICK_NOTE = "judged in full runs"
 
@@ -109,8 +109,8 @@ PHASES = ("warm-up", "all reading", "one slow", "after")
 # --- what is sent --------------------------------------------------------------------------------
 def ecg_uv() -> list[int]:
     """MIT-BIH record 100, lead MLII, in whole µV, linearly resampled from 360 to 250 Hz (the
-    simulated tablets' trace: `simulator.vitals.mitbih_uv`)."""
-    from simulator.vitals import mitbih_uv
+    simulated tablets' trace: `simulator.live.vitals.mitbih_uv`)."""
+    from simulator.live.vitals import mitbih_uv
 
     return list(mitbih_uv(ECG_RATE_HZ))
 

@@ -66,7 +66,7 @@ def _build_parser() -> argparse.ArgumentParser:
 
 def _demo(argv: list[str]) -> int:
     # Imported here so `jijiu --help` and `jijiu serve` never load numba or the network.
-    import simulator.demo as live_demo  # the top layer: see pyproject's ignore_imports
+    import simulator.live.demo as live_demo  # the top layer: see pyproject's ignore_imports
 
     code: int = live_demo.main(argv)
     return code
@@ -83,7 +83,7 @@ def _serve(ns: argparse.Namespace) -> int:
     """Run uvicorn on the app factory; prints where the tokens are, never the tokens."""
     import uvicorn
 
-    from dispatch.app import create_app
+    from dispatch.http.app import create_app
     from dispatch.settings import Settings
 
     flags = {"network": ns.network, "store_url": ns.store, "tokens_file": ns.tokens,
@@ -105,7 +105,7 @@ def _serve(ns: argparse.Namespace) -> int:
         create_app(settings),
         host=settings.host,
         port=settings.port,
-        ws="none",  # the websockets have their own server and port (dispatch/ws_server.py)
+        ws="none",  # the websockets have their own server and port (dispatch/ws/server.py)
         log_level="info",
     )
     return 0
@@ -126,17 +126,17 @@ def main(argv: list[str] | None = None) -> int:
         code: int = fusion_cli.main(rest)
         return code
     if ns.command == "volunteer-study":
-        import simulator.cli as simulator_cli  # the top layer: see pyproject's ignore_imports
+        import simulator.studies.cli as simulator_cli  # the top layer: see pyproject
 
         study_code: int = simulator_cli.main(rest)
         return study_code
     if ns.command == "simulate":
-        import simulator.simulate_cli as simulate_cli  # the top layer: see pyproject
+        import simulator.fast.cli as simulate_cli  # the top layer: see pyproject
 
         simulate_code: int = simulate_cli.main(rest)
         return simulate_code
     if ns.command == "loadtest":
-        import simulator.loadtest as loadtest  # the top layer: see pyproject's ignore_imports
+        import simulator.load.loadtest as loadtest  # the top layer: see pyproject's ignore_imports
 
         load_code: int = loadtest.main(rest)
         return load_code

@@ -5,7 +5,7 @@
 
 A jijiu server runs in this process (uvicorn in a thread, loopback, a fresh SQLite log in a
 temporary folder, the bundled Hangzhou network, 40 units) and the live simulator drives it
-(`simulator.live.run_live`, x30 from 10:00, 500 calls a day, the demo's speed) for
+(`simulator.live.city.run_live`, x30 from 10:00, 500 calls a day, the demo's speed) for
 `--minutes` wall minutes; then a headless Chromium (`/usr/bin/chromium`, or `$JIJIU_CHROMIUM`)
 opens `/cockpit` with the dispatcher token, opens the video view of a unit on a job, and the
 full page is written as a PNG.
@@ -38,14 +38,14 @@ import httpx
 import uvicorn
 from playwright.sync_api import sync_playwright
 
-from dispatch.app import create_app
-from dispatch.eventlog import open_log
-from dispatch.hub import Hub
-from dispatch.service import DispatchService, build_world
+from dispatch.http.app import create_app
+from dispatch.live.hub import Hub
+from dispatch.service.service import DispatchService, build_world
 from dispatch.settings import Settings
+from dispatch.store.eventlog import open_log
 from dispatch.tokens import TokenBook
-from simulator.context import Endpoints
-from simulator.live import LiveParams, run_live
+from simulator.live.city import LiveParams, run_live
+from simulator.live.context import Endpoints
 
 HERE = Path(__file__).resolve().parent
 ZONE = ZoneInfo("Asia/Shanghai")  # the page's clock, as a Hangzhou desk shows it

@@ -34,7 +34,7 @@ from pathlib import Path
 
 import uvicorn
 
-from dispatch.app import create_app
+from dispatch.http.app import create_app
 from dispatch.settings import Settings
 
 PR_SET_PDEATHSIG = 1

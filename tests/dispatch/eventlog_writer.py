@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import sys
 
-from dispatch.eventlog import open_log
+from dispatch.store.eventlog import open_log
 
 
 def main(url: str, first: int, count: int) -> None:

@@ -10,8 +10,8 @@ import time
 import httpx
 import pytest
 
-from dispatch.cockpit import CSV_HEADER, Row, csv_rows, figures
-from dispatch.model import Priority, Step
+from dispatch.core.cockpit import CSV_HEADER, Row, csv_rows, figures
+from dispatch.core.model import Priority, Step
 from dispatch.settings import Settings
 from tests.dispatch.test_server import Running, auth, new_call, recv_until, start
 from tests.dispatch.test_vitals_relay import patient_on_the_way

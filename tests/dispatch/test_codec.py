@@ -6,10 +6,10 @@ import json
 
 import pytest
 
-from dispatch import codec
-from dispatch import events as ev
+from dispatch.core import events as ev
+from dispatch.core.model import Capability, Complaint, IncidentId, Priority, UnitId, UnitStatus
 from dispatch.errors import InvalidEvent
-from dispatch.model import Capability, Complaint, IncidentId, Priority, UnitId, UnitStatus
+from dispatch.store import codec
 
 SAMPLES: list[ev.Event] = [
     ev.CallReceived(IncidentId("I1"), 30.28, 120.14, 20.0, Complaint.STROKE),

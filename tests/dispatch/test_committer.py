@@ -6,10 +6,10 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
-from dispatch.committer import GroupCommit
 from dispatch.errors import StoreError
-from dispatch.eventlog import FeedRecord, Record
-from dispatch.eventlog_sqlite import SqliteLog
+from dispatch.store.committer import GroupCommit
+from dispatch.store.eventlog import FeedRecord, Record
+from dispatch.store.sqlite_log import SqliteLog
 
 
 def tick(i: int) -> dict[str, Any]:

@@ -37,7 +37,7 @@ import httpx
 import pytest
 from websockets.sync.client import connect
 
-from dispatch.eventlog import open_log
+from dispatch.store.eventlog import open_log
 
 KILLS = 20  # the number: adjust the calls per cycle, never this
 ACKED_BEFORE_KILL = (3, 15)  # acknowledged calls in a cycle before its SIGKILL (seeded)

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from dispatch.eido import (
+from dispatch.core.eido import (
     AGENCIES,
     OWNER,
     AgencyNote,
@@ -17,7 +17,7 @@ from dispatch.eido import (
     IncidentType,
     render,
 )
-from dispatch.model import Step
+from dispatch.core.model import Step
 
 AT = datetime(2026, 5, 1, 8, 30, 0, tzinfo=UTC)
 

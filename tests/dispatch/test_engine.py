@@ -6,10 +6,18 @@ from pathlib import Path
 
 import pytest
 
-from dispatch import events as ev
-from dispatch.engine import Engine, EngineSettings
+from dispatch.core import events as ev
+from dispatch.core.engine import Engine, EngineSettings
+from dispatch.core.model import (
+    Capability,
+    Complaint,
+    IncidentId,
+    Priority,
+    Step,
+    UnitId,
+    UnitStatus,
+)
 from dispatch.errors import IllegalTransition, InvalidEvent, UnitUnavailable, UnknownIncident
-from dispatch.model import Capability, Complaint, IncidentId, Priority, Step, UnitId, UnitStatus
 from routing.load import load_network
 from routing.router import Router
 

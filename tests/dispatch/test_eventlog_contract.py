@@ -20,14 +20,14 @@ from typing import Any
 import pytest
 import redis
 
-from dispatch import codec
-from dispatch import events as ev
-from dispatch.engine import Engine
+from dispatch.core import events as ev
+from dispatch.core.engine import Engine
+from dispatch.core.model import Capability, IncidentId, UnitId, UnitStatus
 from dispatch.errors import StoreError
-from dispatch.eventlog import EventLog, FeedRecord, Record, open_log
-from dispatch.eventlog_redis import RedisLog
-from dispatch.model import Capability, IncidentId, UnitId, UnitStatus
-from dispatch.replay import replay
+from dispatch.store import codec
+from dispatch.store.eventlog import EventLog, FeedRecord, Record, open_log
+from dispatch.store.redis_log import RedisLog
+from dispatch.store.replay import replay
 from routing.load import load_network
 from routing.router import Router
 
@@ -437,7 +437,7 @@ def test_acknowledged_appends_survive_sigkill_of_the_writer(log_url: str, repo_r
 def test_sqlite_checkpoints_off_the_commit_path(tmp_path: Path) -> None:
     """Commits leave records in the WAL (the database file alone holds none of them); the
     checkpointer copies them into the file; close() stops the checkpointer thread."""
-    from dispatch.eventlog_sqlite import SqliteLog
+    from dispatch.store.sqlite_log import SqliteLog
 
     def rows_in_file_alone() -> int:
         alone = tmp_path / "alone.db"  # the main file without its WAL: what a checkpoint wrote

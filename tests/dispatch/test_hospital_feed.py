@@ -19,8 +19,8 @@ from fhir.resources.R4B import get_fhir_model_class
 from fhir.resources.R4B.bundle import Bundle
 from websockets.sync.client import ClientConnection
 
-from dispatch.hub import Hub
-from dispatch.service import DispatchService
+from dispatch.live.hub import Hub
+from dispatch.service.service import DispatchService
 from dispatch.settings import Settings
 from tests.dispatch.test_server import Running, auth, recv_until, start
 from tests.dispatch.test_vitals_relay import patient_on_the_way, reply, vitals

@@ -17,8 +17,8 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.asyncio.server import ServerConnection, serve
 from websockets.exceptions import ConnectionClosed, ConnectionClosedError
 
-from dispatch.hub import Hub, Subscription, pump
-from dispatch.ws_sink import ConnectionSink
+from dispatch.live.hub import Hub, Subscription, pump
+from dispatch.ws.sink import ConnectionSink
 
 # Every async test runs under this guard so a bug hangs nothing; no test asserts on time.
 HANG_GUARD_S = 30.0

@@ -13,10 +13,9 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
-from dispatch import events as ev
-from dispatch.engine import Engine, EngineSettings
-from dispatch.errors import DispatchError
-from dispatch.model import (
+from dispatch.core import events as ev
+from dispatch.core.engine import Engine, EngineSettings
+from dispatch.core.model import (
     ORDER,
     Capability,
     Complaint,
@@ -26,6 +25,7 @@ from dispatch.model import (
     UnitId,
     UnitStatus,
 )
+from dispatch.errors import DispatchError
 from routing.load import load_network
 from routing.router import Router
 

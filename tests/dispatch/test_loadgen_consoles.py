@@ -1,4 +1,4 @@
-"""The load generator's console pool (`simulator.loadgen.Consoles`) against a live server.
+"""The load generator's console pool (`simulator.load.loadgen.Consoles`) against a live server.
 
 A console whose connection is lost reconnects with `since` = the last seq it saw and misses
 nothing: the frames published while it was away arrive after the resume, once each.
@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 
-from simulator.loadgen import Consoles
+from simulator.load.loadgen import Consoles
 from tests.dispatch.test_server import Running, new_call
 
 

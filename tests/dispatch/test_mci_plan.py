@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from aed_map.mci import Triage
-from dispatch.mci_plan import (
+from dispatch.core.mci_plan import (
     Child,
     Line,
     Receiving,
@@ -21,7 +21,7 @@ from dispatch.mci_plan import (
     open_slots,
     stage_of,
 )
-from dispatch.model import Step
+from dispatch.core.model import Step
 from hospital_link.registry import Capability, CurrentStatus, Freshness, Hospital, HospitalId
 
 R, Y, G = Triage.RED, Triage.YELLOW, Triage.GREEN

@@ -5,8 +5,8 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dispatch.model import IncidentId
-from dispatch.nearby import RecentIncidents
+from dispatch.core.model import IncidentId
+from dispatch.core.nearby import RecentIncidents
 from location_fusion.geo import haversine_m
 
 RADIUS_M, WINDOW_S = 150.0, 600.0

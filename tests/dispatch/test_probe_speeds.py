@@ -17,14 +17,14 @@ import httpx
 import numpy as np
 import pytest
 
+from dispatch.core.probe_speeds import Learned, ProbeLearner, ProbeParams
+from dispatch.core.traffic import TrafficBook
 from dispatch.errors import InvalidEvent
-from dispatch.probe_speeds import Learned, ProbeLearner, ProbeParams
 from dispatch.settings import Settings
-from dispatch.traffic import TrafficBook
 from routing.load import load_network
 from routing.network import RoadNetwork, from_edge_list
 from routing.router import Router
-from simulator.drive import along
+from simulator.live.drive import along
 from tests.dispatch.test_server import Running, auth, new_call, start
 
 AB, BA, BC, CB = 0, 1, 2, 3

@@ -1,4 +1,4 @@
-"""Tests for dispatch.recommend: ranked options, joint assignment, swaps and duplicates.
+"""Tests for dispatch.core.recommend: ranked options, joint assignment, swaps and duplicates.
 
 Most places lie on 体育场路 (Tiyuchang Road) at lat 30.2727 in the Wulin fixture, named by
 their longitude. Driving times between them (seconds, from the router at free flow; rows drive
@@ -20,7 +20,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dispatch.model import (
+from dispatch.core.model import (
     DISPATCHABLE,
     Capability,
     Complaint,
@@ -31,7 +31,7 @@ from dispatch.model import (
     UnitStatus,
     UnitView,
 )
-from dispatch.recommend import (
+from dispatch.core.recommend import (
     Option,
     RecommendParams,
     assign_jointly,

@@ -1,6 +1,6 @@
 """What the console draws beside a call's place: its location sources and a unit's route.
 
-The pure view (`dispatch.location_view`) runs on hand-made evidence with no loop; the
+The pure view (`dispatch.service.location_view`) runs on hand-made evidence with no loop; the
 endpoints run on the live Wulin server with four units (`live` fixture): a call whose GNSS
 fix and serving cell agree near 文三路 while the caller names 浙江省人民医院, 1.6 km away;
 the route of a previewed and of an assigned unit; who may read either (dispatchers only); and
@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 import pytest
 
-from dispatch.location_view import evidence_time_s, sources_view
+from dispatch.service.location_view import evidence_time_s, sources_view
 from dispatch.settings import Settings
 from location_fusion.cells import CellObservation, Sector
 from location_fusion.fixes import device_fix

@@ -15,7 +15,7 @@ import httpx
 import numpy as np
 import pytest
 
-from dispatch.routes_map import QUANTUM_DEG, ROAD_CLASSES, _chains, accepts_gzip, road_class
+from dispatch.http.map import QUANTUM_DEG, ROAD_CLASSES, _chains, accepts_gzip, road_class
 from routing.load import load_network
 from routing.network import from_edge_list
 from tests.dispatch.test_server import HERE, Running, auth, new_call

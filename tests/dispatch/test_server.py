@@ -25,11 +25,11 @@ import uvicorn
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
-from dispatch.app import create_app
 from dispatch.errors import StoreError
-from dispatch.http_common import RedactTokens
-from dispatch.hub import Hub
-from dispatch.service import DispatchService
+from dispatch.http.app import create_app
+from dispatch.http.common import RedactTokens
+from dispatch.live.hub import Hub
+from dispatch.service.service import DispatchService
 from dispatch.settings import Settings
 from dispatch.tokens import Role, TokenBook
 

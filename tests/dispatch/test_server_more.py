@@ -25,13 +25,13 @@ import pytest
 import uvicorn
 from websockets.sync.client import connect
 
-from dispatch.app import create_app
+from dispatch.core.model import IncidentId, UnitId
+from dispatch.core.traffic import MAX_ENTRIES, TooManyEntries, TrafficBook
 from dispatch.errors import InvalidEvent
-from dispatch.hub import Hub
-from dispatch.model import IncidentId, UnitId
-from dispatch.service import DispatchService
+from dispatch.http.app import create_app
+from dispatch.live.hub import Hub
+from dispatch.service.service import DispatchService
 from dispatch.settings import Settings
-from dispatch.traffic import MAX_ENTRIES, TooManyEntries, TrafficBook
 from tests.dispatch.test_server import (
     ELSEWHERE,
     HERE,

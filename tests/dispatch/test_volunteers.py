@@ -24,10 +24,10 @@ import pytest
 from websockets.sync.client import ClientConnection
 
 from aed_map.volunteers import VolunteerParams
-from dispatch.hub import Hub
-from dispatch.service import DispatchService
+from dispatch.desks.volunteer import CONFIG, DeskConfig
+from dispatch.live.hub import Hub
+from dispatch.service.service import DispatchService
 from dispatch.settings import Settings
-from dispatch.volunteer_desk import CONFIG, DeskConfig
 from location_fusion.geo import EARTH_RADIUS_M
 from tests.dispatch.test_server import HERE, Running, auth, closed_with, start
 

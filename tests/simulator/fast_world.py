@@ -11,10 +11,10 @@ import functools
 
 from hospital_link.registry import Registry
 from routing.load import data_dir, load_network
-from simulator.calls import DemandParams
-from simulator.scenario import ScenarioParams, World, build_world
-from simulator.stations import PlacementParams
-from simulator.zones import ZoneParams
+from simulator.world.calls import DemandParams
+from simulator.world.scenario import ScenarioParams, World, build_world
+from simulator.world.stations import PlacementParams
+from simulator.world.zones import ZoneParams
 
 WULIN = ScenarioParams(
     network="wulin",

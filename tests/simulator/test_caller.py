@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from location_fusion.geo import LocalFrame
-from simulator.caller import phone_fix
+from simulator.live.caller import phone_fix
 
 
 def test_a_fix_is_within_its_68_percent_radius_68_percent_of_the_time() -> None:

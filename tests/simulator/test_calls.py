@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from dispatch.model import Priority
-from simulator.calls import COMPLAINT_MIX, DemandParams, generate_calls
-from simulator.rhythm import HOURLY_CALLS, Rhythm, RoadClass, hour_of, road_classes
+from dispatch.core.model import Priority
+from simulator.world.calls import COMPLAINT_MIX, DemandParams, generate_calls
+from simulator.world.rhythm import HOURLY_CALLS, Rhythm, RoadClass, hour_of, road_classes
 from tests.simulator.fast_world import wulin_world
 
 

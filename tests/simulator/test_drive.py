@@ -8,7 +8,7 @@ import pytest
 from location_fusion.geo import haversine_m
 from routing.load import load_network
 from routing.router import Router
-from simulator.drive import FALLBACK_KPH, along, straight
+from simulator.live.drive import FALLBACK_KPH, along, straight
 
 
 @pytest.fixture(scope="module")

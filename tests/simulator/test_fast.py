@@ -6,11 +6,11 @@ import math
 
 import pytest
 
-from dispatch.model import Priority, Step
-from simulator.fast import FastSim, RunParams
-from simulator.metrics import figures
-from simulator.policies import make_policy
-from simulator.policy_study import CallSource, run_one
+from dispatch.core.model import Priority, Step
+from simulator.fast.engine import FastSim, RunParams
+from simulator.fast.metrics import figures
+from simulator.fast.policies import make_policy
+from simulator.fast.study import CallSource, run_one
 from tests.simulator.fast_world import wulin_world
 
 TWO_HOURS = RunParams(horizon_s=2 * 3600.0, warmup_s=600.0, drain_s=3 * 3600.0)

@@ -19,10 +19,10 @@ import pytest
 
 from dispatch.cli import main
 from dispatch.settings import Settings
-from simulator.context import Endpoints
-from simulator.live import LiveParams, LiveResult, run_live
-from simulator.local_server import ErrorLogCounter
-from simulator.summary import PHASES
+from simulator.live.city import LiveParams, LiveResult, run_live
+from simulator.live.context import Endpoints
+from simulator.live.local_server import ErrorLogCounter
+from simulator.live.summary import PHASES
 from tests.dispatch.test_server import start
 
 

@@ -2,7 +2,7 @@
 
 Issue 8's acceptance, end to end: one Wulin server with 16 units (`tests.dispatch.test_server.
 start`: uvicorn in a thread, a fresh SQLite log) and, for the whole module, the live simulator
-(`simulator.live.run_live`, x180 from 10:00, 150 calls a day, pictures at 1 fps from every unit
+(`simulator.live.city.run_live`, x180 from 10:00, 150 calls a day, pictures at 1 fps from every unit
 on a job) on its own event loop in a thread. Its callers tap, its dispatcher bot dispatches
 its own calls and leaves the tests' calls alone, and its tablets acknowledge every offer they
 get, drive and film. The tests then work the console as a dispatcher does: a call they post
@@ -33,9 +33,9 @@ import pytest
 from playwright.sync_api import expect
 
 from dispatch.settings import Settings
-from simulator.context import Endpoints
-from simulator.live import LiveParams, LiveResult, run_live
-from simulator.local_server import ErrorLogCounter
+from simulator.live.city import LiveParams, LiveResult, run_live
+from simulator.live.context import Endpoints
+from simulator.live.local_server import ErrorLogCounter
 from tests.dispatch import conftest as page_fixtures
 from tests.dispatch import test_cockpit_page as cockpit_page
 from tests.dispatch import test_console_page as console_page
@@ -315,7 +315,7 @@ def test_the_cockpit_shows_the_city_s_percentiles_and_a_unit_s_live_video(
     expect(page.locator("#video-frame")).to_be_visible(timeout=WAIT_MS)
     page.wait_for_function(FRESH_PICTURE, timeout=WAIT_MS)  # the acceptance criterion
     size = page.locator("#video-frame").evaluate("i => [i.naturalWidth, i.naturalHeight]")
-    assert size == [320, 180]  # the simulator's test picture (simulator.video_frames)
+    assert size == [320, 180]  # the simulator's test picture (simulator.live.video_frames)
     page.screenshot(path=str(artefacts / "live-cockpit.png"), full_page=True)
     assert screen.problems == []
 

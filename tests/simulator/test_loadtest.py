@@ -20,8 +20,10 @@ import pytest
 
 from dispatch.cli import main as jijiu
 from simulator.errors import InvalidArgument
-from simulator.load_fleet import frame_kind
-from simulator.load_report import (
+from simulator.load.fleet import frame_kind
+from simulator.load.loadtest import main
+from simulator.load.procfs import listening_inodes, vmrss_bytes
+from simulator.load.report import (
     CREATED,
     FRAMES,
     HEALTHZ,
@@ -39,9 +41,7 @@ from simulator.load_report import (
     summarise_step,
     verdict_line,
 )
-from simulator.load_target import loopback_url
-from simulator.loadtest import main
-from simulator.procfs import listening_inodes, vmrss_bytes
+from simulator.load.target import loopback_url
 
 
 # --- a real run ----------------------------------------------------------------------------------

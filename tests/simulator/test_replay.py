@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from dispatch.model import Complaint, Priority
-from simulator import calls as synthetic
-from simulator.replay import (
+from dispatch.core.model import Complaint, Priority
+from simulator.world import calls as synthetic
+from simulator.world.replay import (
     ReplayDataMissing,
     fitted_intervals,
     hourly_profile,
@@ -19,7 +19,7 @@ from simulator.replay import (
     sf_log_path,
     transport_share,
 )
-from simulator.rhythm import HOURLY_CALLS
+from simulator.world.rhythm import HOURLY_CALLS
 from tests.simulator.fast_world import wulin_world
 
 
@@ -103,8 +103,8 @@ def test_bundled_log(log: list) -> None:
 
 
 def test_synthetic_constants_come_from_the_log(log: list) -> None:
-    """simulator.calls' intervals and transport share, and the hourly profile in
-    simulator.rhythm, are the log's fits (to their printed precision)."""
+    """simulator.world.calls' intervals and transport share, and the hourly profile in
+    simulator.world.rhythm, are the log's fits (to their printed precision)."""
     fits = fitted_intervals(log)
     consts = {
         "call_processing_urgent": synthetic.CALL_PROCESSING_URGENT,

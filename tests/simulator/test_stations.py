@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from simulator.coverage import expected, gain_of_adding, loss_of_removing
-from simulator.stations import (
+from simulator.world.coverage import expected, gain_of_adding, loss_of_removing
+from simulator.world.stations import (
     PlacementParams,
     Station,
     allocate_units,
@@ -74,9 +74,9 @@ def test_station_rows_round_trip(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_bundled_station_file_is_what_the_generator_writes(tmp_path: Path, data_dir: Path) -> None:
-    """`python -m simulator.stations` on the Hangzhou network reproduces the bundled SYNTHETIC
+    """`python -m simulator.world.stations` on the Hangzhou network reproduces the bundled SYNTHETIC
     file byte for byte (placement has no random draw)."""
-    from simulator.stations import STATIONS_CSV, main
+    from simulator.world.stations import STATIONS_CSV, main
 
     out = tmp_path / "stations.csv"
     assert main(["--out", str(out)]) == 0

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from simulator.summary import CallRecord, Check, Tally, city_intervals, render
+from simulator.live.summary import CallRecord, Check, Tally, city_intervals, render
 
 
 def test_a_call_never_moves_back_a_phase() -> None:

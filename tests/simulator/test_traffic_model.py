@@ -19,11 +19,11 @@ from dispatch.settings import Settings
 from routing.load import load_network
 from routing.network import RoadNetwork
 from routing.router import Router
-from simulator.context import Endpoints, LiveContext
 from simulator.errors import InvalidArgument
-from simulator.rhythm import Rhythm, RoadClass
-from simulator.traffic_feed import ACCEPTED, REFUSED, FeedPlan, body, run_traffic_feed
-from simulator.traffic_model import Report, TrafficModel, TrafficParams
+from simulator.live.context import Endpoints, LiveContext
+from simulator.live.traffic_feed import ACCEPTED, REFUSED, FeedPlan, body, run_traffic_feed
+from simulator.world.rhythm import Rhythm, RoadClass
+from simulator.world.traffic_model import Report, TrafficModel, TrafficParams
 from tests.dispatch.test_server import auth, start
 
 H = 3600.0

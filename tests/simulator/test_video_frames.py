@@ -1,4 +1,4 @@
-"""The simulated in-vehicle camera's test pictures (`simulator.video_frames`), no I/O."""
+"""The simulated in-vehicle camera's test pictures (`simulator.live.video_frames`), no I/O."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import time
 
 from PIL import Image, ImageChops
 
-from simulator.video_frames import HEIGHT, WIDTH, Camera
+from simulator.live.video_frames import HEIGHT, WIDTH, Camera
 
 AT_S = 1_764_849_600.25  # 2025-12-04 12:00:00.25 UTC
 

@@ -6,11 +6,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from dispatch.events import AGE_BANDS, SEXES
+from dispatch.core.events import AGE_BANDS, SEXES
 from hospital_link.ecg import read_lead_mv
 from hospital_link.fhir import StreamContext, bundle_second
 from hospital_link.vitals import EcgChunk, Numerics
-from simulator.vitals import (
+from simulator.live.vitals import (
     ECG_RATE_HZ,
     Monitor,
     draw_patient,

@@ -21,8 +21,8 @@ from routing.load import data_dir, load_network
 from routing.network import RoadNetwork
 from simulator.errors import InvalidArgument
 from simulator.stats import median_ci, seed_interval, share, wilson
-from simulator.volunteer_study import respond, run_study, summarise, timeline, walk_s
-from simulator.volunteer_world import StudyParams, World, road_m_from
+from simulator.studies.volunteer import respond, run_study, summarise, timeline, walk_s
+from simulator.studies.volunteer_world import StudyParams, World, road_m_from
 
 V = VolunteerId
 A = AedId

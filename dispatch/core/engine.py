@@ -1,0 +1,548 @@
+"""The dispatch engine: incidents and units as a state machine fed events with the time.
+
+`receive(event, now_s)` checks the event against the current state and either refuses it (a
+typed error, nothing changed) or applies it; `decisions()` drains what the shell must publish.
+The engine never reads a clock and never does I/O, so the live server, the simulator and crash
+recovery (replaying the durable log) all drive the same code to the same state.
+
+Lifecycle of an incident (NEMSIS eTimes in `dispatch.core.model.Step`):
+
+    call received -> located -> [triaged] -> unit notified -> unit acknowledged -> en route
+    -> on scene -> [left scene -> at destination -> transfer of care] -> back in service -> closed
+    any step before closed -> cancelled -> closed
+
+A unit carries at most one incident; an offer not acknowledged within `ack_timeout_s` is taken
+back and made to the next best unit, and the console is told.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from dispatch.core import events as ev
+from dispatch.core.model import (
+    DISPATCHABLE,
+    ORDER,
+    Capability,
+    Complaint,
+    IncidentId,
+    IncidentView,
+    Priority,
+    Step,
+    UnitId,
+    UnitStatus,
+    UnitView,
+)
+from dispatch.core.nearby import RecentIncidents
+from dispatch.core.recommend import (
+    Option,
+    RecommendParams,
+    duplicate_candidates,
+    rank_options,
+    swap_suggestions,
+)
+from dispatch.errors import (
+    IllegalTransition,
+    InvalidEvent,
+    UnitUnavailable,
+    UnknownIncident,
+    UnknownUnit,
+)
+from routing.errors import OutsideNetwork
+from routing.router import Router
+from routing.snap import RoadPosition
+
+
+@dataclass(frozen=True)
+class EngineSettings:
+    ack_timeout_s: float = 30.0
+    auto_dispatch_p1: bool = False
+    default_priority: Priority = Priority.P2  # until a dispatcher triages
+    recommend: RecommendParams = field(default_factory=RecommendParams)
+    # How stale a moved unit's road position may be when a search starts. 0: every search
+    # snaps what moved first. The server passes its position flush period (0.5 s) and
+    # refreshes on that clock, so a call's search rarely snaps anything; tablets report 1 Hz.
+    position_refresh_s: float = 0.0
+    # The receiving hospital should acknowledge its pre-arrival notice within this; if not,
+    # the console is alerted (a radio call then, as before jijiu).
+    hospital_ack_s: float = 60.0
+
+    def __post_init__(self) -> None:
+        if not (math.isfinite(self.ack_timeout_s) and self.ack_timeout_s > 0):
+            raise ValueError("ack_timeout_s must be positive")
+        if not (math.isfinite(self.hospital_ack_s) and self.hospital_ack_s > 0):
+            raise ValueError("hospital_ack_s must be positive")
+        if not (math.isfinite(self.position_refresh_s) and self.position_refresh_s >= 0):
+            raise ValueError("position_refresh_s must be a non-negative number of seconds")
+
+
+@dataclass
+class Incident:
+    incident_id: IncidentId
+    lat: float
+    lon: float
+    radius95_m: float
+    position: RoadPosition
+    priority: Priority
+    complaint: Complaint
+    determinant: str = ""
+    triaged: bool = False
+    timeline: dict[Step, float] = field(default_factory=dict)
+    unit_id: UnitId | None = None
+    offer_deadline_s: float | None = None
+    acked_devices: set[str] = field(default_factory=set)
+    declined: set[UnitId] = field(default_factory=set)  # units whose offer timed out
+    destination: str | None = None  # the receiving hospital's id, once chosen
+    destination_at_s: float | None = None  # when it was (last) chosen
+    hospital_ack_at_s: float | None = None  # when that hospital acknowledged
+    call_radius95_m: float = math.nan  # the location's 95 % radius at the call
+    conflict: bool = False  # the location sources disagreed at the call
+    age_band: str | None = None  # as the crew or call-taker judged it
+    sex: str | None = None
+
+    @property
+    def step(self) -> Step:
+        return max(self.timeline, key=_rank)
+
+    @property
+    def open(self) -> bool:
+        return Step.CLOSED not in self.timeline
+
+    def view(self, now_s: float) -> IncidentView:
+        return IncidentView(self.incident_id, self.priority, self.complaint, self.position,
+                            self.lat, self.lon, self.timeline[Step.CALL_RECEIVED])  # fmt: skip
+
+
+@dataclass
+class Unit:
+    unit_id: UnitId
+    capability: Capability
+    devices: tuple[str, ...]
+    lat: float
+    lon: float
+    position: RoadPosition
+    status: UnitStatus = UnitStatus.AVAILABLE_AT_STATION
+    incident_id: IncidentId | None = None
+    free_at_s: float = 0.0
+
+    def view(self) -> UnitView:
+        return UnitView(self.unit_id, self.capability, self.status, self.position,
+                        self.lat, self.lon, self.free_at_s)  # fmt: skip
+
+
+def _rank(step: Step) -> int:
+    if step is Step.CANCELLED:
+        return ORDER.index(Step.CLOSED) - 1
+    return ORDER.index(step)
+
+
+#: Which crew status button moves an incident to which step, from which steps.
+_STATUS_STEP: dict[UnitStatus, tuple[Step, frozenset[Step]]] = {
+    UnitStatus.EN_ROUTE: (Step.EN_ROUTE, frozenset({Step.UNIT_NOTIFIED, Step.UNIT_ACKNOWLEDGED})),
+    UnitStatus.ON_SCENE: (Step.ON_SCENE, frozenset({Step.EN_ROUTE})),
+    UnitStatus.TRANSPORTING: (Step.LEFT_SCENE, frozenset({Step.ON_SCENE})),
+    UnitStatus.AT_HOSPITAL: (Step.AT_DESTINATION, frozenset({Step.LEFT_SCENE})),
+}
+
+
+class Engine:
+    """All incidents and units of one dispatch centre, in memory."""
+
+    def __init__(self, router: Router, settings: EngineSettings | None = None) -> None:
+        self.router = router
+        self.settings = settings or EngineSettings()
+        self.incidents: dict[IncidentId, Incident] = {}
+        self.units: dict[UnitId, Unit] = {}
+        self.now_s = -math.inf
+        self._out: list[ev.Decision] = []
+        # Advice (a recommendation) owed for (incident, time): worked out by `decisions()`,
+        # or before the next event, against the state its event left. The server appends the
+        # event to the log first, so the disk writes while the units are ranked.
+        self._advice_due: list[tuple[IncidentId, float]] = []
+        self._offers: set[IncidentId] = set()  # incidents waiting for an acknowledgement
+        self._unacked: set[IncidentId] = set()  # routed, the hospital has not acknowledged
+        self._moved: dict[UnitId, None] = {}  # units whose road position is not yet updated
+        self._refreshed_at_s = -math.inf
+        params = self.settings.recommend
+        self._recent = RecentIncidents(params.duplicate_radius_m, params.duplicate_window_s)
+        #: Set while the event log is replayed: advice (recommendations, duplicate and swap
+        #: suggestions) is skipped, since nobody sees it; every state change is still derived.
+        self.replaying = False
+
+    # --- the two verbs ----------------------------------------------------------------------
+    def receive(self, event: ev.Event, now_s: float) -> None:
+        """Apply one event at time now_s, or raise (and change nothing)."""
+        if not math.isfinite(now_s) or now_s < self.now_s:
+            raise InvalidEvent(f"time {now_s!r} is not finite or goes back (now {self.now_s})")
+        handler = getattr(self, "_on_" + type(event).__name__, None)
+        if handler is None:
+            raise InvalidEvent(f"unknown event {type(event).__name__}")
+        self._give_advice()  # owed by the previous event: before this one changes the state
+        handler(event, now_s)  # checks first, then mutates
+        self.now_s = now_s
+        self._escalate(now_s)
+
+    def decisions(self) -> list[ev.Decision]:
+        """Everything decided since the last call, in order, advice last; then emptied."""
+        self._give_advice()
+        out, self._out = self._out, []
+        return out
+
+    @property
+    def advice_due(self) -> bool:
+        """The last event owes a recommendation, which `decisions()` will work out (~3 ms
+        with 1000 units): the server appends the event to the log before asking."""
+        return bool(self._advice_due)
+
+    def _give_advice(self) -> None:
+        due, self._advice_due = self._advice_due, []
+        for incident_id, at_s in due:
+            inc = self.incidents.get(incident_id)
+            if inc is not None and inc.open and inc.unit_id is None:
+                options = self.recommend(incident_id, at_s)
+                self._out.append(ev.Recommended(incident_id, tuple(options)))
+
+    # --- queries ----------------------------------------------------------------------------
+    def incident(self, incident_id: IncidentId) -> Incident:
+        try:
+            return self.incidents[incident_id]
+        except KeyError:
+            raise UnknownIncident(f"no incident {incident_id}") from None
+
+    def unit(self, unit_id: UnitId) -> Unit:
+        try:
+            return self.units[unit_id]
+        except KeyError:
+            raise UnknownUnit(f"no unit {unit_id}") from None
+
+    def recommend(self, incident_id: IncidentId, now_s: float) -> list[Option]:
+        inc = self.incident(incident_id)
+        self.refresh_positions(self.settings.position_refresh_s)
+        units = [
+            u for u in self.units.values() if u.unit_id not in inc.declined and self.can_take(u)
+        ]
+        return rank_options(self.router, units, inc.view(now_s), now_s, self.settings.recommend)
+
+    def first_priority(self, complaint: Complaint | None) -> Priority:
+        """A new call's priority before triage: P1 for a cardiac arrest, else the default."""
+        if complaint is Complaint.CARDIAC_ARREST:
+            return Priority.P1
+        return self.settings.default_priority
+
+    # --- handlers ---------------------------------------------------------------------------
+    def _on_CallReceived(self, e: ev.CallReceived, now_s: float) -> None:
+        if e.incident_id in self.incidents:
+            raise IllegalTransition(f"incident {e.incident_id} exists already")
+        position = self._snap(e.lat, e.lon)
+        prio = self.first_priority(e.complaint)
+        inc = Incident(e.incident_id, e.lat, e.lon, e.radius95_m, position, prio,
+                       e.complaint or Complaint.OTHER, call_radius95_m=e.radius95_m,
+                       conflict=e.conflict)  # fmt: skip
+        self.incidents[e.incident_id] = inc
+        self._step(inc, Step.CALL_RECEIVED, now_s)
+        self._step(inc, Step.LOCATED, now_s)
+        if not self.replaying:
+            near = (self.incidents[i] for i in self._recent.near(e.lat, e.lon, now_s))
+            others = [o.view(now_s) for o in near if o.open]
+            dups = duplicate_candidates(inc.view(now_s), others, self.settings.recommend)
+            if dups:
+                self._out.append(ev.DuplicateSuggested(inc.incident_id, tuple(dups)))
+        self._recent.add(inc.incident_id, e.lat, e.lon, now_s)  # by the first call's place
+        self._recommend_or_auto(inc, now_s)
+
+    def _on_IncidentLocated(self, e: ev.IncidentLocated, now_s: float) -> None:
+        inc = self._open(e.incident_id)
+        position = self._snap(e.lat, e.lon)
+        inc.lat, inc.lon, inc.radius95_m, inc.position = e.lat, e.lon, e.radius95_m, position
+        if inc.unit_id is None:
+            self._recommend_or_auto(inc, now_s)
+
+    def _on_IncidentTriaged(self, e: ev.IncidentTriaged, now_s: float) -> None:
+        inc = self._open(e.incident_id)
+        inc.priority, inc.complaint, inc.determinant = e.priority, e.complaint, e.determinant
+        if not inc.triaged:
+            inc.triaged = True
+            self._step(inc, Step.TRIAGED, now_s)
+        if inc.unit_id is None:
+            self._recommend_or_auto(inc, now_s)
+
+    def _on_UnitRegistered(self, e: ev.UnitRegistered, now_s: float) -> None:
+        if e.unit_id in self.units:
+            raise IllegalTransition(f"unit {e.unit_id} exists already")
+        position = self._snap(e.lat, e.lon)
+        self.units[e.unit_id] = Unit(e.unit_id, e.capability, e.devices, e.lat, e.lon, position)
+        self._unit_changed(self.units[e.unit_id])
+
+    def _on_UnitPositionReported(self, e: ev.UnitPositionReported, now_s: float) -> None:
+        """Record where the unit is; its road position is found in the next batch.
+
+        A fleet reports 1000 positions a second and is searched a few times a second, so the
+        snap to the road is deferred to `refresh_positions` (one vectorised pass for all that
+        moved) instead of one at a time here (~100 µs each, a third of the server's time).
+        """
+        unit = self.unit(e.unit_id)  # the event checked lat/lon when it was made
+        unit.lat, unit.lon = e.lat, e.lon
+        self._moved[unit.unit_id] = None
+
+    def refresh_positions(self, max_age_s: float = 0.0) -> None:
+        """Snap every unit that moved since the last refresh, unless that refresh is younger
+        than `max_age_s`; each search starts with this (with `position_refresh_s`)."""
+        if not self._moved or self.now_s - self._refreshed_at_s < max_age_s:
+            return
+        ids, lats, lons = self.take_moved()
+        self.apply_road_positions(ids, lats, lons, self.router.snapper.road_positions(lats, lons))
+
+    def take_moved(self) -> tuple[list[UnitId], list[float], list[float]]:
+        """The units that moved since the last refresh and where they are, for a batch snap
+        (the server runs it on a worker thread, then hands the result to
+        `apply_road_positions`); they count as refreshed from now."""
+        ids = list(self._moved)
+        self._moved = {}
+        self._refreshed_at_s = self.now_s
+        units = self.units
+        return ids, [units[u].lat for u in ids], [units[u].lon for u in ids]
+
+    def apply_road_positions(
+        self,
+        ids: list[UnitId],
+        lats: list[float],
+        lons: list[float],
+        found: list[RoadPosition | None],
+    ) -> None:
+        """Set the road positions snapped from (lats, lons). A unit that reported again since
+        keeps waiting for its newer point; a point off every road (None) keeps the unit's last
+        road position (a unit in a car park or a tunnel is routed from where it left the road).
+        """
+        for unit_id, lat, lon, position in zip(ids, lats, lons, found, strict=True):
+            unit = self.units.get(unit_id)
+            if unit is None or position is None or unit_id in self._moved:
+                continue
+            if unit.lat == lat and unit.lon == lon:
+                unit.position = position
+
+    def _on_UnitAssigned(self, e: ev.UnitAssigned, now_s: float) -> None:
+        inc = self._open(e.incident_id)
+        unit = self.unit(e.unit_id)
+        if inc.unit_id is not None:
+            raise IllegalTransition(f"incident {inc.incident_id} has unit {inc.unit_id} already")
+        if not self.can_take(unit):
+            raise UnitUnavailable(f"unit {unit.unit_id} is {unit.status.value}")
+        if unit.incident_id is not None:  # clearing at hospital after the handover: done now
+            self._finish(self.incidents[unit.incident_id], unit, unit.status, now_s, swaps=False)
+        self._offer(inc, unit, now_s, e.by)
+
+    def _on_OfferAcknowledged(self, e: ev.OfferAcknowledged, now_s: float) -> None:
+        inc = self._open(e.incident_id)
+        unit = self.unit(e.unit_id)
+        if inc.unit_id != unit.unit_id:
+            raise IllegalTransition(f"unit {unit.unit_id} holds no offer for {inc.incident_id}")
+        if e.device not in unit.devices:
+            raise InvalidEvent(f"unit {unit.unit_id} has no device {e.device!r}")
+        inc.acked_devices.add(e.device)
+        if Step.UNIT_ACKNOWLEDGED not in inc.timeline:
+            inc.offer_deadline_s = None
+            self._step(inc, Step.UNIT_ACKNOWLEDGED, now_s)
+
+    def _on_UnitStatusReported(self, e: ev.UnitStatusReported, now_s: float) -> None:
+        unit = self.unit(e.unit_id)
+        s = e.status
+        if unit.incident_id is None:
+            if s in (UnitStatus.AVAILABLE_AT_STATION, UnitStatus.AVAILABLE_ON_ROAD,
+                     UnitStatus.OUT_OF_SERVICE):  # fmt: skip
+                unit.status = s
+                self._unit_changed(unit)
+                if s in DISPATCHABLE:
+                    self._swaps(unit, now_s)
+                return
+            raise IllegalTransition(f"unit {unit.unit_id} has no job to be {s.value} for")
+        inc = self.incident(unit.incident_id)
+        if s in _STATUS_STEP:
+            step, allowed = _STATUS_STEP[s]
+            if inc.step not in allowed:
+                raise IllegalTransition(
+                    f"{inc.incident_id} is {inc.step.name}, not ready for {s.value}"
+                )
+            if step is Step.EN_ROUTE and Step.UNIT_ACKNOWLEDGED not in inc.timeline:
+                self._step(inc, Step.UNIT_ACKNOWLEDGED, now_s)  # "en route" is an acknowledgement
+                inc.offer_deadline_s = None
+            self._step(inc, step, now_s)
+            unit.status = s
+            self._unit_changed(unit)
+            return
+        back = s in (UnitStatus.AVAILABLE_AT_STATION, UnitStatus.AVAILABLE_ON_ROAD)
+        if back and inc.step in (Step.ON_SCENE, Step.TRANSFER_OF_CARE):
+            self._finish(inc, unit, s, now_s)  # treated on scene, or handed over
+            return
+        raise IllegalTransition(f"unit {unit.unit_id} cannot go {s.value} while {inc.step.name}")
+
+    def _on_HandoverCompleted(self, e: ev.HandoverCompleted, now_s: float) -> None:
+        inc = self._open(e.incident_id)
+        if inc.step is not Step.AT_DESTINATION:
+            raise IllegalTransition(f"{inc.incident_id} is {inc.step.name}, not at destination")
+        self._step(inc, Step.TRANSFER_OF_CARE, now_s)
+
+    def _on_DestinationChosen(self, e: ev.DestinationChosen, now_s: float) -> None:
+        """Set or change the receiving hospital, up to arrival there (which hospital exists is
+        the service's to check: the engine knows no hospitals)."""
+        inc = self._open(e.incident_id)
+        if Step.AT_DESTINATION in inc.timeline or Step.CANCELLED in inc.timeline:
+            raise IllegalTransition(f"{inc.incident_id} is {inc.step.name}: too late to choose")
+        if inc.destination != e.hospital_id:
+            inc.destination_at_s = now_s
+            inc.hospital_ack_at_s = None
+            self._unacked.add(inc.incident_id)
+        inc.destination = e.hospital_id
+
+    def _on_PatientDescribed(self, e: ev.PatientDescribed, now_s: float) -> None:
+        inc = self._open(e.incident_id)
+        inc.age_band, inc.sex = e.age_band, e.sex
+
+    def _on_HospitalAcknowledged(self, e: ev.HospitalAcknowledged, now_s: float) -> None:
+        """The hospital the patient is routed to saw the notice; a repeat changes nothing."""
+        inc = self._open(e.incident_id)
+        if inc.destination != e.hospital_id:  # not routed there: as if it did not exist
+            raise UnknownIncident(f"no incident {e.incident_id} routed to {e.hospital_id}")
+        if inc.hospital_ack_at_s is not None:
+            return
+        inc.hospital_ack_at_s = now_s
+        self._unacked.discard(inc.incident_id)
+        after_s = now_s - (inc.destination_at_s if inc.destination_at_s is not None else now_s)
+        self._out.append(ev.HospitalAcked(inc.incident_id, e.hospital_id, after_s))
+
+    def _on_IncidentCancelled(self, e: ev.IncidentCancelled, now_s: float) -> None:
+        inc = self._open(e.incident_id)
+        if Step.LEFT_SCENE in inc.timeline:
+            raise IllegalTransition(f"{inc.incident_id} is transporting a patient: not cancellable")
+        self._step(inc, Step.CANCELLED, now_s)
+        if inc.unit_id is not None:
+            unit = self.units[inc.unit_id]
+            unit.incident_id = None
+            unit.status = UnitStatus.AVAILABLE_ON_ROAD
+            self._unit_changed(unit)
+        inc.offer_deadline_s = None
+        self._step(inc, Step.CLOSED, now_s)
+
+    def _on_ClockTicked(self, e: ev.ClockTicked, now_s: float) -> None:
+        pass  # receive() runs the escalation check after every event
+
+    # --- helpers ----------------------------------------------------------------------------
+    def _open(self, incident_id: IncidentId) -> Incident:
+        inc = self.incident(incident_id)
+        if not inc.open:
+            raise IllegalTransition(f"incident {incident_id} is closed")
+        return inc
+
+    def _snap(self, lat: float, lon: float) -> RoadPosition:
+        try:
+            return self.router.snap(lat, lon)
+        except OutsideNetwork as exc:
+            raise InvalidEvent(str(exc)) from exc
+
+    def _step(self, inc: Incident, step: Step, now_s: float) -> None:
+        inc.timeline[step] = now_s
+        self._out.append(ev.IncidentStepped(inc.incident_id, step, now_s))
+
+    def _unit_changed(self, unit: Unit) -> None:
+        self._out.append(ev.UnitChanged(unit.unit_id, unit.status, unit.incident_id))
+
+    def _offer(self, inc: Incident, unit: Unit, now_s: float, by: str) -> None:
+        inc.unit_id = unit.unit_id
+        inc.acked_devices = set()
+        inc.offer_deadline_s = now_s + self.settings.ack_timeout_s
+        self._offers.add(inc.incident_id)
+        unit.incident_id = inc.incident_id
+        unit.status = UnitStatus.ASSIGNED
+        if Step.UNIT_NOTIFIED not in inc.timeline:
+            self._step(inc, Step.UNIT_NOTIFIED, now_s)
+        self._unit_changed(unit)
+        self._out.append(ev.OfferSent(inc.incident_id, unit.unit_id, unit.devices,
+                                      inc.offer_deadline_s, by))  # fmt: skip
+
+    def can_take(self, unit: Unit) -> bool:
+        """May be offered a new job: available, or at hospital with the patient handed over
+        (its old incident is then closed by the offer). A crew at hospital before the handover
+        still has its patient."""
+        if unit.status not in DISPATCHABLE:
+            return False
+        old = self.incidents.get(unit.incident_id) if unit.incident_id is not None else None
+        return old is None or Step.TRANSFER_OF_CARE in old.timeline
+
+    def _finish(
+        self, inc: Incident, unit: Unit, status: UnitStatus, now_s: float, swaps: bool = True
+    ) -> None:
+        self._step(inc, Step.BACK_IN_SERVICE, now_s)
+        self._step(inc, Step.CLOSED, now_s)
+        unit.incident_id = None
+        unit.status = status
+        self._unit_changed(unit)
+        if swaps:  # not when the unit is being offered a job right now
+            self._swaps(unit, now_s)
+
+    def _recommend_or_auto(self, inc: Incident, now_s: float) -> None:
+        auto = inc.priority is Priority.P1 and self.settings.auto_dispatch_p1
+        if not auto:
+            if not self.replaying:  # a replay re-derives state, not advice
+                self._advice_due.append((inc.incident_id, now_s))
+            return
+        options = self.recommend(inc.incident_id, now_s)
+        self._out.append(ev.Recommended(inc.incident_id, tuple(options)))
+        if options:
+            self._offer(inc, self.units[options[0].unit_id], now_s, "auto")
+
+    def _escalate(self, now_s: float) -> None:
+        """Offers past their deadline go to the next best unit; the console is told. So is a
+        receiving hospital that has not acknowledged its patient in time."""
+        self._hospital_acks_due(now_s)
+        for incident_id in sorted(self._offers):
+            inc = self.incidents[incident_id]
+            if inc.offer_deadline_s is None or inc.unit_id is None:
+                self._offers.discard(incident_id)
+                continue
+            if inc.offer_deadline_s > now_s:
+                continue
+            self._offers.discard(incident_id)
+            late = self.units[inc.unit_id]
+            inc.declined.add(late.unit_id)
+            late.incident_id = None
+            late.status = UnitStatus.AVAILABLE_ON_ROAD
+            inc.unit_id = None
+            inc.offer_deadline_s = None
+            self._unit_changed(late)
+            options = self.recommend(inc.incident_id, now_s)
+            nxt = self.units[options[0].unit_id] if options else None
+            self._out.append(ev.OfferEscalated(inc.incident_id, late.unit_id,
+                                               nxt.unit_id if nxt else None))  # fmt: skip
+            if nxt is not None:
+                self._offer(inc, nxt, now_s, "escalation")
+            else:
+                self._out.append(ev.Recommended(inc.incident_id, ()))
+
+    def _hospital_acks_due(self, now_s: float) -> None:
+        for incident_id in sorted(self._unacked):
+            inc = self.incidents[incident_id]
+            done = inc.hospital_ack_at_s is not None or Step.AT_DESTINATION in inc.timeline
+            if not inc.open or inc.destination is None or inc.destination_at_s is None or done:
+                self._unacked.discard(incident_id)
+                continue
+            waited_s = now_s - inc.destination_at_s
+            if waited_s >= self.settings.hospital_ack_s:
+                self._unacked.discard(incident_id)
+                self._out.append(ev.HospitalAckOverdue(incident_id, inc.destination, waited_s))
+
+    def _swaps(self, free: Unit, now_s: float) -> None:
+        """A unit became free: is it clearly closer to an incident whose unit is still coming?"""
+        if self.replaying:
+            return
+        self.refresh_positions(self.settings.position_refresh_s)
+        coming = [
+            (inc.view(now_s), self.units[inc.unit_id].view())
+            for inc in self.incidents.values()
+            if inc.open and inc.unit_id is not None and inc.step in
+            (Step.UNIT_NOTIFIED, Step.UNIT_ACKNOWLEDGED, Step.EN_ROUTE)
+        ]  # fmt: skip
+        if not coming:
+            return
+        for swap in swap_suggestions(self.router, coming, [free.view()], now_s,
+                                     self.settings.recommend):  # fmt: skip
+            self._out.append(ev.SwapSuggested(swap))

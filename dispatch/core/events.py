@@ -1,0 +1,328 @@
+"""What happens (events, in) and what the engine concludes (decisions, out).
+
+Events are facts in the past tense, each checked on construction (ranges, NaN, sizes), so a
+malformed one never reaches the engine. They are what the durable log stores and replays.
+Decisions are the engine's answers for the shell to publish; they are derived, never logged.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from dispatch.core.model import (
+    Capability,
+    Complaint,
+    IncidentId,
+    Priority,
+    Step,
+    UnitId,
+    UnitStatus,
+)
+from dispatch.core.recommend import Option, Swap
+from dispatch.errors import InvalidEvent
+from hospital_link import notice
+
+MAX_TEXT = 200
+
+
+def _check_point(lat: float, lon: float) -> None:
+    ok = isinstance(lat, int | float) and isinstance(lon, int | float)
+    if not (
+        ok and math.isfinite(lat) and math.isfinite(lon) and abs(lat) <= 90 and abs(lon) <= 180
+    ):
+        raise InvalidEvent(f"invalid coordinate lat={lat!r}, lon={lon!r}")
+
+
+def _check_id(value: str, what: str) -> None:
+    if not (isinstance(value, str) and 0 < len(value) <= 64 and value.isprintable()):
+        raise InvalidEvent(f"{what} must be 1-64 printable characters")
+
+
+@dataclass(frozen=True)
+class CallReceived:
+    """A call opened an incident at a located place (the shell fused the location first)."""
+
+    incident_id: IncidentId
+    lat: float
+    lon: float
+    radius95_m: float
+    complaint: Complaint | None = None
+    caller_token_sha256: str = ""  # the caller's incident-scoped token, hashed: never in clear
+    conflict: bool = False  # the location sources disagreed (the cockpit's location quality)
+
+    def __post_init__(self) -> None:
+        _check_id(self.incident_id, "incident_id")
+        _check_point(self.lat, self.lon)
+        if not isinstance(self.conflict, bool):
+            raise InvalidEvent("conflict must be a boolean")
+        if not (math.isfinite(self.radius95_m) and 0 <= self.radius95_m <= 100_000):
+            raise InvalidEvent("radius95_m must be in [0, 100 km]")
+        h = self.caller_token_sha256
+        if h and not (len(h) == 64 and all(c in "0123456789abcdef" for c in h)):
+            raise InvalidEvent("caller_token_sha256 must be 64 lower-case hex digits")
+
+
+@dataclass(frozen=True)
+class IncidentLocated:
+    """A better location for an incident (new fixes, the dispatcher's pin)."""
+
+    incident_id: IncidentId
+    lat: float
+    lon: float
+    radius95_m: float
+
+    def __post_init__(self) -> None:
+        _check_id(self.incident_id, "incident_id")
+        _check_point(self.lat, self.lon)
+        if not (math.isfinite(self.radius95_m) and 0 <= self.radius95_m <= 100_000):
+            raise InvalidEvent("radius95_m must be in [0, 100 km]")
+
+
+@dataclass(frozen=True)
+class IncidentTriaged:
+    incident_id: IncidentId
+    priority: Priority
+    complaint: Complaint
+    determinant: str = ""  # MPDS-style code, kept opaque
+
+    def __post_init__(self) -> None:
+        _check_id(self.incident_id, "incident_id")
+        if not isinstance(self.priority, Priority) or not isinstance(self.complaint, Complaint):
+            raise InvalidEvent("priority and complaint must be known values")
+        if len(self.determinant) > 16 or not self.determinant.isprintable():
+            raise InvalidEvent("determinant must be at most 16 printable characters")
+
+
+@dataclass(frozen=True)
+class UnitRegistered:
+    unit_id: UnitId
+    capability: Capability
+    lat: float  # home station
+    lon: float
+    devices: tuple[str, ...] = ("tablet", "doctor", "driver")
+
+    def __post_init__(self) -> None:
+        _check_id(self.unit_id, "unit_id")
+        _check_point(self.lat, self.lon)
+        if not self.devices or len(self.devices) > 8:
+            raise InvalidEvent("a unit has 1-8 crew devices")
+        for d in self.devices:
+            _check_id(d, "device")
+
+
+@dataclass(frozen=True)
+class UnitPositionReported:
+    unit_id: UnitId
+    lat: float
+    lon: float
+
+    def __post_init__(self) -> None:
+        _check_id(self.unit_id, "unit_id")
+        _check_point(self.lat, self.lon)
+
+
+@dataclass(frozen=True)
+class UnitAssigned:
+    """A dispatcher (or the auto-dispatch setting) sends a unit to an incident."""
+
+    incident_id: IncidentId
+    unit_id: UnitId
+    by: str = "dispatcher"
+
+    def __post_init__(self) -> None:
+        _check_id(self.incident_id, "incident_id")
+        _check_id(self.unit_id, "unit_id")
+        _check_id(self.by, "by")
+
+
+@dataclass(frozen=True)
+class OfferAcknowledged:
+    """One crew device confirmed the job."""
+
+    incident_id: IncidentId
+    unit_id: UnitId
+    device: str
+
+    def __post_init__(self) -> None:
+        _check_id(self.incident_id, "incident_id")
+        _check_id(self.unit_id, "unit_id")
+        _check_id(self.device, "device")
+
+
+@dataclass(frozen=True)
+class UnitStatusReported:
+    """The crew pressed a status button (en route, on scene, transporting, ...)."""
+
+    unit_id: UnitId
+    status: UnitStatus
+
+    def __post_init__(self) -> None:
+        _check_id(self.unit_id, "unit_id")
+        if not isinstance(self.status, UnitStatus):
+            raise InvalidEvent("unknown unit status")
+
+
+@dataclass(frozen=True)
+class HandoverCompleted:
+    """The receiving hospital took over care (NEMSIS transfer of care)."""
+
+    incident_id: IncidentId
+
+    def __post_init__(self) -> None:
+        _check_id(self.incident_id, "incident_id")
+
+
+@dataclass(frozen=True)
+class DestinationChosen:
+    """The receiving hospital: chosen by the crew or a dispatcher (an override of the ranking
+    when it is not the first choice, with the reason), or by the server when transport starts
+    without one ("auto")."""
+
+    incident_id: IncidentId
+    hospital_id: str
+    by: str = "dispatcher"
+    reason: str = ""
+
+    def __post_init__(self) -> None:
+        _check_id(self.incident_id, "incident_id")
+        _check_id(self.hospital_id, "hospital_id")
+        if self.by not in ("dispatcher", "crew", "auto"):
+            raise InvalidEvent("by is dispatcher, crew or auto")
+        if len(self.reason) > MAX_TEXT:
+            raise InvalidEvent(f"reason longer than {MAX_TEXT} characters")
+
+
+#: What the crew or the call-taker may say of the patient: an age band and a sex, no more (the
+#: hospital's pre-arrival notice, hospital_link.notice; never a name or a birth date).
+AGE_BANDS = tuple(notice.AGE_BANDS)
+SEXES = tuple(notice.GENDERS)
+
+
+@dataclass(frozen=True)
+class PatientDescribed:
+    """The patient's age band and sex, as the crew or call-taker judged them (None: unknown)."""
+
+    incident_id: IncidentId
+    age_band: str | None = None
+    sex: str | None = None
+
+    def __post_init__(self) -> None:
+        _check_id(self.incident_id, "incident_id")
+        if self.age_band is not None and self.age_band not in AGE_BANDS:
+            raise InvalidEvent(f"age_band is one of {', '.join(AGE_BANDS)}")
+        if self.sex is not None and self.sex not in SEXES:
+            raise InvalidEvent(f"sex is one of {', '.join(SEXES)}")
+
+
+@dataclass(frozen=True)
+class HospitalAcknowledged:
+    """The receiving hospital saw the pre-arrival notice (its team is told)."""
+
+    incident_id: IncidentId
+    hospital_id: str
+
+    def __post_init__(self) -> None:
+        _check_id(self.incident_id, "incident_id")
+        _check_id(self.hospital_id, "hospital_id")
+
+
+@dataclass(frozen=True)
+class IncidentCancelled:
+    incident_id: IncidentId
+    reason: str = ""
+
+    def __post_init__(self) -> None:
+        _check_id(self.incident_id, "incident_id")
+        if len(self.reason) > MAX_TEXT:
+            raise InvalidEvent(f"reason longer than {MAX_TEXT} characters")
+
+
+@dataclass(frozen=True)
+class ClockTicked:
+    """Nothing happened but time passed: offers may have timed out."""
+
+
+Event = (
+    CallReceived | IncidentLocated | IncidentTriaged | UnitRegistered | UnitPositionReported
+    | UnitAssigned | OfferAcknowledged | UnitStatusReported | HandoverCompleted
+    | DestinationChosen | HospitalAcknowledged | PatientDescribed | IncidentCancelled
+    | ClockTicked
+)  # fmt: skip
+
+
+# --- decisions --------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class IncidentStepped:
+    incident_id: IncidentId
+    step: Step
+    at_s: float
+
+
+@dataclass(frozen=True)
+class UnitChanged:
+    unit_id: UnitId
+    status: UnitStatus
+    incident_id: IncidentId | None
+
+
+@dataclass(frozen=True)
+class Recommended:
+    incident_id: IncidentId
+    options: tuple[Option, ...]
+
+
+@dataclass(frozen=True)
+class OfferSent:
+    """Push the job to every crew device of the unit, in the same instant."""
+
+    incident_id: IncidentId
+    unit_id: UnitId
+    devices: tuple[str, ...]
+    deadline_s: float
+    by: str
+
+
+@dataclass(frozen=True)
+class OfferEscalated:
+    """No acknowledgement in time: the console is alerted; the job went to the next unit."""
+
+    incident_id: IncidentId
+    unit_id: UnitId
+    next_unit_id: UnitId | None
+
+
+@dataclass(frozen=True)
+class SwapSuggested:
+    swap: Swap
+
+
+@dataclass(frozen=True)
+class DuplicateSuggested:
+    incident_id: IncidentId
+    candidates: tuple[IncidentId, ...]
+
+
+@dataclass(frozen=True)
+class HospitalAcked:
+    """The receiving hospital acknowledged, `after_s` after the patient was routed to it."""
+
+    incident_id: IncidentId
+    hospital_id: str
+    after_s: float
+
+
+@dataclass(frozen=True)
+class HospitalAckOverdue:
+    """No acknowledgement from the receiving hospital in time: the console is alerted (once
+    per routing; the hospital may still acknowledge)."""
+
+    incident_id: IncidentId
+    hospital_id: str
+    waited_s: float
+
+
+Decision = (
+    IncidentStepped | UnitChanged | Recommended | OfferSent | OfferEscalated | SwapSuggested
+    | DuplicateSuggested | HospitalAcked | HospitalAckOverdue
+)  # fmt: skip

@@ -1,0 +1,57 @@
+"""The demo fleet: N units at stations spread over a road network, as UnitRegistered events.
+
+Pure and seeded: the same network, N and seed give the same fleet. Stations are the centres of
+a few rounds of k-means over the network's node positions (so they follow where the roads are),
+each moved onto its nearest node so it snaps to a road. Every third unit is ALS, the rest BLS;
+units are dealt to stations in turn. The server registers them when its event log is empty.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from dispatch.core.events import UnitRegistered
+from dispatch.core.model import Capability, UnitId
+from routing.network import RoadNetwork
+
+KMEANS_ROUNDS = 12
+UNITS_PER_STATION = 2
+
+
+def station_lonlat(net: RoadNetwork, k: int, seed: int = 0) -> np.ndarray:
+    """(k, 2) lon/lat of k stations: k-means centres over the nodes, each moved onto a node."""
+    pts = net.node_lonlat
+    n = pts.shape[0]
+    if n == 0 or k < 1:
+        return np.zeros((0, 2))
+    k = min(k, n)
+    rng = np.random.default_rng(seed)
+    # Degrees of longitude are shorter than of latitude: scale x so distances are isotropic.
+    scale = np.array([math.cos(math.radians(float(pts[:, 1].mean()))), 1.0])
+    xy = pts * scale
+    centres = xy[rng.choice(n, size=k, replace=False)]
+    for _ in range(KMEANS_ROUNDS):
+        nearest = np.argmin(((xy[:, None, :] - centres[None, :, :]) ** 2).sum(axis=2), axis=1)
+        for c in range(k):
+            members = xy[nearest == c]
+            if len(members):
+                centres[c] = members.mean(axis=0)
+    nodes = np.argmin(((xy[:, None, :] - centres[None, :, :]) ** 2).sum(axis=2), axis=0)
+    out: np.ndarray = pts[nodes]
+    return out
+
+
+def demo_fleet(net: RoadNetwork, n_units: int, seed: int = 0) -> list[UnitRegistered]:
+    """n_units units (ids ALS01, BLS02, BLS03, ALS04, ...) at ceil(n/2) seeded stations."""
+    if n_units <= 0:
+        return []
+    stations = station_lonlat(net, math.ceil(n_units / UNITS_PER_STATION), seed)
+    out = []
+    for i in range(n_units):
+        cap = Capability.ALS if i % 3 == 0 else Capability.BLS
+        lon, lat = stations[i % len(stations)]
+        unit_id = UnitId(f"{cap.value.upper()}{i + 1:02d}")
+        out.append(UnitRegistered(unit_id, cap, float(lat), float(lon)))
+    return out

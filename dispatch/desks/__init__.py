@@ -1,0 +1,1 @@
+"""The desks beside dispatch: CPR volunteers, partner agencies and mass-casualty incidents."""

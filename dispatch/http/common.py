@@ -1,0 +1,236 @@
+"""What every HTTP route shares: typed errors to status codes, the body limit, token redaction
+in server logs, and who is asking (role tokens as FastAPI dependencies).
+
+Routes hold no try/except: the handlers installed here turn the typed errors into
+machine-readable bodies `{"reason": ..., "detail": ...}` (401 unauthenticated, 403 forbidden,
+404 unknown, 409 conflict, 413 too large, 422 invalid, 429 too many, 503 store down), and an
+unexpected exception into a logged 500 that echoes nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from dispatch.core.traffic import InvalidArea, TooManyEntries, UnknownEdge, UnknownStreet
+from dispatch.errors import (
+    DispatchError,
+    IllegalTransition,
+    InvalidEvent,
+    StoreError,
+    UnitUnavailable,
+    UnknownHospital,
+    UnknownIncident,
+    UnknownUnit,
+)
+from dispatch.http.wire import ErrorOut
+from dispatch.service.live_inputs import NoLocation, NoMatch
+from dispatch.service.service import DispatchService
+from dispatch.tokens import Forbidden, Role, Unauthenticated
+from hospital_link.errors import HospitalLinkError
+from location_fusion.errors import FusionError
+
+logger = logging.getLogger("jijiu.dispatch")
+
+
+class IdempotencyKeyRequired(DispatchError, ValueError):
+    reason = "idempotency_key_required"
+
+
+STATUS: tuple[tuple[type[Exception], int], ...] = (
+    (Unauthenticated, 401),
+    (Forbidden, 403),
+    (UnknownIncident, 404),
+    (UnknownUnit, 404),
+    (UnknownHospital, 404),
+    (UnknownEdge, 404),
+    (UnknownStreet, 404),
+    (IllegalTransition, 409),
+    (UnitUnavailable, 409),
+    (InvalidEvent, 422),
+    (NoLocation, 422),
+    (NoMatch, 422),
+    (InvalidArea, 422),
+    (TooManyEntries, 429),
+    (IdempotencyKeyRequired, 400),
+    (StoreError, 503),
+)
+ERRORS: dict[int | str, dict[str, Any]] = {
+    code: {"model": ErrorOut} for code in (400, 401, 403, 404, 409, 413, 422, 429, 503)
+}
+
+
+def error_response(status: int, reason: str, detail: Any = None) -> JSONResponse:
+    body: dict[str, Any] = {"reason": reason}
+    if detail is not None:
+        body["detail"] = detail
+    return JSONResponse(body, status_code=status)
+
+
+class BodyLimit:
+    """ASGI middleware: a request body over `max_bytes` is answered 413 before the app runs.
+
+    A declared Content-Length over the limit is refused unread; a streamed (chunked) body is
+    buffered up to the limit, then handed on.
+    """
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope["headers"]).get(b"content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > self.max_bytes):
+            await self._too_large(scope, receive, send)
+            return
+        buffered: list[Message] = []
+        total = 0
+        while True:
+            message = await receive()
+            buffered.append(message)
+            if message["type"] != "http.request":
+                break
+            total += len(message.get("body", b""))
+            if total > self.max_bytes:
+                await self._too_large(scope, receive, send)
+                return
+            if not message.get("more_body", False):
+                break
+
+        async def replay() -> Message:
+            return buffered.pop(0) if buffered else await receive()
+
+        await self.app(scope, replay, send)
+
+    async def _too_large(self, scope: Scope, receive: Receive, send: Send) -> None:
+        response = error_response(
+            413, "body_too_large", f"request bodies are at most {self.max_bytes} bytes"
+        )
+        await response(scope, receive, send)
+
+
+class RedactTokens(logging.Filter):
+    """Rewrites `token=...` in log lines: uvicorn logs websocket paths with their query."""
+
+    PATTERN = re.compile(r"token=[^&\s\"']*")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(
+                self.PATTERN.sub("token=***", a) if isinstance(a, str) else a for a in record.args
+            )
+        if isinstance(record.msg, str):
+            record.msg = self.PATTERN.sub("token=***", record.msg)
+        return True
+
+
+def redact_server_logs() -> None:
+    """Install RedactTokens on uvicorn's loggers (once)."""
+    for name in ("uvicorn.error", "uvicorn.access"):
+        target = logging.getLogger(name)
+        if not any(isinstance(f, RedactTokens) for f in target.filters):
+            target.addFilter(RedactTokens())
+
+
+def install_handlers(app: FastAPI) -> None:
+    async def dispatch_error(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, DispatchError)
+        status = next((code for cls, code in STATUS if isinstance(exc, cls)), 400)
+        if status >= 500:
+            logger.error("%s %s: %s", request.method, request.url.path, exc.reason)
+        return error_response(status, exc.reason, str(exc))
+
+    async def fusion_error(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, FusionError)
+        return error_response(422, exc.reason, str(exc))
+
+    async def hospital_error(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, HospitalLinkError)
+        return error_response(404 if isinstance(exc, KeyError) else 422, exc.reason, str(exc))
+
+    async def validation_error(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, RequestValidationError)
+        # loc, msg and type only: pydantic's `input` would echo phone numbers and free text.
+        detail = [
+            {"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")}
+            for e in exc.errors()
+        ]
+        return error_response(422, "invalid_request", detail)
+
+    async def unexpected(request: Request, exc: Exception) -> JSONResponse:
+        logger.error("%s %s failed: %s", request.method, request.url.path, type(exc).__name__)
+        return error_response(500, "internal_error")
+
+    app.add_exception_handler(DispatchError, dispatch_error)
+    app.add_exception_handler(FusionError, fusion_error)
+    app.add_exception_handler(HospitalLinkError, hospital_error)
+    app.add_exception_handler(RequestValidationError, validation_error)
+    app.add_exception_handler(Exception, unexpected)
+
+
+# --- who is asking ----------------------------------------------------------------------------
+_bearer = HTTPBearer(auto_error=False, description="a role token from the tokens file")
+
+
+async def service_of(request: Request) -> DispatchService:
+    svc: DispatchService = request.app.state.service
+    return svc
+
+
+Svc = Annotated[DispatchService, Depends(service_of)]
+
+
+async def who_is(
+    svc: Svc, creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+) -> tuple[Role, str]:
+    who = svc.identify(creds.credentials) if creds is not None else None
+    if who is None:
+        raise Unauthenticated("a valid bearer token is required")
+    return who
+
+
+Who = Annotated[tuple[Role, str], Depends(who_is)]
+
+
+async def dispatcher_only(who: Who) -> None:
+    if who[0] is not Role.DISPATCHER:
+        raise Forbidden("dispatchers only")
+
+
+def same_unit(who: tuple[Role, str], unit_id: str) -> None:
+    if who != (Role.UNIT, unit_id):
+        raise Forbidden("this unit's token only")
+
+
+def dispatcher_or_caller(who: tuple[Role, str], incident_id: str) -> bool:
+    """True for the dispatcher, False for this incident's caller; else 404 or 403."""
+    if who[0] is Role.DISPATCHER:
+        return True
+    if who[0] is Role.CALLER:
+        if who[1] != incident_id:
+            raise UnknownIncident(f"no incident {incident_id}")  # uniform: as if it did not exist
+        return False
+    raise Forbidden("dispatchers and this incident's caller only")
+
+
+def ws_base(request: Request) -> str:
+    """ws://<the host the client reached us by>:<ws port>."""
+    host = request.url.hostname or "127.0.0.1"
+    host = f"[{host}]" if ":" in host else host
+    return f"ws://{host}:{request.app.state.ws_port}"
+
+
+def checked_idempotency_key(key: str | None) -> str:
+    if key is None or not (0 < len(key) <= 64 and key.isprintable()):
+        raise IdempotencyKeyRequired("send an Idempotency-Key header of 1-64 printable characters")
+    return key

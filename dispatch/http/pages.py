@@ -1,0 +1,96 @@
+"""The pages jijiu serves to browsers: the hospital wall screen (`GET /hospital`), the
+dispatcher's console (`GET /console`) and their assets.
+
+The files live in `dispatch/static/` (shipped as package data) and are read once when the app
+is built: small files, no build step, nothing fetched from another origin, so the page
+works offline. Each answer carries an ETag and `Cache-Control: no-cache` (the browser keeps its
+copy but revalidates on every load, so a new release shows at the next reload) and a
+Content-Security-Policy that allows scripts, styles and fetches from this server only, and
+websockets to this host's websocket port only (`ws_base`: the same host, the port beside).
+
+Each page reads its token from the URL fragment, which browsers never send, so it
+reaches no access log; it then passes it in the websocket handshake (`?token=`), as every
+websocket client does (docs/wire-protocol.md).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from importlib import resources
+
+from fastapi import FastAPI, Request
+from fastapi.responses import Response
+
+from dispatch.http.common import error_response, ws_base
+
+#: The files served, by name under /static/ (the pages also at /hospital and /console).
+ASSETS = (
+    "hospital.html",
+    "hospital.js",
+    "hospital.css",
+    "console.html",
+    "console.js",
+    "console.css",
+    "cockpit.html",
+    "cockpit.js",
+    "cockpit.css",
+)
+MEDIA_TYPES = {
+    "html": "text/html; charset=utf-8",
+    "js": "text/javascript; charset=utf-8",
+    "css": "text/css; charset=utf-8",
+}
+
+
+def content_security_policy(request: Request) -> str:
+    """Nothing from other origins; websockets to this host's websocket port only."""
+    return (
+        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        f"connect-src 'self' {ws_base(request)}; base-uri 'none'; form-action 'none'; "
+        "frame-ancestors 'none'"
+    )
+
+
+def mount_pages(app: FastAPI) -> None:
+    """Serve the hospital page at /hospital, the console at /console, the cockpit at
+    /cockpit, their assets at /static/{name}."""
+    static = resources.files("dispatch.http").joinpath("static")
+    files = {name: static.joinpath(name).read_bytes() for name in ASSETS}
+    etags = {
+        name: '"' + hashlib.sha256(body).hexdigest()[:32] + '"' for name, body in files.items()
+    }
+
+    def serve(name: str, request: Request) -> Response:
+        headers = {
+            "ETag": etags[name],
+            "Cache-Control": "no-cache",
+            "Content-Security-Policy": content_security_policy(request),
+            "X-Content-Type-Options": "nosniff",
+            "Referrer-Policy": "no-referrer",
+        }
+        if request.headers.get("if-none-match") == etags[name]:
+            return Response(status_code=304, headers=headers)
+        media_type = MEDIA_TYPES[name.rsplit(".", 1)[1]]
+        return Response(files[name], media_type=media_type, headers=headers)
+
+    @app.get("/hospital", include_in_schema=False)
+    async def hospital_page(request: Request) -> Response:
+        """The receiving ED's wall screen: inbound patients, ETA, numerics, ECG."""
+        return serve("hospital.html", request)
+
+    @app.get("/console", include_in_schema=False)
+    async def console_page(request: Request) -> Response:
+        """The dispatcher's console: call queue, selected call, live map (dispatcher token)."""
+        return serve("console.html", request)
+
+    @app.get("/cockpit", include_in_schema=False)
+    async def cockpit_page(request: Request) -> Response:
+        """The data cockpit: figures for a period against the targets, and unit video."""
+        return serve("cockpit.html", request)
+
+    @app.get("/static/{name}", include_in_schema=False)
+    async def static_file(name: str, request: Request) -> Response:
+        """One of the page's files; anything else is 404."""
+        if name not in files:
+            return error_response(404, "unknown_file")
+        return serve(name, request)

@@ -1,0 +1,197 @@
+"""The HTTP API's request and response bodies (pydantic): what OpenAPI shows, with examples.
+
+Every input model refuses unknown fields, NaN and infinity, and bounds every number and size,
+so a malformed body is a 422 before any route runs.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from dispatch.core.events import AGE_BANDS, SEXES
+from dispatch.core.model import Complaint, Priority, UnitStatus
+from location_fusion.cells import CellObservation
+from location_fusion.fixes import DeviceFix, device_fix
+from location_fusion.locate import CallEvidence
+
+
+def strict(*examples: dict[str, Any]) -> ConfigDict:
+    """Unknown fields refused, NaN and infinity refused, and the examples OpenAPI shows."""
+    return ConfigDict(
+        extra="forbid", allow_inf_nan=False, json_schema_extra={"examples": list(examples)}
+    )
+
+
+class FixIn(BaseModel):
+    model_config = strict({"lat": 30.2803, "lon": 120.1465, "accuracy_m": 12, "source": "gnss"})
+    lat: float = Field(ge=-90, le=90)
+    lon: float = Field(ge=-180, le=180)
+    accuracy_m: float = Field(gt=0, le=100_000, description="radius holding `confidence`")
+    confidence: float | None = Field(None, gt=0, lt=100, description="0.68, or 68 (percent)")
+    source: Literal["gnss", "wifi", "cell", "fused"] = "gnss"
+
+    def to_fix(self, observed_at_s: float) -> DeviceFix | None:
+        """The validated device fix (None for "no fix": a report at 0,0)."""
+        return device_fix(
+            self.lat,
+            self.lon,
+            self.accuracy_m,
+            confidence=self.confidence,
+            source=self.source,
+            observed_at_s=observed_at_s,
+        )
+
+
+class CellIn(BaseModel):
+    model_config = strict({"mcc": 460, "mnc": 0, "area": 22547, "cell": 123456789})
+    mcc: int = Field(ge=100, le=999)
+    mnc: int = Field(ge=0, le=999)
+    area: int = Field(ge=0, le=2**32)
+    cell: int = Field(ge=0, lt=2**36)
+    radio: Literal["GSM", "UMTS", "LTE", "NR", "CDMA"] = "LTE"
+    timing_advance: int | None = Field(None, ge=0, le=1282)
+
+
+class CallIn(BaseModel):
+    model_config = strict(
+        {
+            "phone": "+8613800000000",
+            "consent_location": True,
+            "complaint": "chest_pain",
+            "fix": {"lat": 30.2803, "lon": 120.1465, "accuracy_m": 12},
+            "spoken": "文三路学院路口",
+        }
+    )
+    phone: str = Field(min_length=5, max_length=20, pattern=r"^\+?[0-9]+$")
+    fix: FixIn | None = None
+    cell: CellIn | None = None
+    spoken: str | None = Field(None, max_length=200)
+    complaint: Complaint | None = None
+    consent_location: bool = Field(description="without it the device fix is not used")
+
+
+class ConflictOut(BaseModel):
+    sources: list[str]
+    distance_m: float
+    message: str
+
+
+class EstimateOut(BaseModel):
+    lat: float
+    lon: float
+    radius95_m: float
+    description: str
+    conflict: ConflictOut | None
+
+
+class CallOut(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "incident_id": "I3f2a9c01b4",
+                    "estimate": {
+                        "lat": 30.2803,
+                        "lon": 120.1465,
+                        "radius95_m": 23.5,
+                        "description": "文三路与学院路交叉口附近，约 20 米",
+                        "conflict": None,
+                    },
+                    "caller_token": "4kq0mJ2n8rCk1c3mXg7W9A",
+                    "stream_url": "ws://127.0.0.1:8001/ws/calls/I3f2a9c01b4",
+                }
+            ]
+        }
+    )
+    incident_id: str
+    estimate: EstimateOut
+    caller_token: str = Field(description="bearer token for this incident only (128-bit)")
+    stream_url: str = Field(description="the caller's websocket; add ?token=<caller_token>")
+
+
+class EndpointsOut(BaseModel):
+    websocket: str = Field(
+        description="base URL of the websockets (/ws/console, /ws/units/{id}, /ws/calls/{id})",
+        examples=["ws://127.0.0.1:8001"],
+    )
+
+
+class AssignmentIn(BaseModel):
+    model_config = strict({"unit_id": "ALS01"})
+    unit_id: str = Field(min_length=1, max_length=64)
+
+
+class AssignmentOut(BaseModel):
+    incident_id: str
+    unit_id: str
+    deadline_s: float | None = Field(description="engine time by which the crew must ack")
+
+
+class TriageIn(BaseModel):
+    model_config = strict({"priority": 1, "complaint": "cardiac_arrest", "determinant": "09E01"})
+    priority: Priority
+    complaint: Complaint
+    determinant: str = Field("", max_length=16)
+
+
+class CancelIn(BaseModel):
+    model_config = strict({"reason": "duplicate"})
+    reason: str = Field("", max_length=200)
+
+
+class DestinationIn(BaseModel):
+    model_config = strict({"hospital_id": "zjpph", "reason": "family asked; 2 min further"})
+    hospital_id: str = Field(min_length=1, max_length=64)
+    reason: str = Field("", max_length=200)
+
+
+class PatientIn(BaseModel):
+    model_config = strict({"age_band": "65-79", "sex": "female"})
+    # Checked by the event (events.AGE_BANDS, events.SEXES); the lists shown in the OpenAPI.
+    age_band: str | None = Field(None, max_length=8, json_schema_extra={"enum": [*AGE_BANDS]})
+    sex: str | None = Field(None, max_length=8, json_schema_extra={"enum": [*SEXES]})
+
+
+class HospitalStatusIn(BaseModel):
+    model_config = strict(
+        {"diverted": ["pci"], "ed_occupancy": 1.2, "offload_wait_min": 25, "expires_in_s": 3600}
+    )
+    diverted: list[str] = Field(default_factory=list, max_length=8)
+    ed_occupancy: float | None = Field(None, ge=0, le=5)
+    offload_wait_min: float | None = Field(None, ge=0, le=24 * 60)
+    expires_in_s: float = Field(gt=0, le=86_400)
+
+
+class StatusIn(BaseModel):
+    model_config = strict({"status": "en_route"})
+    status: UnitStatus
+
+
+class AckIn(BaseModel):
+    model_config = strict({"incident_id": "I3f2a9c01b4", "device": "tablet"})
+    incident_id: str = Field(min_length=1, max_length=64)
+    device: str = Field(min_length=1, max_length=64)
+
+
+class ErrorOut(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"reason": "unit_unavailable", "detail": "unit ALS01 is en_route"}]
+        }
+    )
+    reason: str
+    detail: Any = None
+
+
+def evidence_of(body: CallIn, now_s: float) -> CallEvidence:
+    """The call's location evidence; the device fix only with the caller's consent."""
+    fix = None
+    if body.fix is not None and body.consent_location:
+        fix = body.fix.to_fix(now_s)
+    cell = None
+    if body.cell is not None:
+        c = body.cell
+        cell = CellObservation(c.mcc, c.mnc, c.area, c.cell, c.radio, c.timing_advance, now_s)
+    return CallEvidence((fix,) if fix is not None else (), cell, body.spoken)

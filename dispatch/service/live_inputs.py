@@ -1,0 +1,179 @@
+"""Inputs that change what the service knows between events: a better place, live traffic.
+
+A caller's further fixes are re-fused with the call's earlier evidence; the dispatcher can
+place an incident by the caller's words or a map pin; either becomes an `IncidentLocated`
+event (durable). Traffic jams from the feed are written into the router at once and never
+logged (dispatch/core/traffic.py says why). Mixed into `DispatchService`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from dispatch.core import events as ev
+from dispatch.core.model import IncidentId
+from dispatch.core.traffic import TrafficBook, TrafficEntry, edges_of
+from dispatch.errors import DispatchError, IllegalTransition, InvalidEvent
+from dispatch.service.views import Frame, Views, plain
+from location_fusion.fixes import DeviceFix
+from location_fusion.geo import haversine_m
+from location_fusion.locate import MAX_FIXES, CallEvidence, Estimate
+
+#: A re-fused estimate is worth an `IncidentLocated` when it moved or tightened this much.
+MOVED_M = 5.0
+TIGHTER_M = 1.0
+PIN_RADIUS95_M = 25.0  # a dispatcher's map pin: about a building's width
+
+
+class NoLocation(DispatchError, ValueError):
+    """422: the call carries nothing that can be located (no fix, unknown cell, no words)."""
+
+    reason = "no_location"
+
+
+class NoMatch(DispatchError, ValueError):
+    """422: the dispatcher's spoken location matches no street, junction or place."""
+
+    reason = "no_match"
+
+
+class LiveInputs(Views):
+    """Relocation and traffic (mixed into `DispatchService`, which provides `submit`)."""
+
+    traffic: TrafficBook
+    _evidence: dict[IncidentId, CallEvidence]
+    _placed_by_dispatcher: set[IncidentId]
+    _locate: Callable[[CallEvidence], Estimate | None]
+    submit: Callable[..., list[ev.Decision]]
+
+    # --- a better location: the caller's further fixes, the dispatcher's override ------------
+    def add_fix(self, incident_id: str, fix: DeviceFix, spoken: str | None) -> dict[str, Any]:
+        """Re-fuse the call's evidence with one more fix; relocate if it moved or tightened.
+
+        The evidence lives in memory: after a restart only the fixes sent since are fused (the
+        first call's fix and cell are gone), which is why a fused estimate must still move
+        `MOVED_M` or tighten `TIGHTER_M` before it replaces the incident's place.
+        """
+        inc = self.engine.incident(IncidentId(incident_id))
+        if not inc.open:
+            raise IllegalTransition(f"incident {incident_id} is closed")
+        old = self._evidence.get(inc.incident_id, CallEvidence())
+        evidence = CallEvidence(
+            (*old.fixes, fix)[-MAX_FIXES:], old.cell, spoken if spoken else old.spoken
+        )
+        estimate = self._locate(evidence)
+        if estimate is None:  # cannot happen with a fix in hand; kept as a typed refusal
+            raise NoLocation("the evidence could not be located")
+        moved = float(haversine_m(inc.lon, inc.lat, estimate.lon, estimate.lat)) >= MOVED_M
+        tighter = estimate.radius95_m <= inc.radius95_m - TIGHTER_M
+        located = (moved or tighter) and inc.incident_id not in self._placed_by_dispatcher
+        if located:
+            self._relocate(inc.incident_id, estimate, "caller")
+        self._evidence[inc.incident_id] = evidence
+        return {
+            "incident_id": inc.incident_id,
+            "located": located,
+            "estimate": self._estimate_body(estimate),
+        }
+
+    def place_by_dispatcher(
+        self,
+        incident_id: str,
+        spoken: str | None = None,
+        pin: tuple[float, float, float] | None = None,
+    ) -> dict[str, Any]:
+        """Relocate from the dispatcher's words (geocoded) or map pin (lat, lon, radius95_m)."""
+        inc = self.engine.incident(IncidentId(incident_id))
+        if spoken is not None:
+            estimate = self._locate(CallEvidence((), None, spoken))
+            if estimate is None:
+                raise NoMatch("no street, junction or place matches the words")
+            self._relocate(inc.incident_id, estimate, "dispatcher")
+        elif pin is not None:
+            lat, lon, radius95_m = pin
+            self._relocate(
+                inc.incident_id,
+                {
+                    "lat": lat,
+                    "lon": lon,
+                    "radius95_m": radius95_m,
+                    "description": self.locator.describe(lon, lat),
+                    "conflict": None,
+                },
+                "dispatcher",
+            )
+        else:
+            raise InvalidEvent("give spoken words or a pin")
+        self._placed_by_dispatcher.add(inc.incident_id)
+        return self.incident_view(incident_id)
+
+    def _estimate_body(self, estimate: Estimate | dict[str, Any]) -> dict[str, Any]:
+        if isinstance(estimate, dict):
+            return estimate
+        return {
+            "lat": estimate.lat,
+            "lon": estimate.lon,
+            "radius95_m": estimate.radius95_m,
+            "description": estimate.description,
+            "conflict": plain(estimate.conflict),
+        }
+
+    def _relocate(
+        self, incident_id: IncidentId, estimate: Estimate | dict[str, Any], by: str
+    ) -> None:
+        """Submit `IncidentLocated`; the console (and a unit on the job) hear incident.located."""
+        body = self._estimate_body(estimate)
+        event = ev.IncidentLocated(
+            incident_id, body["lat"], body["lon"], min(body["radius95_m"], 100_000.0)
+        )
+        message = {
+            "type": "incident.located",
+            "incident_id": incident_id,
+            "estimate": body,
+            "by": by,
+        }
+        before = self._descriptions.get(incident_id)
+        self._descriptions[incident_id] = body["description"]
+        inc = self.engine.incidents[incident_id]
+        then: list[Frame] = []
+        if inc.unit_id is not None:  # the crew hears the new place
+            place = {"lat": event.lat, "lon": event.lon, "radius95_m": event.radius95_m,
+                     "description": body["description"]}  # fmt: skip
+            located = {"type": "incident.located", "incident_id": incident_id, "place": place}
+            then.append((f"unit:{inc.unit_id}", located, None))
+        try:
+            self.submit(event, first=[("console", message, None)], then=then)
+        except DispatchError:
+            if before is None:
+                self._descriptions.pop(incident_id, None)
+            else:
+                self._descriptions[incident_id] = before
+            raise
+
+    # --- live traffic (in memory, never logged: see dispatch/core/traffic.py)
+    # ----------------------
+    def add_traffic(
+        self,
+        factor: float,
+        expires_in_s: float,
+        edges: list[int] | None = None,
+        area: list[list[tuple[float, float]]] | None = None,
+        street: str | None = None,
+    ) -> TrafficEntry:
+        """Record a jam and write its factor into the router: the next route sees it."""
+        kind, ids = edges_of(self.router.net, edges, area, street)
+        entry = self.traffic.add(kind, ids, factor, self.now(), expires_in_s, street)
+        for write in self.traffic.written(entry):  # its factor, or a slower probe's
+            self.router.set_congestion(write.edges, write.factor)
+        return entry
+
+    def expire_traffic(self) -> int:
+        """Drop expired jams; their edges go back to the newest remaining factor or free flow."""
+        restores = self.traffic.expire(self.now())
+        for restore in restores:
+            if restore.factor == 1.0:
+                self.router.clear_congestion(restore.edges)
+            else:
+                self.router.set_congestion(restore.edges, restore.factor)
+        return sum(int(r.edges.shape[0]) for r in restores)

@@ -1,0 +1,326 @@
+"""The websockets: console, tablets and callers, served by the `websockets` library itself.
+
+They listen on their own port (`Settings.ws_port`) beside the HTTP API, in the same process and
+loop, sharing the service and its hub. Why not the ASGI websockets of the HTTP app: fan-out is
+the hot path (a frame to every console and caller), and an ASGI `send` is a chain of awaits per
+client, measured at 0.45x of `websockets.broadcast()`; here the hub writes a frame straight into
+an idle connection's buffer (`dispatch.ws.sink.ConnectionSink`) the way `broadcast()` does, and
+only a connection that is behind gets a queue and a pump task (docs/server-benchmark.md).
+
+Every connection is authenticated in the handshake by `?token=`: the handshake completes, then
+a bad token closes with 4401, a wrong role with 4403, an unknown unit or someone else's incident
+with 4404 (docs/wire-protocol.md). A frame from a client larger than `max_body_bytes` closes the
+connection with 1009; a client that falls too far behind is closed with 1013 and resyncs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import socket
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from typing import Any, Protocol, runtime_checkable
+from urllib.parse import parse_qs, urlsplit
+
+from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.exceptions import ConnectionClosed
+
+from dispatch.core import events as ev
+from dispatch.core.model import UnitId, UnitStatus
+from dispatch.errors import DispatchError, IllegalTransition, InvalidEvent
+from dispatch.live.hub import pump
+from dispatch.service.service import DispatchService
+from dispatch.settings import Settings
+from dispatch.tokens import Role
+from dispatch.ws.sink import ConnectionSink
+from dispatch.ws.vitals_relay import relay_vitals
+
+logger = logging.getLogger("jijiu.ws")
+
+CLOSE_BAD_REQUEST, CLOSE_UNAUTHENTICATED, CLOSE_FORBIDDEN, CLOSE_NOT_FOUND = 4400, 4401, 4403, 4404
+CLOSE_LAGGING = 1013  # "try again later": reconnect with ?since=<last seq>
+OnFrame = Callable[[dict[str, Any]], Awaitable[dict[str, Any] | None]]
+# An extension's socket, /ws/<kind>/...: (service, connection, who or None, the path segments
+# after <kind>, the query). It authenticates and closes with the codes above, or streams with
+# `stream_topic`. A desk's `attach` returns its sockets by kind; the app hands the table to
+# `serve_websockets` (`app.state.ws_routes`).
+WsRoute = Callable[
+    [DispatchService, ServerConnection, tuple[Role, str] | None, list[str], dict[str, str]],
+    Awaitable[None],
+]
+WsRoutes = Mapping[str, WsRoute]
+JPEG_MAGIC = b"\xff\xd8\xff"  # a binary frame starting so is a picture (dispatch.ws.video)
+
+
+@runtime_checkable
+class VideoSink(Protocol):
+    """What a unit's socket hands its pictures to (dispatch.ws.video.VideoRelay)."""
+
+    def frame(self, unit_id: str, jpeg: bytes) -> dict[str, Any]: ...
+
+
+async def serve_websockets(
+    svc: DispatchService, settings: Settings, routes: WsRoutes | None = None
+) -> Server:
+    """Start listening on settings.host:ws_port (0: a free port; see `Server.sockets`); the
+    console, unit, caller and hospital sockets are built in, `routes` adds the desks' own."""
+    extensions: WsRoutes = dict(routes or {})
+
+    async def handler(conn: ServerConnection) -> None:
+        if settings.ws_send_buffer_bytes:
+            sock = conn.transport.get_extra_info("socket")
+            if sock is not None:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, settings.ws_send_buffer_bytes)
+        await _route(svc, conn, extensions)
+
+    return await serve(
+        handler,
+        settings.host,
+        settings.ws_port,
+        max_size=settings.max_body_bytes,
+        compression=None,  # frames are encoded once for all clients; deflate would redo it each
+        ping_interval=20,
+        ping_timeout=20,
+        close_timeout=1,
+        backlog=2048,
+        logger=logging.getLogger("jijiu.ws.protocol"),
+    )
+
+
+async def _route(svc: DispatchService, conn: ServerConnection, extensions: WsRoutes) -> None:
+    request = conn.request
+    assert request is not None  # the handler runs after the handshake
+    parts = urlsplit(request.path)
+    query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
+    token = query.get("token", "")
+    who = svc.identify(token) if token else None
+    segments = parts.path.strip("/").split("/")
+    if len(segments) < 2 or segments[0] != "ws":
+        return await conn.close(CLOSE_NOT_FOUND, "no such socket")
+    kind, rest = segments[1], segments[2:]
+    if kind == "console" and not rest:
+        if who is None:
+            return await conn.close(CLOSE_UNAUTHENTICATED, "a valid token is required")
+        if who[0] is not Role.DISPATCHER:
+            return await conn.close(CLOSE_FORBIDDEN, "dispatchers only")
+        since = query.get("since")
+        if since is not None and not since.isdigit():
+            return await conn.close(CLOSE_BAD_REQUEST, "since is a sequence number")
+        seen = int(since) if since is not None else None
+        return await stream_topic(conn, svc, "console", seen, svc.console_snapshot)
+    if kind == "units" and len(rest) == 1:
+        unit_id = rest[0]
+        if who is None:
+            return await conn.close(CLOSE_UNAUTHENTICATED, "a valid token is required")
+        if who != (Role.UNIT, unit_id):
+            return await conn.close(CLOSE_FORBIDDEN, "this unit's token only")
+        if unit_id not in svc.engine.units:  # a token left from an older log
+            return await conn.close(CLOSE_NOT_FOUND, "no such unit")
+
+        async def on_frame(frame: dict[str, Any]) -> dict[str, Any] | None:
+            return await _unit_frame(svc, unit_id, frame)
+
+        return await stream_topic(
+            conn, svc, f"unit:{unit_id}", None, lambda: svc.unit_snapshot(unit_id), on_frame
+        )
+    if kind == "calls" and len(rest) == 1:
+        incident_id = rest[0]
+        if who is None:
+            return await conn.close(CLOSE_UNAUTHENTICATED, "a valid token is required")
+        if who[0] is Role.CALLER and who[1] != incident_id:
+            return await conn.close(CLOSE_NOT_FOUND, "no such incident")  # uniform
+        if who[0] not in (Role.CALLER, Role.DISPATCHER):
+            return await conn.close(CLOSE_FORBIDDEN, "callers and dispatchers only")
+        if incident_id not in svc.engine.incidents:
+            return await conn.close(CLOSE_NOT_FOUND, "no such incident")
+        if svc.caller_done(incident_id):  # help is there already: the last state, then close
+            await conn.send(_encode(svc.call_snapshot(incident_id)), text=True)
+            return await conn.close(1000, "the unit is on scene")
+        return await stream_topic(
+            conn, svc, f"call:{incident_id}", None, lambda: svc.call_snapshot(incident_id)
+        )
+    if kind == "hospitals" and len(rest) == 1:
+        hospital_id = rest[0]
+        if who is None:
+            return await conn.close(CLOSE_UNAUTHENTICATED, "a valid token is required")
+        if who != (Role.HOSPITAL, hospital_id) and who[0] is not Role.DISPATCHER:
+            return await conn.close(CLOSE_FORBIDDEN, "this hospital's token only")
+        if hospital_id not in svc.hospitals:
+            return await conn.close(CLOSE_NOT_FOUND, "no such hospital")
+        since = query.get("since")
+        if since is not None and not since.isdigit():
+            return await conn.close(CLOSE_BAD_REQUEST, "since is a sequence number")
+        return await _hospital(svc, conn, hospital_id, who, int(since) if since else None)
+    extension = extensions.get(kind)
+    if extension is not None:
+        return await extension(svc, conn, who, rest, query)
+    return await conn.close(CLOSE_NOT_FOUND, "no such socket")
+
+
+async def _hospital(
+    svc: DispatchService,
+    conn: ServerConnection,
+    hospital_id: str,
+    who: tuple[Role, str],
+    since: int | None,
+) -> None:
+    """A receiving hospital's feed: snapshot or resume (from the log for an old gap), live
+    frames, and its acknowledgements. Every disclosure of patients is audited."""
+    topic = f"hospital:{hospital_id}"
+    role, subject = who[0].value, who[1]
+
+    def snapshot() -> dict[str, Any]:
+        snap = svc.hospital_snapshot(hospital_id)
+        svc.audit(role, subject, "hospital.snapshot", [p["incident_id"] for p in snap["inbound"]])
+        return snap
+
+    async def missed(after: int) -> AsyncIterator[dict[str, Any]]:
+        seen: set[str] = set()
+        try:
+            async for frame in svc.missed_frames(topic, after):
+                if "incident_id" in frame:
+                    seen.add(frame["incident_id"])
+                yield frame
+        finally:
+            svc.audit(role, subject, "hospital.replay", seen, since=after)
+
+    async def on_frame(frame: dict[str, Any]) -> dict[str, Any] | None:
+        if frame.get("type") != "ack":
+            raise InvalidEvent(f"unknown frame type {frame.get('type')!r}; expected ack")
+        if role != Role.HOSPITAL.value:
+            raise IllegalTransition("only the hospital itself acknowledges its patients")
+        incident_id = frame.get("incident_id")
+        first = svc.hospital_ack(hospital_id, incident_id)
+        await svc.settled()
+        return {"type": "accepted", "frame": "ack", "incident_id": incident_id, "first": first}
+
+    if since is not None:  # frames after `since` about the patients routed here now
+        inbound = [p["incident_id"] for p in svc.inbound_to(hospital_id)]
+        svc.audit(role, subject, "hospital.resume", inbound, since=since)
+    return await stream_topic(conn, svc, topic, since, snapshot, on_frame, missed)
+
+
+async def stream_topic(
+    conn: ServerConnection,
+    svc: DispatchService,
+    topic: str,
+    since: int | None,
+    snapshot: Callable[[], dict[str, Any]],
+    on_frame: OnFrame | None = None,
+    missed: Callable[[int], AsyncIterator[dict[str, Any]]] | None = None,
+) -> None:
+    """Snapshot (unless resuming without a gap), then hub frames; client frames to `on_frame`.
+
+    Subscribing, building the snapshot and writing it happen in one loop step, so the snapshot
+    (stamped with the topic's last seq) reaches the client before any live frame. A topic
+    with a durable feed (`missed`) first sends what history no longer holds, from the log; the
+    last check that history takes over and the subscription happen in one loop step too.
+    """
+    if since is not None and missed is not None and not svc.hub.covers(topic, since):
+        try:
+            async for frame in missed(since):
+                await conn.send(_encode(frame), text=True)
+                since = frame["seq"]
+        except (ConnectionClosed, OSError) as exc:
+            logger.info("websocket %s ended in replay: %s", topic.split(":")[0], type(exc).__name__)
+            return
+    sink = ConnectionSink(conn)
+    sub = svc.hub.subscribe([topic], {topic: since} if since is not None else None, sink=sink)
+    try:
+        if since is None or sub.needs_snapshot:
+            sub.send_first(_encode(snapshot()))
+        pumping = asyncio.create_task(pump(sub, sink.send))
+        reading = asyncio.create_task(_read(conn, on_frame))
+        done, pending = await asyncio.wait({pumping, reading}, return_when=asyncio.FIRST_COMPLETED)
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
+        for task in done:
+            if not task.cancelled() and task.exception() is not None:
+                raise task.exception()  # type: ignore[misc]
+        if sub.lagging:  # fell behind: close; the client reconnects with since
+            await conn.close(CLOSE_LAGGING, "fell behind; reconnect with since")
+        elif sub.ended:  # the topic is over (a caller's unit is on scene)
+            await conn.close(1000, "ended")
+    except (ConnectionClosed, OSError) as exc:  # the client went away mid-send
+        logger.info("websocket %s ended: %s", topic.split(":")[0], type(exc).__name__)
+    finally:
+        sub.close()
+
+
+async def _read(conn: ServerConnection, on_frame: OnFrame | None) -> None:
+    """Answer every client frame; returns when the client closes."""
+    try:
+        async for raw in conn:
+            answer = await _frame_answer(raw, on_frame)
+            if answer is not None:
+                await conn.send(_encode(answer), text=True)
+    except ConnectionClosed:
+        return
+
+
+async def _frame_answer(raw: str | bytes, on_frame: OnFrame | None) -> dict[str, Any] | None:
+    """The reply to one client frame: an error frame for anything malformed or refused."""
+    if on_frame is None:
+        return {"type": "error", "reason": "read_only", "detail": "this socket takes no frames"}
+    if isinstance(raw, bytes) and raw.startswith(JPEG_MAGIC):  # a picture: in-vehicle video
+        frame: Any = {"type": "video", "jpeg": raw}
+    else:
+        try:
+            frame = json.loads(raw)
+        except (ValueError, UnicodeDecodeError):
+            return {"type": "error", "reason": "malformed_frame", "detail": "not JSON"}
+    if not isinstance(frame, dict):
+        return {"type": "error", "reason": "malformed_frame", "detail": "a frame is an object"}
+    try:
+        return await on_frame(frame)
+    except DispatchError as exc:
+        return {"type": "error", "reason": exc.reason, "detail": str(exc)}
+    except Exception as exc:  # a bug of ours: say so and keep the socket, as HTTP answers 500
+        logger.error("websocket frame failed: %s", type(exc).__name__, exc_info=True)
+        return {"type": "error", "reason": "internal_error"}
+
+
+async def _unit_frame(
+    svc: DispatchService, unit_id: str, frame: dict[str, Any]
+) -> dict[str, Any] | None:
+    """A tablet's frame as an event: ack, status or position; the reply once it is durable."""
+    kind = frame.get("type")
+    uid = UnitId(unit_id)
+    if kind == "ack":
+        svc.submit(ev.OfferAcknowledged(frame.get("incident_id"), uid, frame.get("device")))  # type: ignore[arg-type]
+        await svc.settled()
+        return {"type": "accepted", "frame": "ack", "incident_id": frame.get("incident_id")}
+    if kind == "status":
+        try:
+            status = UnitStatus(str(frame.get("status")))
+        except ValueError:
+            raise InvalidEvent(f"unknown status {frame.get('status')!r}") from None
+        svc.submit(ev.UnitStatusReported(uid, status))
+        await svc.settled()
+        return {"type": "accepted", "frame": "status", "status": status.value}
+    if kind == "position":
+        svc.submit(ev.UnitPositionReported(uid, frame.get("lat"), frame.get("lon")))  # type: ignore[arg-type]
+        return None
+    if kind == "vitals":
+        return await relay_vitals(svc, unit_id, frame)
+    if kind == "video" and isinstance(frame.get("jpeg"), bytes):
+        relay = svc.extensions.get("video")
+        if not isinstance(relay, VideoSink):
+            raise IllegalTransition("video is not enabled on this server")
+        return relay.frame(unit_id, frame["jpeg"])
+    if kind == "patient":
+        incident_id = svc.engine.unit(uid).incident_id
+        if incident_id is None:
+            raise IllegalTransition(f"unit {unit_id} has no patient")
+        svc.describe_patient(incident_id, frame.get("age_band"), frame.get("sex"))
+        await svc.settled()
+        return {"type": "accepted", "frame": "patient", "incident_id": incident_id}
+    raise InvalidEvent(
+        f"unknown frame type {kind!r}; expected ack, status, position, vitals or patient"
+    )
+
+
+def _encode(message: dict[str, Any]) -> bytes:
+    return json.dumps(message, ensure_ascii=False, separators=(",", ":")).encode()

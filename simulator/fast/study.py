@@ -1,0 +1,112 @@
+"""The policy study: every policy on the same seeded calls, seed after seed, in one world.
+
+A seed fixes the calls (synthetic, or the San Francisco log replayed with seeded places and
+intervals); each policy then runs on exactly those calls, so policy differences are paired by
+seed. Runs can go to worker processes forked after the world is built (it is read-only in a
+run but for the router's congestion factors, which each process owns a copy of).
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass
+
+from simulator.fast.engine import FastSim, RunParams
+from simulator.fast.metrics import RunResult
+from simulator.fast.policies import make_policy
+from simulator.world.calls import CallSpec, generate_calls
+from simulator.world.replay import LoggedIncident, replay_calls
+from simulator.world.scenario import World
+
+
+@dataclass(frozen=True)
+class CallSource:
+    """Where a run's calls come from: "synthetic", or a replayed log from `first_day`."""
+
+    kind: str = "synthetic"
+    log: tuple[LoggedIncident, ...] = ()
+    first_day: int = 0
+
+    def __post_init__(self) -> None:
+        if self.kind not in ("synthetic", "replay"):
+            raise ValueError("kind is synthetic or replay")
+        if self.kind == "replay" and not self.log:
+            raise ValueError("a replay needs the log")
+
+    def calls(self, world: World, seed: int, run: RunParams) -> list[CallSpec]:
+        start, end = -run.warmup_s, run.horizon_s
+        if self.kind == "replay":
+            return replay_calls(self.log, world.zones, world.net, seed, start, end,
+                                self.first_day)  # fmt: skip
+        p = world.params
+        return generate_calls(world.zones, world.net, p.rhythm, p.demand, seed, start, end)
+
+
+def run_one(
+    world: World,
+    policy: str,
+    seed: int,
+    run: RunParams,
+    source: CallSource,
+    progress: Callable[[float], None] | None = None,
+) -> RunResult:
+    """One policy on one seed's calls."""
+    calls = source.calls(world, seed, run)
+    return FastSim(world, make_policy(policy), calls, seed, run).run(progress)
+
+
+_WORLD: World | None = None  # the forked workers' world (set before the pool forks)
+
+
+def _work(policy: str, seed: int, run: RunParams, source: CallSource) -> RunResult:
+    if _WORLD is None:
+        raise RuntimeError("worker started without a world")
+    return run_one(_WORLD, policy, seed, run, source)
+
+
+def study(
+    world: World,
+    policies: Sequence[str],
+    seeds: Sequence[int],
+    run: RunParams,
+    source: CallSource,
+    jobs: int = 1,
+    progress: Callable[[float], None] | None = None,
+) -> dict[str, list[RunResult]]:
+    """Every policy on every seed; results per policy in seed order. `progress` gets
+    simulated seconds (in one process) or whole runs' horizons (with workers) as they finish."""
+    out: dict[str, list[RunResult]] = {p: [] for p in policies}
+    tasks = [(p, s) for s in seeds for p in policies]
+    if jobs <= 1:
+        for p, s in tasks:
+            out[p].append(run_one(world, p, s, run, source, progress))
+        return out
+    for result in _in_workers(world, tasks, run, source, jobs, progress):
+        out[result.policy].append(result)
+    for results in out.values():
+        results.sort(key=lambda r: r.seed)
+    return out
+
+
+def _in_workers(
+    world: World,
+    tasks: list[tuple[str, int]],
+    run: RunParams,
+    source: CallSource,
+    jobs: int,
+    progress: Callable[[float], None] | None,
+) -> Iterator[RunResult]:
+    global _WORLD
+    _WORLD = world
+    ctx = multiprocessing.get_context("fork")  # the workers inherit the built world
+    try:
+        with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
+            futures = [pool.submit(_work, p, s, run, source) for p, s in tasks]
+            for f in as_completed(futures):
+                if progress is not None:
+                    progress(run.horizon_s)
+                yield f.result()
+    finally:
+        _WORLD = None

@@ -1,0 +1,1 @@
+"""Studies on the simulated world: CPR volunteers against the ambulance."""
