@@ -83,9 +83,11 @@ class Reach:
         self.ends = (int(net.edge_tail[origin.edge]), int(net.edge_head[origin.edge]))
         self.entry = (origin.fraction * length, (1.0 - origin.fraction) * length)
         dist, pred = dijkstra(
-            graph.csr, indices=list(self.ends), limit=max(limit_m, 0.0),
+            graph.csr,
+            indices=list(self.ends),
+            limit=max(limit_m, 0.0),
             return_predecessors=True,
-        )  # fmt: skip
+        )
         self.from_end: F64 = np.asarray(dist, dtype=np.float64)  # (2, n): metres from each end
         self.pred = np.asarray(pred)
         # By the nearer end; the minimum of two numbers is one of them, so this is exactly the

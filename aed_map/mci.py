@@ -84,8 +84,9 @@ class MciParams:
     overflow_s: int = 3_600
 
     def __post_init__(self) -> None:
-        if any(not (isinstance(self.weight.get(c), int) and self.weight[c] > 0)
-               for c in TRANSPORTED):  # fmt: skip
+        if any(
+            not (isinstance(self.weight.get(c), int) and self.weight[c] > 0) for c in TRANSPORTED
+        ):
             raise InvalidArgument("weight needs a positive integer for red, yellow and green")
         for name in ("non_trauma_red_s", "surge_s", "overflow_s"):
             v = getattr(self, name)
@@ -176,9 +177,11 @@ def plan(
 
 
 def _explain(
-    regular: Mapping[Cell, int], over: Mapping[Cell, int], reach: Sequence[MciHospital],
+    regular: Mapping[Cell, int],
+    over: Mapping[Cell, int],
+    reach: Sequence[MciHospital],
     p: MciParams,
-) -> tuple[PlanLine, ...]:  # fmt: skip
+) -> tuple[PlanLine, ...]:
     """One line per (colour, hospital) with patients, nearest first within each colour."""
     lines = []
     for c in TRANSPORTED:
@@ -203,9 +206,12 @@ def _explain(
 
 
 def _why(
-    c: Triage, h: MciHospital, ranked: Sequence[MciHospital], regular: Mapping[Cell, int],
+    c: Triage,
+    h: MciHospital,
+    ranked: Sequence[MciHospital],
+    regular: Mapping[Cell, int],
     p: MciParams,
-) -> str:  # fmt: skip
+) -> str:
     """Why these patients go to h: it is the nearest, or why each nearer one takes no more."""
     reasons = []
     i = next(i for i, x in enumerate(ranked) if x.id == h.id)

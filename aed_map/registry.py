@@ -288,9 +288,20 @@ def write_csv(aeds: Iterable[Aed], out: IO[str]) -> None:
     for a in aeds:
         indoor = "" if a.indoor is None else ("yes" if a.indoor else "no")
         writer.writerow(
-            [a.id, f"{a.lat:.6f}", f"{a.lon:.6f}", indoor, a.level, a.opening_hours,
-             a.access.value, a.operator, a.description, a.location, a.source]
-        )  # fmt: skip
+            [
+                a.id,
+                f"{a.lat:.6f}",
+                f"{a.lon:.6f}",
+                indoor,
+                a.level,
+                a.opening_hours,
+                a.access.value,
+                a.operator,
+                a.description,
+                a.location,
+                a.source,
+            ]
+        )
 
 
 def _finite(v: object) -> bool:

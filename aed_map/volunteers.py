@@ -72,8 +72,14 @@ class VolunteerParams:
     crew_to_patient_s: float = 120.0
 
     def __post_init__(self) -> None:
-        for name in ("dense_radius_m", "sparse_radius_m", "max_radius_m", "target_in_radius",
-                     "travel_speed_mps", "max_position_age_s"):  # fmt: skip
+        for name in (
+            "dense_radius_m",
+            "sparse_radius_m",
+            "max_radius_m",
+            "target_in_radius",
+            "travel_speed_mps",
+            "max_position_age_s",
+        ):
             v = getattr(self, name)
             if not (_finite(v) and v > 0):
                 raise InvalidArgument(f"{name} {v!r} must be a positive number")

@@ -190,8 +190,12 @@ def compare(ours: list[list[AedOption]], peer: list[Answer]) -> dict[str, Any]:
             same += 1
             answered += len(ids)
             worst = max([worst, *(abs(o.walk_s - t) for o, (_, t) in zip(got, ref, strict=True))])
-    return {"incidents": len(peer), "same_answer": same, "max_delta_walk_s": worst,
-            "options": answered}  # fmt: skip
+    return {
+        "incidents": len(peer),
+        "same_answer": same,
+        "max_delta_walk_s": worst,
+        "options": answered,
+    }
 
 
 def line(t: Timing, ours: Timing | None = None) -> None:
@@ -254,18 +258,26 @@ def run(quick: bool = False) -> dict[str, Any]:
         f"AEDs per incident (none at {answered.count(0)})"
     )
     rows += [
-        Row(f"0. build AedIndex ({len(index.aeds):,} public AEDs)", f"{build_s:.2f} s",
-            "networkx graph", f"{peer_build_s:.1f} s", target="reported"),
-        Row(case, ours.text(), "(absolute)", "—", None,
-            f"p50 < {P50_BUDGET_MS:g} ms{note}", ok),
+        Row(
+            f"0. build AedIndex ({len(index.aeds):,} public AEDs)",
+            f"{build_s:.2f} s",
+            "networkx graph",
+            f"{peer_build_s:.1f} s",
+            target="reported",
+        ),
+        Row(case, ours.text(), "(absolute)", "—", None, f"p50 < {P50_BUDGET_MS:g} ms{note}", ok),
         Row(case, ours.text(), brute.name, brute.text(), ratio),
-        Row(f"{case}: answers = brute force",
+        Row(
+            f"{case}: answers = brute force",
             f"{agree['same_answer']}/{agree['incidents']} same, max Δ "
-            f"{agree['max_delta_walk_s']:.2g} s", brute.name, "—", None,
+            f"{agree['max_delta_walk_s']:.2g} s",
+            brute.name,
+            "—",
+            None,
             f"all same, Δ < {ANSWER_TOL_S:g} s",
-            agree["same_answer"] == agree["incidents"]
-            and agree["max_delta_walk_s"] < ANSWER_TOL_S),
-    ]  # fmt: skip
+            agree["same_answer"] == agree["incidents"] and agree["max_delta_walk_s"] < ANSWER_TOL_S,
+        ),
+    ]
     p95 = {t.name: float(np.percentile(t.samples_s, 95)) * 1e3 for t in (ours, brute)}
     report.update(
         registry={"aeds": len(registry), "indexed": len(index.aeds), "generate_s": gen_s},

@@ -219,8 +219,9 @@ def map_sizes(base: str, token: str) -> dict[str, int]:
     """Bytes of `GET /api/v1/map` as JSON and as sent gzipped."""
     headers = {"Authorization": f"Bearer {token}", "Accept-Encoding": "gzip"}
     with httpx.Client(timeout=60) as client:
-        answer = client.send(client.build_request("GET", f"{base}/api/v1/map", headers=headers),
-                             stream=True)  # fmt: skip
+        answer = client.send(
+            client.build_request("GET", f"{base}/api/v1/map", headers=headers), stream=True
+        )
         gzipped = b"".join(answer.iter_raw())
     return {"json": len(gzip.decompress(gzipped)), "gzip": len(gzipped)}
 
@@ -257,12 +258,20 @@ def screenshot(browser: Any, server: Jijiu, net: RoadNetwork, path: Path) -> Non
     for i, ((lat, lon), spoken, complaint) in enumerate(calls):
         if not spoken:  # on the loaded network's nearest node (the Wulin fixture is small)
             lon, lat = net.node_lonlat[np.argmin(np.hypot(*(net.node_lonlat - (lon, lat)).T))]
-        body = {"phone": f"+86139000000{i:02d}", "consent_location": True, "complaint": complaint,
-                "fix": {"lat": float(lat), "lon": float(lon), "accuracy_m": 10}}  # fmt: skip
+        body = {
+            "phone": f"+86139000000{i:02d}",
+            "consent_location": True,
+            "complaint": complaint,
+            "fix": {"lat": float(lat), "lon": float(lon), "accuracy_m": 10},
+        }
         if spoken:
             body["spoken"] = spoken
-        r = httpx.post(f"{server.base}/api/v1/calls", json=body,
-                       headers={"Idempotency-Key": f"shot-{i}"}, timeout=30)  # fmt: skip
+        r = httpx.post(
+            f"{server.base}/api/v1/calls",
+            json=body,
+            headers={"Idempotency-Key": f"shot-{i}"},
+            timeout=30,
+        )
         assert r.status_code == 201, r.text
     expect(page.locator("#queue li")).to_have_count(3, timeout=10_000)
     page.locator("#queue li", has_text="Chest pain").click()  # dispatched by its top unit

@@ -174,10 +174,26 @@ def redis_server(workdir: Path) -> Iterator[str]:
     port = free_port()
     log = (workdir / "redis.log").open("w")
     proc = subprocess.Popen(
-        [exe, "--port", str(port), "--bind", HOST, "--dir", str(workdir), "--appendonly", "yes",
-         "--appendfsync", "always", "--save", "", "--daemonize", "no"],
-        stdout=log, stderr=subprocess.STDOUT,
-    )  # fmt: skip
+        [
+            exe,
+            "--port",
+            str(port),
+            "--bind",
+            HOST,
+            "--dir",
+            str(workdir),
+            "--appendonly",
+            "yes",
+            "--appendfsync",
+            "always",
+            "--save",
+            "",
+            "--daemonize",
+            "no",
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     try:
         import redis
 
@@ -227,9 +243,24 @@ def jijiu_server(plan: Plan, store_url: str, workdir: Path) -> Iterator[Jijiu]:
     tokens = workdir / "tokens.json"
     env = {**os.environ, "JIJIU_SEED_FLEET": str(plan.units), "PYTHONPATH": str(ROOT)}
     log = (workdir / "server.log").open("w")
-    cmd = [sys.executable, "-m", "dispatch", "serve", "--network", plan.network, "--store",
-           store_url, "--tokens", str(tokens), "--host", HOST, "--port", str(port),
-           "--ws-port", str(ws_port)]  # fmt: skip
+    cmd = [
+        sys.executable,
+        "-m",
+        "dispatch",
+        "serve",
+        "--network",
+        plan.network,
+        "--store",
+        store_url,
+        "--tokens",
+        str(tokens),
+        "--host",
+        HOST,
+        "--port",
+        str(port),
+        "--ws-port",
+        str(ws_port),
+    ]
     t0 = time.monotonic()
     proc = subprocess.Popen(cmd, cwd=workdir, env=env, stdout=log, stderr=subprocess.STDOUT)
     try:
@@ -382,9 +413,12 @@ async def post_calls(
         async def call(i: int) -> None:
             lat = float(places[picks[i], 0] + jitter[i, 0])
             lon = float(places[picks[i], 1] + jitter[i, 1])
-            body = {"phone": f"+86139{seed % 100:02d}{i:06d}", "consent_location": True,
-                    "complaint": "chest_pain",
-                    "fix": {"lat": lat, "lon": lon, "accuracy_m": 15}}  # fmt: skip
+            body = {
+                "phone": f"+86139{seed % 100:02d}{i:06d}",
+                "consent_location": True,
+                "complaint": "chest_pain",
+                "fix": {"lat": lat, "lon": lon, "accuracy_m": 15},
+            }
             headers = {"Idempotency-Key": f"{tag}-{i}"}
             t0 = time.monotonic()
             try:
@@ -443,8 +477,10 @@ def bench_calls(
         dispatcher = srv.tokens["dispatcher"]
         with connect(f"ws://{HOST}:{srv.ws_port}/ws/console?token={dispatcher}") as ws:
             snap = json.loads(ws.recv(timeout=30))
-        units = [(u["unit_id"], srv.tokens["units"][u["unit_id"]], u["lat"], u["lon"])
-                 for u in snap["units"]]  # fmt: skip
+        units = [
+            (u["unit_id"], srv.tokens["units"][u["unit_id"]], u["lat"], u["lon"])
+            for u in snap["units"]
+        ]
         places = np.array([(u[2], u[3]) for u in units])
         out.update(units=len(units), consoles=plan.consoles, start_s=srv.start_s)
         say(
@@ -646,11 +682,25 @@ def skipped_rows(plan: Plan, label: str, positions: bool, rate: int, at: int) ->
     t201, tconsole, judged = call_targets(plan, label, positions, rate)
     why = f"not run: overloaded at {at}/s"
     return [
-        Row(f"{label}: POST /calls -> 201 at {rate} calls/s", why, "—", "—", None, t201,
-            False if judged and t201.startswith("p99") else None),
-        Row(f"{label}: call -> incident.recommended on {plan.consoles} consoles at {rate}/s",
-            why, "—", "—", None, tconsole, False if judged else None),
-    ]  # fmt: skip
+        Row(
+            f"{label}: POST /calls -> 201 at {rate} calls/s",
+            why,
+            "—",
+            "—",
+            None,
+            t201,
+            False if judged and t201.startswith("p99") else None,
+        ),
+        Row(
+            f"{label}: call -> incident.recommended on {plan.consoles} consoles at {rate}/s",
+            why,
+            "—",
+            "—",
+            None,
+            tconsole,
+            False if judged else None,
+        ),
+    ]
 
 
 # --- case 2: fan-out ---------------------------------------------------------------------------
@@ -661,8 +711,13 @@ def fanout_server_main(conn: Connection, mode: str) -> None:
 def position(i: int) -> dict[str, Any]:
     """A unit.position message (1000 units in turn) stamped with its send time `t`."""
     u = i % 1000
-    return {"type": "unit.position", "unit_id": f"U{u:04d}", "lat": 30.25 + u * 1e-5,
-            "lon": 120.15 + u * 1e-5, "t": time.monotonic()}  # fmt: skip
+    return {
+        "type": "unit.position",
+        "unit_id": f"U{u:04d}",
+        "lat": 30.25 + u * 1e-5,
+        "lon": 120.15 + u * 1e-5,
+        "t": time.monotonic(),
+    }
 
 
 async def _fanout_server(conn: Connection, mode: str) -> None:
@@ -704,8 +759,11 @@ async def _fanout_server(conn: Connection, mode: str) -> None:
         if mode == "hub":
             hub.publish("console", message, coalesce=f"pos:{message['unit_id']}")
         else:
-            frame = json.dumps({"seq": i + 1, "topic": "console", **message},
-                               ensure_ascii=False, separators=(",", ":")).encode()  # fmt: skip
+            frame = json.dumps(
+                {"seq": i + 1, "topic": "console", **message},
+                ensure_ascii=False,
+                separators=(",", ":"),
+            ).encode()
             broadcast(members, frame, text=True)
 
     def end() -> None:
@@ -783,8 +841,18 @@ async def _fanout_clients(conn: Connection, port: int, n: int) -> None:
             with suppress(TimeoutError):
                 await asyncio.wait_for(all_ended.wait(), cmd[1])
             lost = sum(1 for c in clients if c.lost)
-            conn.send(("phase", state["count"], lat.tobytes(), state["first"], state["last"],
-                       state["ends"], lost, time.process_time() - cpu0))  # fmt: skip
+            conn.send(
+                (
+                    "phase",
+                    state["count"],
+                    lat.tobytes(),
+                    state["first"],
+                    state["last"],
+                    state["ends"],
+                    lost,
+                    time.process_time() - cpu0,
+                )
+            )
     for c in clients:
         c.close()
     await asyncio.sleep(0.1)
@@ -859,8 +927,12 @@ def bench_fanout(plan: Plan, n: int) -> tuple[dict[str, Any], list[Row]]:
     bare_sat, bare_paced = fanout_run("bare", n, plan.fanout_seconds, None)
     rate = bare_paced["rate"]
     hub_sat, hub_paced = fanout_run("hub", n, plan.fanout_seconds, rate)
-    named = [("bare saturated", bare_sat), ("hub saturated", hub_sat),
-             (f"bare at {rate:g}/s", bare_paced), (f"hub at {rate:g}/s", hub_paced)]  # fmt: skip
+    named = [
+        ("bare saturated", bare_sat),
+        ("hub saturated", hub_sat),
+        (f"bare at {rate:g}/s", bare_paced),
+        (f"hub at {rate:g}/s", hub_paced),
+    ]
     for name, p in named:
         say(
             f"{name:>16}: {p['connected']} connected, {p['frames']} frames in "
@@ -977,8 +1049,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, help="seconds per rate (default 30)")
     args = parser.parse_args(argv)
     rates = tuple(int(r) for r in args.rates.split(",")) if args.rates else None
-    run(quick=args.quick, only_fanout=args.only_fanout, only_calls=args.only_calls, rates=rates,
-        seconds=args.seconds)  # fmt: skip
+    run(
+        quick=args.quick,
+        only_fanout=args.only_fanout,
+        only_calls=args.only_calls,
+        rates=rates,
+        seconds=args.seconds,
+    )
     return 0
 
 

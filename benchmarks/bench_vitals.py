@@ -132,19 +132,34 @@ class Tablet:
         self.seq += 1
         start = (self.ecg_offset + self.seq * ECG_RATE_HZ) % (len(ecg) - ECG_RATE_HZ)
         numerics = {k: v + int(jitter[i]) for i, (k, v) in enumerate(self.numerics.items())}
-        chunk = {"seq": self.seq, "at_s": at_s, "lead": "MLII", "rate_hz": ECG_RATE_HZ,
-                 "samples_uv": ecg[start : start + ECG_RATE_HZ]}  # fmt: skip
-        body = {"type": "vitals", "seq": self.seq, "at_s": at_s, "numerics": numerics,
-                "ecg": [chunk]}  # fmt: skip
+        chunk = {
+            "seq": self.seq,
+            "at_s": at_s,
+            "lead": "MLII",
+            "rate_hz": ECG_RATE_HZ,
+            "samples_uv": ecg[start : start + ECG_RATE_HZ],
+        }
+        body = {
+            "type": "vitals",
+            "seq": self.seq,
+            "at_s": at_s,
+            "numerics": numerics,
+            "ecg": [chunk],
+        }
         return json.dumps(body, separators=(",", ":"))
 
 
 def patient(rng: np.random.Generator) -> dict[str, int]:
     """Plausible numerics of a chest-pain patient (well inside hospital_link.vitals' ranges)."""
     sys_mmhg = int(rng.integers(100, 170))
-    return {"hr": int(rng.integers(55, 120)), "spo2": int(rng.integers(91, 99)),
-            "nibp_sys": sys_mmhg, "nibp_dia": sys_mmhg - int(rng.integers(30, 60)),
-            "rr": int(rng.integers(12, 26)), "etco2": int(rng.integers(30, 45))}  # fmt: skip
+    return {
+        "hr": int(rng.integers(55, 120)),
+        "spo2": int(rng.integers(91, 99)),
+        "nibp_sys": sys_mmhg,
+        "nibp_dia": sys_mmhg - int(rng.integers(30, 60)),
+        "rr": int(rng.integers(12, 26)),
+        "etco2": int(rng.integers(30, 45)),
+    }
 
 
 # --- set-up over HTTP ----------------------------------------------------------------------------
@@ -167,8 +182,12 @@ def put_units_on_calls(base: str, tokens: dict[str, Any], plan: Plan, ws_port: i
         bar = tqdm(units, desc="calls", file=sys.stderr, leave=False)
         for i, u in enumerate(bar):
             fix = {"lat": u["lat"] + jitter[i, 0], "lon": u["lon"] + jitter[i, 1], "accuracy_m": 15}
-            body = {"phone": f"+86138{i:08d}", "consent_location": True, "fix": fix,
-                    "complaint": "chest_pain"}  # fmt: skip
+            body = {
+                "phone": f"+86138{i:08d}",
+                "consent_location": True,
+                "fix": fix,
+                "complaint": "chest_pain",
+            }
             r = client.post("/api/v1/calls", json=body, headers={"Idempotency-Key": f"vb-{i}"})
             if r.status_code != 201:
                 raise RuntimeError(f"call for {u['unit_id']}: {r.status_code} {r.text[:200]}")
@@ -181,8 +200,16 @@ def put_units_on_calls(base: str, tokens: dict[str, Any], plan: Plan, ws_port: i
                 r = client.post(f"/api/v1/incidents/{iid}/{path}", json=payload, headers=head)
                 if r.status_code != ok:
                     raise RuntimeError(f"{path} of {u['unit_id']}: {r.status_code} {r.text[:200]}")
-            tablets.append(Tablet(u["unit_id"], tokens["units"][u["unit_id"]], iid, hospital,
-                                  patient(rng), int(rng.integers(0, 400_000))))  # fmt: skip
+            tablets.append(
+                Tablet(
+                    u["unit_id"],
+                    tokens["units"][u["unit_id"]],
+                    iid,
+                    hospital,
+                    patient(rng),
+                    int(rng.integers(0, 400_000)),
+                )
+            )
     return tablets
 
 
@@ -355,8 +382,13 @@ def process_stats(pid: int) -> dict[str, float]:
     except OSError:
         pass
     cpu = cpu_s(pid)
-    return {"t": time.monotonic(), "cpu_s": float("nan") if cpu is None else cpu,
-            "rss_mb": rss, "peak_rss_mb": hwm, "gen_cpu_s": time.process_time()}  # fmt: skip
+    return {
+        "t": time.monotonic(),
+        "cpu_s": float("nan") if cpu is None else cpu,
+        "rss_mb": rss,
+        "peak_rss_mb": hwm,
+        "gen_cpu_s": time.process_time(),
+    }
 
 
 async def wait_phase(
@@ -477,8 +509,12 @@ async def resume(port: int, h: HospitalClient, token: str) -> dict[str, Any]:
                 snapshot = True
                 continue
             note_frame(h, raw, time.monotonic())
-    return {"resumed": True, "since": h.last_seq, "replayed": h.frames - before,
-            "snapshot": snapshot}  # fmt: skip
+    return {
+        "resumed": True,
+        "since": h.last_seq,
+        "replayed": h.frames - before,
+        "snapshot": snapshot,
+    }
 
 
 # --- the numbers ----------------------------------------------------------------------------------
@@ -489,8 +525,13 @@ def pcts(samples_s: list[float]) -> dict[str, float]:
         nan = float("nan")
         return {"n": 0, "p50_ms": nan, "p95_ms": nan, "p99_ms": nan, "max_ms": nan}
     p50, p95, p99 = np.percentile(a, [50, 95, 99])
-    return {"n": int(a.size), "p50_ms": float(p50), "p95_ms": float(p95), "p99_ms": float(p99),
-            "max_ms": float(a.max())}  # fmt: skip
+    return {
+        "n": int(a.size),
+        "p50_ms": float(p50),
+        "p95_ms": float(p95),
+        "p99_ms": float(p99),
+        "max_ms": float(a.max()),
+    }
 
 
 def text(p: dict[str, float]) -> str:
@@ -527,10 +568,15 @@ def tally(
                 reordered += seq < last.get(unit, -1)
                 last[unit] = seq
         out[h.hospital_id] = {
-            "slow": h.slow, "sent": len(expected), "received": len(seen & expected),
-            "lost": len(expected - seen), "duplicated": dup, "misrouted": misrouted,
-            "out_of_order": reordered, "latency_s": lat,
-        }  # fmt: skip
+            "slow": h.slow,
+            "sent": len(expected),
+            "received": len(seen & expected),
+            "lost": len(expected - seen),
+            "duplicated": dup,
+            "misrouted": misrouted,
+            "out_of_order": reordered,
+            "latency_s": lat,
+        }
     return out
 
 
@@ -586,8 +632,10 @@ def summarise(
         return (b[key] - a[key]) / (b["t"] - a["t"])
 
     cpu1, cpu2 = cpu_share(marks[1], marks[2], "cpu_s"), cpu_share(marks[2], marks[3], "cpu_s")
-    gen1, gen2 = (cpu_share(marks[1], marks[2], "gen_cpu_s"),
-                  cpu_share(marks[2], marks[3], "gen_cpu_s"))  # fmt: skip
+    gen1, gen2 = (
+        cpu_share(marks[1], marks[2], "gen_cpu_s"),
+        cpu_share(marks[2], marks[3], "gen_cpu_s"),
+    )
     frames = sum(h.frames for h in hs)
     mean_frame = sum(h.frame_bytes for h in hs) / frames if frames else 0.0
     hist1, hist2 = history_growth_mb(load, tablets, hs, mean_frame)
@@ -605,28 +653,59 @@ def summarise(
     # When the server dropped it: after the last sample it still got was sent (a later one
     # never reached it). Its own close is seen later, once it has read its backlog.
     live_got = slow.got[: slow.live_n]  # before any reconnect
-    last_slow_send = max((load.sent[(u, s)][0] for u, s, _ in live_got if (u, s) in load.sent
-                          and load.sent[(u, s)][1] == 2), default=None)  # fmt: skip
+    last_slow_send = max(
+        (
+            load.sent[(u, s)][0]
+            for u, s, _ in live_got
+            if (u, s) in load.sent and load.sent[(u, s)][1] == 2
+        ),
+        default=None,
+    )
     last_slow_s = None if last_slow_send is None else last_slow_send - marks[2]["t"]
     report: dict[str, Any] = {
-        "units": len(tablets), "hospitals": everyone, "slow_hospital": slow_id,
-        "slow_mode": slow_mode, "mean_frame_bytes": mean_frame,
-        "phase1": {"all": m1_all, "others": m1_others, "server_cpu_share": cpu1,
-                   "generator_cpu_share": gen1, "accepted_reply": acc1,
-                   "per_hospital": {h: {k: v for k, v in r.items() if k != "latency_s"}
-                                    for h, r in p1.items()}},
-        "phase2": {"others": m2_others, "slow": m2_slow, "server_cpu_share": cpu2,
-                   "generator_cpu_share": gen2, "accepted_reply": acc2,
-                   "per_hospital": {h: {k: v for k, v in r.items() if k != "latency_s"}
-                                    for h, r in p2.items()}},
-        "rss_mb": [m["rss_mb"] for m in marks], "peak_rss_mb": marks[-1]["peak_rss_mb"],
+        "units": len(tablets),
+        "hospitals": everyone,
+        "slow_hospital": slow_id,
+        "slow_mode": slow_mode,
+        "mean_frame_bytes": mean_frame,
+        "phase1": {
+            "all": m1_all,
+            "others": m1_others,
+            "server_cpu_share": cpu1,
+            "generator_cpu_share": gen1,
+            "accepted_reply": acc1,
+            "per_hospital": {
+                h: {k: v for k, v in r.items() if k != "latency_s"} for h, r in p1.items()
+            },
+        },
+        "phase2": {
+            "others": m2_others,
+            "slow": m2_slow,
+            "server_cpu_share": cpu2,
+            "generator_cpu_share": gen2,
+            "accepted_reply": acc2,
+            "per_hospital": {
+                h: {k: v for k, v in r.items() if k != "latency_s"} for h, r in p2.items()
+            },
+        },
+        "rss_mb": [m["rss_mb"] for m in marks],
+        "peak_rss_mb": marks[-1]["peak_rss_mb"],
         "rss_growth_mb": {"phase1": grew1, "phase2": grew2},
-        "rss_expected_mb": {"history_phase1": hist1, "history_phase2": hist2, "queue": queue_mb,
-                            "bound_phase2": bound2},
-        "slow_client": {**fate_of_slow, "last_sample_sent_s_into_phase2": last_slow_s,
-                        "resume": extra.get("resume"), "server_log": extra.get("server_log")},
-        "tablet_errors": dict(load.errors), "late_sends": late,
-    }  # fmt: skip
+        "rss_expected_mb": {
+            "history_phase1": hist1,
+            "history_phase2": hist2,
+            "queue": queue_mb,
+            "bound_phase2": bound2,
+        },
+        "slow_client": {
+            **fate_of_slow,
+            "last_sample_sent_s_into_phase2": last_slow_s,
+            "resume": extra.get("resume"),
+            "server_log": extra.get("server_log"),
+        },
+        "tablet_errors": dict(load.errors),
+        "late_sends": late,
+    }
     say_tables(report, p1, p2)
     judged = plan.judged
     note = "" if judged else f" ({QUICK_NOTE})"
@@ -646,8 +725,11 @@ def summarise(
     r1, r2 = m1_others["latency"]["p99_ms"], m2_others["latency"]["p99_ms"]
     fate = slow_fate(fate_of_slow, extra.get("server_log") or {})
     live_keys = {(u, q) for u, q, _ in live_got}
-    live = sum(1 for (u, q), (_, p) in load.sent.items()
-               if p == 2 and u in slow_units and (u, q) in live_keys)  # fmt: skip
+    live = sum(
+        1
+        for (u, q), (_, p) in load.sent.items()
+        if p == 2 and u in slow_units and (u, q) in live_keys
+    )
     report["slow_client"]["received_live"] = live
     got_slow = f"got {live} of {m2_slow['sent']}"
     resumed = extra.get("resume") or {}
@@ -655,24 +737,61 @@ def summarise(
         got_slow += f" live, {m2_slow['received'] - live} more on reconnecting with since="
         got_slow += " (after a snapshot)" if resumed["snapshot"] else ""
     rows = [
-        Row(f"phase 1: device -> hospital, {n} units at 1 Hz -> {len(hs)} hospitals",
-            text(m1_all["latency"]) + losses(m1_all), "—", "—", None, target, verdict(m1_all)),
-        Row(f"phase 2: the other {len(others)} hospitals, {slow_id} slow ({slow_mode})",
-            text(m2_others["latency"]) + losses(m2_others), f"same {len(others)}, phase 1",
-            text(m1_others["latency"]), r1 / r2 if r2 else None, target, verdict(m2_others)),
-        Row(f"phase 2: the slow hospital {slow_id}",
-            f"{got_slow}; {fate}", "—", "—", None,
-            "reported (policy: 1013 when behind)", None),
-        Row("phase 2: server RSS growth", f"{grew2:+.1f} MB (peak {peak:.0f} MB)",
-            "history fill + a full queue", f"{hist2 + queue_mb:.1f} MB", None,
+        Row(
+            f"phase 1: device -> hospital, {n} units at 1 Hz -> {len(hs)} hospitals",
+            text(m1_all["latency"]) + losses(m1_all),
+            "—",
+            "—",
+            None,
+            target,
+            verdict(m1_all),
+        ),
+        Row(
+            f"phase 2: the other {len(others)} hospitals, {slow_id} slow ({slow_mode})",
+            text(m2_others["latency"]) + losses(m2_others),
+            f"same {len(others)}, phase 1",
+            text(m1_others["latency"]),
+            r1 / r2 if r2 else None,
+            target,
+            verdict(m2_others),
+        ),
+        Row(
+            f"phase 2: the slow hospital {slow_id}",
+            f"{got_slow}; {fate}",
+            "—",
+            "—",
+            None,
+            "reported (policy: 1013 when behind)",
+            None,
+        ),
+        Row(
+            "phase 2: server RSS growth",
+            f"{grew2:+.1f} MB (peak {peak:.0f} MB)",
+            "history fill + a full queue",
+            f"{hist2 + queue_mb:.1f} MB",
+            None,
             f"<= that + {RSS_SLACK_MB:.0f} MB{note}",
-            (grew2 <= bound2) if judged else None),
-        Row("server CPU share (of one core)", f"{100 * cpu1:.0f} %; {100 * cpu2:.0f} %",
-            "load generator (this process)", f"{100 * gen1:.0f} %; {100 * gen2:.0f} %", None,
-            "reported (phase 1; phase 2)", None),
-        Row("tablet: vitals -> accepted reply", f"{text(acc1)}; {text(acc2)}", "—", "—", None,
-            "reported (phase 1; phase 2)", None),
-    ]  # fmt: skip
+            (grew2 <= bound2) if judged else None,
+        ),
+        Row(
+            "server CPU share (of one core)",
+            f"{100 * cpu1:.0f} %; {100 * cpu2:.0f} %",
+            "load generator (this process)",
+            f"{100 * gen1:.0f} %; {100 * gen2:.0f} %",
+            None,
+            "reported (phase 1; phase 2)",
+            None,
+        ),
+        Row(
+            "tablet: vitals -> accepted reply",
+            f"{text(acc1)}; {text(acc2)}",
+            "—",
+            "—",
+            None,
+            "reported (phase 1; phase 2)",
+            None,
+        ),
+    ]
     return report, rows
 
 
@@ -694,17 +813,23 @@ def slow_fate(slow: dict[str, Any], log: dict[str, list[str]]) -> str:
 
 def say_tables(report: dict[str, Any], p1: dict[str, Any], p2: dict[str, Any]) -> None:
     """Per hospital, both phases: counts and p50/p99."""
-    say("\nper hospital (samples sent in the phase; * = the slow one in phase 2, its receipts "
-        "include those on reconnecting):")  # fmt: skip
-    say(f"{'hospital':<12} | {'phase 1: sent recv lost dup   p50 / p99':<42} | "
-        f"{'phase 2: sent recv lost dup   p50 / p99':<42}")  # fmt: skip
+    say(
+        "\nper hospital (samples sent in the phase; * = the slow one in phase 2, its receipts "
+        "include those on reconnecting):"
+    )
+    say(
+        f"{'hospital':<12} | {'phase 1: sent recv lost dup   p50 / p99':<42} | "
+        f"{'phase 2: sent recv lost dup   p50 / p99':<42}"
+    )
     for h in p1:
         cells = []
         for per in (p1, p2):
             r = per[h]
             lat = pcts(r["latency_s"])
-            cells.append(f"{r['sent']:>13} {r['received']:>4} {r['lost']:>4} {r['duplicated']:>3}"
-                         f"  {text(lat):>17}")  # fmt: skip
+            cells.append(
+                f"{r['sent']:>13} {r['received']:>4} {r['lost']:>4} {r['duplicated']:>3}"
+                f"  {text(lat):>17}"
+            )
         mark = "*" if p2[h]["slow"] else " "
         say(f"{h:<11}{mark} | {cells[0]:<42} | {cells[1]:<42}")
     rss = ", ".join(f"{x:.0f}" for x in report["rss_mb"])
@@ -731,9 +856,11 @@ def say_tables(report: dict[str, Any], p1: dict[str, Any], p2: dict[str, Any]) -
         f"{sc.get('close_code')}). Reconnect with since: {sc.get('resume')}"
     )
     late = report["late_sends"]
-    say(f"sends behind schedule (load generator health): p99 {fmt_ms(late['p99_ms'])}, "
+    say(
+        f"sends behind schedule (load generator health): p99 {fmt_ms(late['p99_ms'])}, "
         f"max {fmt_ms(late['max_ms'])}; tablet error replies: {report['tablet_errors'] or 'none'}; "
-        f"mean hospital frame {report['mean_frame_bytes'] / 1024:.1f} KiB")  # fmt: skip
+        f"mean hospital frame {report['mean_frame_bytes'] / 1024:.1f} KiB"
+    )
 
 
 def slow_hospital_log(path: Path, hospital_id: str) -> dict[str, list[str]]:
@@ -761,12 +888,16 @@ def run(quick: bool = False, slow_mode: str = "1hz") -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="jijiu-bench-vitals-") as tmp:
         workdir = Path(tmp)
         with jijiu_server(server_plan, f"sqlite:///{workdir}/ev.db", workdir) as srv:
-            say(f"jijiu serve on {plan.network}, {plan.units} seeded units, ready in "
-                f"{srv.start_s:.1f} s (pid {srv.proc.pid})")  # fmt: skip
+            say(
+                f"jijiu serve on {plan.network}, {plan.units} seeded units, ready in "
+                f"{srv.start_s:.1f} s (pid {srv.proc.pid})"
+            )
             tablets = put_units_on_calls(srv.base, srv.tokens, plan, srv.ws_port)
-            say(f"{len(tablets)} units on calls, routed to {plan.hospitals} hospitals "
+            say(
+                f"{len(tablets)} units on calls, routed to {plan.hospitals} hospitals "
                 f"({len(tablets) // plan.hospitals} each); warm-up {plan.warmup_s:g} s, "
-                f"phase 1 {plan.phase_s:g} s, phase 2 {plan.slow_phase_s:g} s")  # fmt: skip
+                f"phase 1 {plan.phase_s:g} s, phase 2 {plan.slow_phase_s:g} s"
+            )
             load, hs, extra = asyncio.run(drive(plan, srv, tablets, slow_mode))
         extra["server_log"] = slow_hospital_log(workdir / "server.log", hs[0].hospital_id)
     result, rows = summarise(plan, load, hs, tablets, extra, slow_mode)

@@ -86,8 +86,14 @@ def _serve(ns: argparse.Namespace) -> int:
     from dispatch.http.app import create_app
     from dispatch.settings import Settings
 
-    flags = {"network": ns.network, "store_url": ns.store, "tokens_file": ns.tokens,
-             "host": ns.host, "port": ns.port, "ws_port": ns.ws_port}  # fmt: skip
+    flags = {
+        "network": ns.network,
+        "store_url": ns.store,
+        "tokens_file": ns.tokens,
+        "host": ns.host,
+        "port": ns.port,
+        "ws_port": ns.ws_port,
+    }
     try:
         settings = Settings.from_env().with_text({k: v for k, v in flags.items() if v is not None})
     except ValueError as exc:

@@ -71,8 +71,14 @@ class Settings:
                 raise ValueError(f"{name} must be an integer in {low}..{high}, got {value!r}")
         if self.port == self.ws_port != 0:
             raise ValueError(f"port and ws_port must differ, both are {self.port}")
-        for name in ("ack_timeout_s", "tick_s", "position_flush_s", "position_log_s",
-                     "hospital_ack_s", "hospital_eta_every_s"):  # fmt: skip
+        for name in (
+            "ack_timeout_s",
+            "tick_s",
+            "position_flush_s",
+            "position_log_s",
+            "hospital_ack_s",
+            "hospital_eta_every_s",
+        ):
             value = getattr(self, name)
             if not (isinstance(value, int | float) and math.isfinite(value) and value > 0):
                 raise ValueError(f"{name} must be a positive number of seconds, got {value!r}")

@@ -78,8 +78,21 @@ BP_PARTS = {
 ECG_CODE = (MDC, "131328", "MDC_ECG_ELEC_POTL")
 ECG_CODE_BASE = 131328
 # MDC_ECG_ELEC_POTL_<lead> = 131328 + the lead's MDC_ECG_LEAD code; MLII is a modified lead II.
-ECG_LEADS = {"I": 1, "II": 2, "MLII": 2, "V1": 3, "V2": 4, "V3": 5, "V4": 6, "V5": 7, "V6": 8,
-             "III": 61, "aVR": 62, "aVL": 63, "aVF": 64}  # fmt: skip
+ECG_LEADS = {
+    "I": 1,
+    "II": 2,
+    "MLII": 2,
+    "V1": 3,
+    "V2": 4,
+    "V3": 5,
+    "V4": 6,
+    "V5": 7,
+    "V6": 8,
+    "III": 61,
+    "aVR": 62,
+    "aVL": 63,
+    "aVF": 64,
+}
 
 
 def patient_pseudonym(incident_id: str, secret: bytes) -> str:
@@ -173,17 +186,20 @@ def numerics_observations(ctx: StreamContext, sample: Numerics) -> list[Json]:
     for name in sample.present:
         if name == "nibp_dia":
             continue
-        obs = _observation(ctx, "bp" if name == "nibp_sys" else name, sample.unit_id, sample.seq,
-                           sample.at_s)  # fmt: skip
+        obs = _observation(
+            ctx, "bp" if name == "nibp_sys" else name, sample.unit_id, sample.seq, sample.at_s
+        )
         if name == "nibp_sys":
             obs["meta"] = {"profile": [PROFILE + "vitalsigns", PROFILE + "bp"]}
             obs["category"] = _category("vital-signs")
             obs["code"] = {"coding": [_coding(BP_PANEL)], "text": "Blood pressure"}
             obs["component"] = [
-                {"code": {"coding": [_coding(c)]},
-                 "valueQuantity": _quantity(getattr(sample, part), "mmHg", "mm[Hg]")}
+                {
+                    "code": {"coding": [_coding(c)]},
+                    "valueQuantity": _quantity(getattr(sample, part), "mmHg", "mm[Hg]"),
+                }
                 for part, c in BP_PARTS.items()
-            ]  # fmt: skip
+            ]
         else:
             vc = VITAL_CODES[name]
             profiles = [PROFILE + p for p in (vc.profile, vc.specific) if p is not None]
@@ -242,28 +258,45 @@ def approach_resources(
         "status": "active",
         "name": f"unit {unit_id}",
         "mode": "instance",
-        "physicalType": {"coding": [{
-            "system": "http://terminology.hl7.org/CodeSystem/location-physical-type",
-            "code": "ve", "display": "Vehicle"}]},
+        "physicalType": {
+            "coding": [
+                {
+                    "system": "http://terminology.hl7.org/CodeSystem/location-physical-type",
+                    "code": "ve",
+                    "display": "Vehicle",
+                }
+            ]
+        },
         "position": {"longitude": a.lon, "latitude": a.lat},
-    }  # fmt: skip
+    }
     hospital = {"identifier": {"system": f"{ctx.system}:hospital", "value": a.hospital_id}}
     encounter: Json = {
         "resourceType": "Encounter",
         "id": enc_id,
-        "identifier": [enc_ident, {"system": f"{ctx.system}:incident-unit",
-                                   "value": f"{ctx.patient_id}/{unit_id}"}],
+        "identifier": [
+            enc_ident,
+            {"system": f"{ctx.system}:incident-unit", "value": f"{ctx.patient_id}/{unit_id}"},
+        ],
         "status": "in-progress",
-        "class": {"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": "EMER",
-                  "display": "emergency"},
+        "class": {
+            "system": "http://terminology.hl7.org/CodeSystem/v3-ActCode",
+            "code": "EMER",
+            "display": "emergency",
+        },
         "subject": {"reference": f"Patient/{ctx.patient_id}"},
         "location": [
-            {"location": {"reference": f"urn:uuid:{loc_id}"}, "status": "active",
-             "period": {"start": ctx.iso(at_s)}},
-            {"location": hospital, "status": "planned",
-             "period": {"start": ctx.iso(at_s + a.eta_s)}},
+            {
+                "location": {"reference": f"urn:uuid:{loc_id}"},
+                "status": "active",
+                "period": {"start": ctx.iso(at_s)},
+            },
+            {
+                "location": hospital,
+                "status": "planned",
+                "period": {"start": ctx.iso(at_s + a.eta_s)},
+            },
         ],
-    }  # fmt: skip
+    }
     return [location, encounter]
 
 
@@ -299,8 +332,20 @@ def _number(v: float) -> str:
     return str(int(v)) if float(v).is_integer() else repr(float(v))
 
 
-_KEY_ORDER = ("resourceType", "id", "meta", "identifier", "status", "category", "code",
-              "subject", "effectiveDateTime", "valueQuantity", "device", "component")  # fmt: skip
+_KEY_ORDER = (
+    "resourceType",
+    "id",
+    "meta",
+    "identifier",
+    "status",
+    "category",
+    "code",
+    "subject",
+    "effectiveDateTime",
+    "valueQuantity",
+    "device",
+    "component",
+)
 
 
 def _order(obs: Json) -> Json:

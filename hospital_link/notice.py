@@ -61,8 +61,11 @@ COMPLAINTS: Mapping[str, tuple[tuple[str, str, str] | None, str]] = {
     "other": (None, "other"),
 }
 # Priority -> v3-ActPriority for the Encounter, request-priority for the team request.
-ACT_PRIORITIES: Mapping[int, tuple[str, str]] = {1: ("EM", "emergency"), 2: ("UR", "urgent"),
-                                                 3: ("R", "routine")}  # fmt: skip
+ACT_PRIORITIES: Mapping[int, tuple[str, str]] = {
+    1: ("EM", "emergency"),
+    2: ("UR", "urgent"),
+    3: ("R", "routine"),
+}
 REQUEST_PRIORITIES: Mapping[int, str] = {1: "stat", 2: "urgent", 3: "routine"}
 # Age band -> (low, high) in completed years, both inclusive as in FHIR's Range; None: open.
 AGE_BANDS: Mapping[str, tuple[int, int | None]] = {
@@ -70,10 +73,17 @@ AGE_BANDS: Mapping[str, tuple[int, int | None]] = {
     "80+": (80, None),
 }  # fmt: skip
 # jijiu's sex -> FHIR administrative-gender (the same words; the table makes the mapping explicit).
-GENDERS: Mapping[str, str] = {"male": "male", "female": "female", "other": "other",
-                              "unknown": "unknown"}  # fmt: skip
-TEAM_TEXT: Mapping[Team, str] = {Team.STROKE: "stroke team", Team.STEMI: "STEMI team (cath lab)",
-                                 Team.TRAUMA: "trauma team"}  # fmt: skip
+GENDERS: Mapping[str, str] = {
+    "male": "male",
+    "female": "female",
+    "other": "other",
+    "unknown": "unknown",
+}
+TEAM_TEXT: Mapping[Team, str] = {
+    Team.STROKE: "stroke team",
+    Team.STEMI: "STEMI team (cath lab)",
+    Team.TRAUMA: "trauma team",
+}
 
 
 def inbound_bundle(
@@ -114,14 +124,19 @@ def inbound_bundle(
     if unit_id is not None:
         _check_id(unit_id, "unit id")
 
-    patient: Json = {"resourceType": "Patient", "id": ctx.patient_id,
-                     "identifier": [_subject(ctx)["identifier"]]}  # fmt: skip
+    patient: Json = {
+        "resourceType": "Patient",
+        "id": ctx.patient_id,
+        "identifier": [_subject(ctx)["identifier"]],
+    }
     if gender is not None:
         patient["gender"] = gender
     enc = _encounter(ctx, incident_id, hospital_id, "planned")
     code, display = ACT_PRIORITIES[priority]
-    enc["priority"] = {"coding": [{"system": ACT_PRIORITY, "code": code, "display": display}],
-                       "text": f"P{priority}"}  # fmt: skip
+    enc["priority"] = {
+        "coding": [{"system": ACT_PRIORITY, "code": code, "display": display}],
+        "text": f"P{priority}",
+    }
     enc["subject"] = _subject(ctx)
     enc["reasonCode"] = [{"coding": [_coding(coding)], "text": text} if coding else {"text": text}]
     if unit_id is not None:
@@ -136,20 +151,32 @@ def inbound_bundle(
         value: Json = {"low": _quantity(low, "years", "a")}
         if high is not None:
             value["high"] = _quantity(high, "years", "a")
-        resources.append({
-            "resourceType": "Observation", "id": rid, "identifier": [ident],
-            "status": "preliminary", "code": {"coding": [_coding(AGE)], "text": "Age band"},
-            "subject": _subject(ctx), "encounter": enc_ref, "effectiveDateTime": _iso(ctx, at_s),
-            "valueRange": value,
-        })  # fmt: skip
+        resources.append(
+            {
+                "resourceType": "Observation",
+                "id": rid,
+                "identifier": [ident],
+                "status": "preliminary",
+                "code": {"coding": [_coding(AGE)], "text": "Age band"},
+                "subject": _subject(ctx),
+                "encounter": enc_ref,
+                "effectiveDateTime": _iso(ctx, at_s),
+                "valueRange": value,
+            }
+        )
     if team is not None and team is not Team.NONE:
         rid, ident = _notice_ref(ctx, incident_id, hospital_id, "activation")
         request: Json = {
-            "resourceType": "ServiceRequest", "id": rid, "identifier": [ident],
-            "status": "active", "intent": "proposal", "priority": REQUEST_PRIORITIES[priority],
+            "resourceType": "ServiceRequest",
+            "id": rid,
+            "identifier": [ident],
+            "status": "active",
+            "intent": "proposal",
+            "priority": REQUEST_PRIORITIES[priority],
             "code": {"text": f"{TEAM_TEXT[team]} activation"},
-            "subject": _subject(ctx), "encounter": enc_ref,
-        }  # fmt: skip
+            "subject": _subject(ctx),
+            "encounter": enc_ref,
+        }
         if eta_s is not None:
             request["occurrenceDateTime"] = _iso(ctx, at_s + eta_s)
         request["authoredOn"] = _iso(ctx, at_s)
@@ -170,9 +197,15 @@ def diverted_bundle(ctx: StreamContext, *, incident_id: str, hospital_id: str, a
     enc = _encounter(ctx, incident_id, hospital_id, "cancelled")
     enc["subject"] = _subject(ctx)
     rid, ident = _notice_ref(ctx, incident_id, hospital_id, "activation")
-    request: Json = {"resourceType": "ServiceRequest", "id": rid, "identifier": [ident],
-                     "status": "revoked", "intent": "proposal", "subject": _subject(ctx),
-                     "encounter": {"reference": f"urn:uuid:{enc['id']}"}}  # fmt: skip
+    request: Json = {
+        "resourceType": "ServiceRequest",
+        "id": rid,
+        "identifier": [ident],
+        "status": "revoked",
+        "intent": "proposal",
+        "subject": _subject(ctx),
+        "encounter": {"reference": f"urn:uuid:{enc['id']}"},
+    }
     return _bundle(ctx, incident_id, hospital_id, "diverted", at_s, [enc, request])
 
 
@@ -242,20 +275,30 @@ def _notice_ref(
 
 def _encounter(ctx: StreamContext, incident_id: str, hospital_id: str, status: str) -> Json:
     rid, ident = _notice_ref(ctx, incident_id, hospital_id, "encounter")
-    return {"resourceType": "Encounter", "id": rid, "identifier": [ident], "status": status,
-            "class": {"system": ACT_CODE, "code": "EMER", "display": "emergency"}}  # fmt: skip
+    return {
+        "resourceType": "Encounter",
+        "id": rid,
+        "identifier": [ident],
+        "status": status,
+        "class": {"system": ACT_CODE, "code": "EMER", "display": "emergency"},
+    }
 
 
 def _subject(ctx: StreamContext) -> Json:
     """The Patient reference, as the stream's Observations give it."""
-    return {"reference": f"Patient/{ctx.patient_id}",
-            "identifier": {"system": f"{ctx.system}:patient", "value": ctx.patient_id}}  # fmt: skip
+    return {
+        "reference": f"Patient/{ctx.patient_id}",
+        "identifier": {"system": f"{ctx.system}:patient", "value": ctx.patient_id},
+    }
 
 
 def _unit(ctx: StreamContext, unit_id: str) -> Json:
     """The unit as a logical reference to its vehicle Location (by the unit identifier)."""
-    return {"type": "Location", "identifier": {"system": f"{ctx.system}:unit", "value": unit_id},
-            "display": f"unit {unit_id}"}  # fmt: skip
+    return {
+        "type": "Location",
+        "identifier": {"system": f"{ctx.system}:unit", "value": unit_id},
+        "display": f"unit {unit_id}",
+    }
 
 
 def _planned(ctx: StreamContext, hospital_id: str, at_s: float, eta_s: float | None) -> Json:
@@ -264,19 +307,31 @@ def _planned(ctx: StreamContext, hospital_id: str, at_s: float, eta_s: float | N
         "type": "Location",
         "identifier": {"system": f"{ctx.system}:hospital", "value": hospital_id},
     }
-    planned: Json = {"location": hospital, "status": "planned"}  # fmt: skip
+    planned: Json = {"location": hospital, "status": "planned"}
     if eta_s is not None:
         planned["period"] = {"start": _iso(ctx, at_s + eta_s)}
     return planned
 
 
-def _bundle(ctx: StreamContext, incident_id: str, hospital_id: str, message: str, at_s: float,
-            resources: list[Json]) -> Json:  # fmt: skip
+def _bundle(
+    ctx: StreamContext,
+    incident_id: str,
+    hospital_id: str,
+    message: str,
+    at_s: float,
+    resources: list[Json],
+) -> Json:
     """The "collection" Bundle of one notice: its own id per message and millisecond."""
     bid, ident = _notice_ref(ctx, incident_id, hospital_id, f"{message}/{round(at_s * 1000)}")
     entries = [{"fullUrl": _full_url(ctx, r), "resource": r} for r in resources]
-    return {"resourceType": "Bundle", "id": bid, "identifier": ident, "type": "collection",
-            "timestamp": _iso(ctx, at_s), "entry": entries}  # fmt: skip
+    return {
+        "resourceType": "Bundle",
+        "id": bid,
+        "identifier": ident,
+        "type": "collection",
+        "timestamp": _iso(ctx, at_s),
+        "entry": entries,
+    }
 
 
 def _full_url(ctx: StreamContext, resource: Json) -> str:

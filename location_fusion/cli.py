@@ -53,9 +53,13 @@ def main(argv: list[str] | None = None) -> int:
     from tqdm import tqdm
 
     outcomes = run_calls(
-        maker, locator, cells, args.calls, args.seed,
+        maker,
+        locator,
+        cells,
+        args.calls,
+        args.seed,
         progress=lambda it: iter(tqdm(it, total=args.calls, desc="calls", file=sys.stderr)),
-    )  # fmt: skip
+    )
     result = summarise(outcomes)
     print(report(result, args.calls, args.seed))
     if args.plot is not None:

@@ -58,8 +58,10 @@ def score_call(call: Call, locator: Locator, cells: CellTable) -> Outcome:
         out.alarm = est.conflict is not None
     latest = sorted(call.fixes, key=lambda f: (f.observed_at_s, -f.accuracy_m))
     if latest:
-        best = min((f for f in latest if f.observed_at_s == latest[-1].observed_at_s),
-                   key=lambda f: f.accuracy_m)  # fmt: skip
+        best = min(
+            (f for f in latest if f.observed_at_s == latest[-1].observed_at_s),
+            key=lambda f: f.accuracy_m,
+        )
         answers["gps_only"] = (best.lat, best.lon, best.sigma_m * 2.4477)
     else:
         answers["gps_only"] = None
@@ -155,7 +157,7 @@ def summarise(outcomes: list[Outcome]) -> dict[str, object]:
             p90_m=float(np.quantile(err[ok], 0.9)) if ok.any() else math.inf,
             calibration=_calibration(outcomes, m),
             answered=float(ok.mean()),
-        )  # fmt: skip
+        )
     alarm = np.array([o.alarm for o in outcomes])
     truth = np.array([o.truly_conflicting for o in outcomes])
     tp = int((alarm & truth).sum())

@@ -37,8 +37,11 @@ class FusionParams:
     """
 
     outlier_p: tuple[tuple[str, float], ...] = (
-        ("gnss", 0.35), ("wifi", 0.05), ("cell", 0.05), ("fused", 0.2),
-    )  # fmt: skip
+        ("gnss", 0.35),
+        ("wifi", 0.05),
+        ("cell", 0.05),
+        ("fused", 0.2),
+    )
     outlier_sigma_m: float = 250.0
     min_sigma_m: float = 3.0
     drift_mps: float = 0.2  # callers mostly stay by the patient; sigma still grows with age
@@ -52,8 +55,14 @@ class FusionParams:
     seed: int = 0
 
     def __post_init__(self) -> None:
-        for name in ("outlier_sigma_m", "min_sigma_m", "half_life_s", "max_age_s",
-                     "street_sigma_m", "bandwidth_m"):  # fmt: skip
+        for name in (
+            "outlier_sigma_m",
+            "min_sigma_m",
+            "half_life_s",
+            "max_age_s",
+            "street_sigma_m",
+            "bandwidth_m",
+        ):
             v = getattr(self, name)
             if not (math.isfinite(v) and v > 0):
                 raise InvalidInput(f"{name} must be positive")
@@ -122,9 +131,16 @@ def build_sources(
         x, y = frame.to_xy(f.lon, f.lat)
         sigma = math.hypot(max(f.sigma_m, params.min_sigma_m), params.drift_mps * age)
         sources.append(
-            FixSource(f.source, float(x), float(y), sigma, outlier.get(f.source, 0.2),
-                      max(params.outlier_sigma_m, 2 * sigma), 0.5 ** (age / params.half_life_s))
-        )  # fmt: skip
+            FixSource(
+                f.source,
+                float(x),
+                float(y),
+                sigma,
+                outlier.get(f.source, 0.2),
+                max(params.outlier_sigma_m, 2 * sigma),
+                0.5 ** (age / params.half_life_s),
+            )
+        )
     if sector is not None:
         sources.append(CellSource(sector, frame, name="cell_sector"))
     if places:
@@ -243,8 +259,10 @@ def _conflict(
     for a, b in combinations(latest.values(), 2):
         dist = min(_gap(core, block, a, b), _gap(core, block, b, a))
         if math.isinf(dist):  # beyond the bounded search: measure the gap exactly
-            dist = min(_exact_gap(sources, xy, core, block, a, b),
-                       _exact_gap(sources, xy, core, block, b, a))  # fmt: skip
+            dist = min(
+                _exact_gap(sources, xy, core, block, a, b),
+                _exact_gap(sources, xy, core, block, b, a),
+            )
         if dist > margin_m:
             apart.append((a, b, dist))
     if not apart:

@@ -207,9 +207,15 @@ class Gazetteer:
             extent = float(np.hypot(*(xy.max(axis=0) - xy.min(axis=0))))
             length = float(net.length_m[self._edge_street == i].sum())
             self._streets[name] = _Street(
-                name, line, xy, float(lon[mid]), float(lat[mid]),
-                max(extent / 2, INTERSECTION_RADIUS_M), length, cKDTree(xy),
-            )  # fmt: skip
+                name,
+                line,
+                xy,
+                float(lon[mid]),
+                float(lat[mid]),
+                max(extent / 2, INTERSECTION_RADIUS_M),
+                length,
+                cKDTree(xy),
+            )
 
     def _build_junctions(self, net: RoadNetwork) -> None:
         named = self._edge_street >= 0
@@ -362,8 +368,13 @@ class Gazetteer:
         for v, d in found:
             var = self._v[v]
             size = var.n_syllables
-            for s0, s1 in ((d, d + size), (d, d + size - 1), (d, d + size + 1), (d - 1, d + size),
-                           (d + 1, d + size)):  # fmt: skip
+            for s0, s1 in (
+                (d, d + size),
+                (d, d + size - 1),
+                (d, d + size + 1),
+                (d - 1, d + size),
+                (d + 1, d + size),
+            ):
                 s0, s1 = max(s0, 0), min(s1, n)
                 if s1 <= s0 or (v, s0, s1) in tried:
                     continue
@@ -409,8 +420,9 @@ class Gazetteer:
 
     def _street(self, name: str, score: float) -> Place:
         st = self._streets[name]
-        return Place("street", name, st.lon, st.lat, st.radius_m, min(score, 1.0), (name,),
-                     st.line_lonlat)  # fmt: skip
+        return Place(
+            "street", name, st.lon, st.lat, st.radius_m, min(score, 1.0), (name,), st.line_lonlat
+        )
 
     def _place(self, name: str, score: float) -> Place:
         lon, lat = self._places[name]
@@ -423,8 +435,15 @@ class Gazetteer:
         k = int(np.argmin(d))
         trust = min(1.0, 300.0 / max(float(d[k]), 1.0))  # 300 m: still "near"
         p_lon, p_lat = (float(v) for v in st.line_lonlat[k])
-        return Place("street_near_place", f"{street}近{place}", p_lon, p_lat, NEAR_PLACE_RADIUS_M,
-                     min(score * max(trust, 0.5), 1.0), (street,))  # fmt: skip
+        return Place(
+            "street_near_place",
+            f"{street}近{place}",
+            p_lon,
+            p_lat,
+            NEAR_PLACE_RADIUS_M,
+            min(score * max(trust, 0.5), 1.0),
+            (street,),
+        )
 
     def _intersections(
         self, first: list[tuple[str, str, float]], second: list[tuple[str, str, float]]
@@ -439,16 +458,28 @@ class Gazetteer:
                 clusters = self._junctions.get((min(a, b), max(a, b)), [])
                 trust = 1.0 if len(clusters) == 1 else 0.85  # a pair that meets twice
                 for lon, lat, _ in clusters:
-                    out.append(Place("intersection", f"{a}与{b}", lon, lat,
-                                     INTERSECTION_RADIUS_M, score * trust, (a, b)))  # fmt: skip
+                    out.append(
+                        Place(
+                            "intersection",
+                            f"{a}与{b}",
+                            lon,
+                            lat,
+                            INTERSECTION_RADIUS_M,
+                            score * trust,
+                            (a, b),
+                        )
+                    )
                 if not clusters:
                     close = self._closest_approach(a, b)
                     if close is not None:
                         lon, lat, gap = close
                         trust = 1.0 - 0.3 * gap / CLOSE_STREETS_M  # linked by short unnamed ways
                         radius = INTERSECTION_RADIUS_M + gap
-                        out.append(Place("intersection", f"{a}与{b}", lon, lat, radius,
-                                         score * trust, (a, b)))  # fmt: skip
+                        out.append(
+                            Place(
+                                "intersection", f"{a}与{b}", lon, lat, radius, score * trust, (a, b)
+                            )
+                        )
         if not out:
             out = [self._street(a, s * 0.6) for a, _, s in first]
             out += [self._street(b, s * 0.6) for b, _, s in second]

@@ -192,9 +192,14 @@ def multi_target_search(
             pos += 1
             v = came_from[e]
     return (
-        out_target[:n_out], out_cost[:n_out], out_exit[:n_out], out_seed,
-        path_ptr, path_edges, settled,
-    )  # fmt: skip
+        out_target[:n_out],
+        out_cost[:n_out],
+        out_exit[:n_out],
+        out_seed,
+        path_ptr,
+        path_edges,
+        settled,
+    )
 
 
 @njit(cache=True, nogil=True)

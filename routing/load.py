@@ -129,14 +129,29 @@ def read_csv_graph(nodes_csv: Path, edges_csv: Path) -> nx.MultiDiGraph[Any]:
     )
     known = set(graph.nodes)
     graph.add_edges_from(
-        (int(u), int(v), {"length": float(length), "travel_time": float(t), "name": name or None,
-                          "ref": ref or None, "oneway": bool(int(oneway))})
+        (
+            int(u),
+            int(v),
+            {
+                "length": float(length),
+                "travel_time": float(t),
+                "name": name or None,
+                "ref": ref or None,
+                "oneway": bool(int(oneway)),
+            },
+        )
         for u, v, length, t, name, ref, oneway in zip(
-            edges["u_osm"], edges["v_osm"], edges["length_m"], edges["osrm_duration_s"],
-            edges["name"], edges["ref"], edges["oneway"], strict=True,
+            edges["u_osm"],
+            edges["v_osm"],
+            edges["length_m"],
+            edges["osrm_duration_s"],
+            edges["name"],
+            edges["ref"],
+            edges["oneway"],
+            strict=True,
         )
         if int(u) in known and int(v) in known
-    )  # fmt: skip
+    )
     return graph
 
 

@@ -70,8 +70,11 @@ class Router:
         eta = np.full((len(origins), len(destinations)), np.inf)
         length = np.full_like(eta, np.inf)
         for i in range(len(origins)):
-            one = Positions(origins.edge[i : i + 1], origins.fraction[i : i + 1],
-                            origins.snap_distance_m[i : i + 1])  # fmt: skip
+            one = Positions(
+                origins.edge[i : i + 1],
+                origins.fraction[i : i + 1],
+                origins.snap_distance_m[i : i + 1],
+            )
             for f in self.space.run(
                 Direction.FORWARD, one, destinations, len(destinations), max_eta_s
             ):

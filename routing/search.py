@@ -117,11 +117,26 @@ class SearchSpace:
             arrays = (net.fwd_indptr, net.edge_head, net.fwd_edge, net.time_s)
             came_from = net.edge_tail
         tgt, cost, ex, seed, ptr, path, settled = multi_target_search(
-            *arrays, seed_node, seed_cost, exit_node, exit_cost, exit_target, came_from,
-            len(targets), min(k, len(targets)), float(max_cost_s),
-            self.dist, self.stamp, self.done, self.pred_edge, self.tmark, self.tnext,
-            self.heap_keys, self.heap_ids, self.gen,
-        )  # fmt: skip
+            *arrays,
+            seed_node,
+            seed_cost,
+            exit_node,
+            exit_cost,
+            exit_target,
+            came_from,
+            len(targets),
+            min(k, len(targets)),
+            float(max_cost_s),
+            self.dist,
+            self.stamp,
+            self.done,
+            self.pred_edge,
+            self.tmark,
+            self.tnext,
+            self.heap_keys,
+            self.heap_ids,
+            self.gen,
+        )
         self.last_settled = int(settled)
         out = []
         for i in range(tgt.shape[0]):
@@ -157,12 +172,28 @@ class SearchSpace:
         hscale = min(1.0, float(net.factor.min()))  # a factor below 1 would beat the bound
         self.gen += 1
         best, used, seed, path, settled = astar_search(
-            net.fwd_indptr, net.edge_head, net.fwd_edge, net.time_s, net.edge_tail,
-            seed_node, seed_cost, node[entry], cost[entry], direct,
-            net.from_landmark_s, net.to_landmark_s, hscale,
-            self.dist, self.hval, self.stamp, self.done, self.pred_edge,
-            self.heap_keys, self.heap_ids, self.gen,
-        )  # fmt: skip
+            net.fwd_indptr,
+            net.edge_head,
+            net.fwd_edge,
+            net.time_s,
+            net.edge_tail,
+            seed_node,
+            seed_cost,
+            node[entry],
+            cost[entry],
+            direct,
+            net.from_landmark_s,
+            net.to_landmark_s,
+            hscale,
+            self.dist,
+            self.hval,
+            self.stamp,
+            self.done,
+            self.pred_edge,
+            self.heap_keys,
+            self.heap_ids,
+            self.gen,
+        )
         self.last_settled = int(settled)
         if not np.isfinite(best):
             return None

@@ -155,10 +155,15 @@ class Snapper:
         limit = self.params.max_snap_m
         return [
             RoadPosition(int(e), float(f), float(d), float(x), float(y)) if d <= limit else None
-            for e, f, d, x, y in zip(p.edge.tolist(), p.fraction.tolist(),
-                                     p.snap_distance_m.tolist(), slon.tolist(), slat.tolist(),
-                                     strict=True)
-        ]  # fmt: skip
+            for e, f, d, x, y in zip(
+                p.edge.tolist(),
+                p.fraction.tolist(),
+                p.snap_distance_m.tolist(),
+                slon.tolist(),
+                slat.tolist(),
+                strict=True,
+            )
+        ]
 
     def _nearest(self, lat_a: F64, lon_a: F64) -> tuple[Positions, NDArray[np.object_]]:
         """The nearest road of each point, however far, and its projected line."""

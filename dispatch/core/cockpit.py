@@ -128,12 +128,19 @@ def compliance(rows: Sequence[Row], targets: Iterable[Target]) -> list[dict[str,
         values = [v for r in rows if t.applies(r) and (v := value_of(r, t.interval)) is not None]
         met = sum(1 for v in values if v <= t.within_s)
         share = met / len(values) if values else None
-        out.append({
-            "target": t.name, "interval": t.interval, "within_s": t.within_s,
-            "required_share": t.share, "n": len(values), "met": met,
-            "share": round(share, 4) if share is not None else None,
-            "ok": share >= t.share if share is not None else None, "note": t.note,
-        })  # fmt: skip
+        out.append(
+            {
+                "target": t.name,
+                "interval": t.interval,
+                "within_s": t.within_s,
+                "required_share": t.share,
+                "n": len(values),
+                "met": met,
+                "share": round(share, 4) if share is not None else None,
+                "ok": share >= t.share if share is not None else None,
+                "note": t.note,
+            }
+        )
     return out
 
 
@@ -157,17 +164,19 @@ def figures(
     """Every figure of the cockpit for calls received in [since_s, until_s)."""
     if preset not in PRESETS:
         raise ValueError(f"preset is one of {', '.join(PRESETS)}")
-    chosen = sorted((r for r in rows if since_s <= r.received_s < until_s),
-                    key=lambda r: r.received_s)  # fmt: skip
+    chosen = sorted(
+        (r for r in rows if since_s <= r.received_s < until_s), key=lambda r: r.received_s
+    )
     intervals = {
         name: summary([v for r in chosen if (v := r.interval(name)) is not None])
         for name, _, _ in INTERVALS
     }
     by_priority = {
-        f"P{int(p)}": summary([v for r in chosen if r.priority is p
-                               and (v := r.interval("response")) is not None])
+        f"P{int(p)}": summary(
+            [v for r in chosen if r.priority is p and (v := r.interval("response")) is not None]
+        )
         for p in Priority
-    }  # fmt: skip
+    }
     lat0 = chosen[0].lat if chosen else 30.0
     cells: dict[tuple[int, int], list[float]] = defaultdict(list)
     for r in chosen:
@@ -202,18 +211,38 @@ def _share(count: int, n: int) -> float | None:
     return round(count / n, 4) if n else None
 
 
-CSV_HEADER = ("incident_id", "received_s", "priority", "complaint", "lat", "lon",
-              "radius95_m", "conflict", *(name + "_s" for name, _, _ in INTERVALS))  # fmt: skip
+CSV_HEADER = (
+    "incident_id",
+    "received_s",
+    "priority",
+    "complaint",
+    "lat",
+    "lon",
+    "radius95_m",
+    "conflict",
+    *(name + "_s" for name, _, _ in INTERVALS),
+)
 
 
 def csv_rows(rows: Iterable[Row], since_s: float, until_s: float) -> list[tuple[object, ...]]:
     """One row per call received in the period, oldest first: the export."""
-    chosen = sorted((r for r in rows if since_s <= r.received_s < until_s),
-                    key=lambda r: r.received_s)  # fmt: skip
+    chosen = sorted(
+        (r for r in rows if since_s <= r.received_s < until_s), key=lambda r: r.received_s
+    )
     out: list[tuple[object, ...]] = []
     for r in chosen:
         spans = (r.interval(name) for name, _, _ in INTERVALS)
-        out.append((r.incident_id, round(r.received_s, 3), f"P{int(r.priority)}", r.complaint,
-                    round(r.lat, 6), round(r.lon, 6), round(r.radius95_m, 1), int(r.conflict),
-                    *("" if s is None else round(s, 1) for s in spans)))  # fmt: skip
+        out.append(
+            (
+                r.incident_id,
+                round(r.received_s, 3),
+                f"P{int(r.priority)}",
+                r.complaint,
+                round(r.lat, 6),
+                round(r.lon, 6),
+                round(r.radius95_m, 1),
+                int(r.conflict),
+                *("" if s is None else round(s, 1) for s in spans),
+            )
+        )
     return out

@@ -110,8 +110,15 @@ class Incident:
         return Step.CLOSED not in self.timeline
 
     def view(self, now_s: float) -> IncidentView:
-        return IncidentView(self.incident_id, self.priority, self.complaint, self.position,
-                            self.lat, self.lon, self.timeline[Step.CALL_RECEIVED])  # fmt: skip
+        return IncidentView(
+            self.incident_id,
+            self.priority,
+            self.complaint,
+            self.position,
+            self.lat,
+            self.lon,
+            self.timeline[Step.CALL_RECEIVED],
+        )
 
 
 @dataclass
@@ -127,8 +134,15 @@ class Unit:
     free_at_s: float = 0.0
 
     def view(self) -> UnitView:
-        return UnitView(self.unit_id, self.capability, self.status, self.position,
-                        self.lat, self.lon, self.free_at_s)  # fmt: skip
+        return UnitView(
+            self.unit_id,
+            self.capability,
+            self.status,
+            self.position,
+            self.lat,
+            self.lon,
+            self.free_at_s,
+        )
 
 
 def _rank(step: Step) -> int:
@@ -236,9 +250,17 @@ class Engine:
             raise IllegalTransition(f"incident {e.incident_id} exists already")
         position = self._snap(e.lat, e.lon)
         prio = self.first_priority(e.complaint)
-        inc = Incident(e.incident_id, e.lat, e.lon, e.radius95_m, position, prio,
-                       e.complaint or Complaint.OTHER, call_radius95_m=e.radius95_m,
-                       conflict=e.conflict)  # fmt: skip
+        inc = Incident(
+            e.incident_id,
+            e.lat,
+            e.lon,
+            e.radius95_m,
+            position,
+            prio,
+            e.complaint or Complaint.OTHER,
+            call_radius95_m=e.radius95_m,
+            conflict=e.conflict,
+        )
         self.incidents[e.incident_id] = inc
         self._step(inc, Step.CALL_RECEIVED, now_s)
         self._step(inc, Step.LOCATED, now_s)
@@ -348,8 +370,11 @@ class Engine:
         unit = self.unit(e.unit_id)
         s = e.status
         if unit.incident_id is None:
-            if s in (UnitStatus.AVAILABLE_AT_STATION, UnitStatus.AVAILABLE_ON_ROAD,
-                     UnitStatus.OUT_OF_SERVICE):  # fmt: skip
+            if s in (
+                UnitStatus.AVAILABLE_AT_STATION,
+                UnitStatus.AVAILABLE_ON_ROAD,
+                UnitStatus.OUT_OF_SERVICE,
+            ):
                 unit.status = s
                 self._unit_changed(unit)
                 if s in DISPATCHABLE:
@@ -456,8 +481,9 @@ class Engine:
         if Step.UNIT_NOTIFIED not in inc.timeline:
             self._step(inc, Step.UNIT_NOTIFIED, now_s)
         self._unit_changed(unit)
-        self._out.append(ev.OfferSent(inc.incident_id, unit.unit_id, unit.devices,
-                                      inc.offer_deadline_s, by))  # fmt: skip
+        self._out.append(
+            ev.OfferSent(inc.incident_id, unit.unit_id, unit.devices, inc.offer_deadline_s, by)
+        )
 
     def can_take(self, unit: Unit) -> bool:
         """May be offered a new job: available, or at hospital with the patient handed over
@@ -511,8 +537,9 @@ class Engine:
             self._unit_changed(late)
             options = self.recommend(inc.incident_id, now_s)
             nxt = self.units[options[0].unit_id] if options else None
-            self._out.append(ev.OfferEscalated(inc.incident_id, late.unit_id,
-                                               nxt.unit_id if nxt else None))  # fmt: skip
+            self._out.append(
+                ev.OfferEscalated(inc.incident_id, late.unit_id, nxt.unit_id if nxt else None)
+            )
             if nxt is not None:
                 self._offer(inc, nxt, now_s, "escalation")
             else:
@@ -538,11 +565,13 @@ class Engine:
         coming = [
             (inc.view(now_s), self.units[inc.unit_id].view())
             for inc in self.incidents.values()
-            if inc.open and inc.unit_id is not None and inc.step in
-            (Step.UNIT_NOTIFIED, Step.UNIT_ACKNOWLEDGED, Step.EN_ROUTE)
-        ]  # fmt: skip
+            if inc.open
+            and inc.unit_id is not None
+            and inc.step in (Step.UNIT_NOTIFIED, Step.UNIT_ACKNOWLEDGED, Step.EN_ROUTE)
+        ]
         if not coming:
             return
-        for swap in swap_suggestions(self.router, coming, [free.view()], now_s,
-                                     self.settings.recommend):  # fmt: skip
+        for swap in swap_suggestions(
+            self.router, coming, [free.view()], now_s, self.settings.recommend
+        ):
             self._out.append(ev.SwapSuggested(swap))

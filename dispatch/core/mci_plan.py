@@ -102,22 +102,39 @@ def distribute(
     caps = [capacity(r, params) for r in receiving]
     empty = MciPlan((), 0, False, {}, 0)
     red_n = counts.get(Triage.RED, 0)
-    red_at = [MciHospital(c.hospital_id, c.name, True, c.eta_s, c.red, 0, 0, c.total)
-              for c in caps if c.trauma]  # fmt: skip
+    red_at = [
+        MciHospital(c.hospital_id, c.name, True, c.eta_s, c.red, 0, 0, c.total)
+        for c in caps
+        if c.trauma
+    ]
     reds = plan({Triage.RED: red_n}, red_at, weights) if red_n else empty
     taken = {line.hospital_id: line.count for line in reds.lines}
     rest = {c: counts.get(c, 0) for c in (Triage.YELLOW, Triage.GREEN)}
     left = {c.hospital_id: max(0, c.total - taken.get(c.hospital_id, 0)) for c in caps}
     rest_at = [
-        MciHospital(c.hospital_id, c.name, c.trauma, c.eta_s, 0, left[c.hospital_id],
-                    left[c.hospital_id], left[c.hospital_id])
-        for c in caps if c.ed
-    ]  # fmt: skip
+        MciHospital(
+            c.hospital_id,
+            c.name,
+            c.trauma,
+            c.eta_s,
+            0,
+            left[c.hospital_id],
+            left[c.hospital_id],
+            left[c.hospital_id],
+        )
+        for c in caps
+        if c.ed
+    ]
     others = plan(rest, rest_at, weights) if any(rest.values()) else empty
     unplaced = {**reds.unplaced, **others.unplaced}
     black = counts.get(Triage.BLACK, 0)
-    both = MciPlan(reds.lines + others.lines, reds.cost + others.cost,
-                   reds.overflow or others.overflow, unplaced, black)  # fmt: skip
+    both = MciPlan(
+        reds.lines + others.lines,
+        reds.cost + others.cost,
+        reds.overflow or others.overflow,
+        unplaced,
+        black,
+    )
     return both, caps
 
 
@@ -194,8 +211,10 @@ def board(lines: Sequence[Line], children: Sequence[Child]) -> dict[str, Any]:
     rows: dict[str, dict[str, dict[str, int]]] = {}
 
     def row(hospital_id: str) -> dict[str, dict[str, int]]:
-        return rows.setdefault(hospital_id, {k: _colours() for k in (
-            "planned", "dispatched", "transporting", "arrived")})  # fmt: skip
+        return rows.setdefault(
+            hospital_id,
+            {k: _colours() for k in ("planned", "dispatched", "transporting", "arrived")},
+        )
 
     for line in lines:
         row(line.hospital_id)["planned"][line.colour.value] += line.count
@@ -209,8 +228,11 @@ def board(lines: Sequence[Line], children: Sequence[Child]) -> dict[str, Any]:
     for colour, _ in open_slots(lines, children):
         pending[colour.value] += 1
     hospitals: list[dict[str, Any]] = [
-        {"hospital_id": h, **counts,
-         "transported": sum(counts["transporting"].values()) + sum(counts["arrived"].values())}
+        {
+            "hospital_id": h,
+            **counts,
+            "transported": sum(counts["transporting"].values()) + sum(counts["arrived"].values()),
+        }
         for h, counts in rows.items()
-    ]  # fmt: skip
+    ]
     return {"hospitals": hospitals, "pending": pending, "children": len(children), **ended}

@@ -72,8 +72,17 @@ class ProbeParams:
     expires_in_s: float = 600.0  # a learned factor's lifetime after it was last handed out
 
     def __post_init__(self) -> None:
-        for name in ("min_samples", "min_free_s", "half_life_s", "max_age_s", "max_stop_s",
-                     "jitter_m", "max_speedup", "min_change", "expires_in_s"):  # fmt: skip
+        for name in (
+            "min_samples",
+            "min_free_s",
+            "half_life_s",
+            "max_age_s",
+            "max_stop_s",
+            "jitter_m",
+            "max_speedup",
+            "min_change",
+            "expires_in_s",
+        ):
             value = getattr(self, name)
             if not (isinstance(value, int | float) and math.isfinite(value) and value > 0):
                 raise InvalidEvent(f"probe parameter {name} must be positive, got {value!r}")
@@ -167,8 +176,12 @@ class ProbeLearner:
         same_ok = same & ~small & (same_edge >= 0)
         # The next edge: anchor edge a (or its twin) ends where edge b (or its twin) starts.
         a, fa, b, fb = np.full_like(pe, -1), pf.copy(), np.full_like(ce, -1), cf.copy()
-        combos = ((pe, pf, ce, cf), (pe, pf, ctw, 1.0 - cf),
-                  (tw, 1.0 - pf, ce, cf), (tw, 1.0 - pf, ctw, 1.0 - cf))  # fmt: skip
+        combos = (
+            (pe, pf, ce, cf),
+            (pe, pf, ctw, 1.0 - cf),
+            (tw, 1.0 - pf, ce, cf),
+            (tw, 1.0 - pf, ctw, 1.0 - cf),
+        )
         for a_e, a_f, b_e, b_f in combos:
             ok = ~same & (a < 0) & (a_e >= 0) & (b_e >= 0)
             ok &= self._head[np.maximum(a_e, 0)] == self._tail[np.maximum(b_e, 0)]
@@ -186,8 +199,9 @@ class ProbeLearner:
         # Pieces: one on the same road, or two (the rest of a, the start of b) split by time.
         s1 = sample & same_ok
         s2 = sample & next_ok
-        share_a = np.divide(free_a, free_a + free_b, out=np.zeros_like(free_a),
-                            where=(free_a + free_b) > 0)  # fmt: skip
+        share_a = np.divide(
+            free_a, free_a + free_b, out=np.zeros_like(free_a), where=(free_a + free_b) > 0
+        )
         edge_out = np.concatenate([same_edge[s1], a[s2], b[s2]])
         free_out = np.concatenate([same_free[s1], free_a[s2], free_b[s2]])
         obs_out = np.concatenate([d[s1], d[s2] * share_a[s2], d[s2] * (1.0 - share_a[s2])])

@@ -53,8 +53,14 @@ class RecommendParams:
     def __post_init__(self) -> None:
         if isinstance(self.k, bool) or not isinstance(self.k, int) or self.k < 1:
             raise ValueError(f"k must be an integer >= 1, got {self.k!r}")
-        for name in ("clearing_penalty_s", "als_wait_limit_s", "keep_als_free_penalty_s",
-                     "swap_min_gain_s", "duplicate_radius_m", "duplicate_window_s"):  # fmt: skip
+        for name in (
+            "clearing_penalty_s",
+            "als_wait_limit_s",
+            "keep_als_free_penalty_s",
+            "swap_min_gain_s",
+            "duplicate_radius_m",
+            "duplicate_window_s",
+        ):
             value = getattr(self, name)
             if not (isinstance(value, int | float) and math.isfinite(value) and value >= 0):
                 raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
@@ -202,8 +208,9 @@ def rank_options(
     eligible = _dispatchable(units)
     if not eligible:
         return []
-    cands = _candidates(router, eligible, incident, min(len(eligible), max(3 * params.k, 20)),
-                        now_s, params)  # fmt: skip
+    cands = _candidates(
+        router, eligible, incident, min(len(eligible), max(3 * params.k, 20)), now_s, params
+    )
     if not cands:
         return []
     nearest_s = min(c.drive_s for c in cands)  # before the capability rules drop any unit
@@ -342,8 +349,9 @@ def swap_suggestions(
             if gain_s >= params.swap_min_gain_s and (
                 current_cost - _cost(cand, inc, params) >= params.swap_min_gain_s
             ):
-                swap = Swap(inc.incident_id, current.unit_id, cand.unit.unit_id,
-                            current_eta_s, cand.eta_s)  # fmt: skip
+                swap = Swap(
+                    inc.incident_id, current.unit_id, cand.unit.unit_id, current_eta_s, cand.eta_s
+                )
                 proposals.append((-gain_s, inc.incident_id, cand.unit.unit_id, swap))
     proposals.sort(key=lambda p: p[:3])
     used_units: set[UnitId] = set()

@@ -205,10 +205,13 @@ class TrafficBook:
                 "expires_at_s": expires,
             }
             for edge, factor, added, expires in zip(
-                self._probe_edge.tolist(), self._probe_factor.tolist(),
-                self._probe_added_s.tolist(), self._probe_expires_s.tolist(), strict=True,
+                self._probe_edge.tolist(),
+                self._probe_factor.tolist(),
+                self._probe_added_s.tolist(),
+                self._probe_expires_s.tolist(),
+                strict=True,
             )
-        ]  # fmt: skip
+        ]
         return [e.view() for e in self._entries] + probes
 
     def expire(self, now_s: float) -> list[Restore]:
@@ -223,8 +226,7 @@ class TrafficBook:
         if not gone and not probe_gone.any():
             return []
         self._entries = [e for e in self._entries if e.expires_at_s > now_s]
-        touched = _unique(np.concatenate([self._probe_edge[probe_gone]]
-                                         + [e.edges for e in gone]))  # fmt: skip
+        touched = _unique(np.concatenate([self._probe_edge[probe_gone]] + [e.edges for e in gone]))
         keep = ~probe_gone
         self._probe_edge, self._probe_factor = self._probe_edge[keep], self._probe_factor[keep]
         self._probe_added_s = self._probe_added_s[keep]

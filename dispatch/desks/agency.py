@@ -134,11 +134,20 @@ class AgencyDesk:
         svc, flag = self.svc, self.book.flags[incident_id]
         inc = svc.engine.incidents[IncidentId(incident_id)]
         return AgencyView(
-            inc.incident_id, flag.incident_type, int(inc.priority), inc.step,
-            Step.CANCELLED in inc.timeline, inc.lat, inc.lon, inc.radius95_m,
-            svc.description(inc.incident_id, inc.lat, inc.lon), self._units(incident_id),
-            tuple(sorted(flag.agencies)), tuple(flag.notes[-NOTES_SHOWN:]), datetime.now(UTC),
-        )  # fmt: skip
+            inc.incident_id,
+            flag.incident_type,
+            int(inc.priority),
+            inc.step,
+            Step.CANCELLED in inc.timeline,
+            inc.lat,
+            inc.lon,
+            inc.radius95_m,
+            svc.description(inc.incident_id, inc.lat, inc.lon),
+            self._units(incident_id),
+            tuple(sorted(flag.agencies)),
+            tuple(flag.notes[-NOTES_SHOWN:]),
+            datetime.now(UTC),
+        )
 
     def _units(self, incident_id: str) -> tuple[AgencyUnit, ...]:
         """The unit of the incident and of each of its children; "cleared" once it left."""
@@ -159,8 +168,12 @@ class AgencyDesk:
     ) -> dict[str, Any]:
         """The frame for an agency's feed; pass one `view` to issue it to several agencies."""
         seen = view if view is not None else self.view(incident_id)
-        return {"type": "incident.eido", "incident_id": incident_id, "reason": reason,
-                "eido": render_eido(seen, reason)}  # fmt: skip
+        return {
+            "type": "incident.eido",
+            "incident_id": incident_id,
+            "reason": reason,
+            "eido": render_eido(seen, reason),
+        }
 
     def active_for(self, agency_id: str) -> list[str]:
         incidents = self.svc.engine.incidents
@@ -180,8 +193,12 @@ class AgencyDesk:
         if flag is None:
             return {"incident_id": incident_id, "incident_type": None, "agencies": [], "notes": []}
         notes = [{"author": n.author, "text": n.text, "at": n.at.isoformat()} for n in flag.notes]
-        return {"incident_id": incident_id, "incident_type": flag.incident_type.value,
-                "agencies": sorted(flag.agencies), "notes": notes}  # fmt: skip
+        return {
+            "incident_id": incident_id,
+            "incident_type": flag.incident_type.value,
+            "agencies": sorted(flag.agencies),
+            "notes": notes,
+        }
 
     # --- following the incident -----------------------------------------------------------------
     def watch(self, event: ev.Event, decisions: list[ev.Decision]) -> list[Frame]:
@@ -217,9 +234,12 @@ class AgencyDesk:
 
     # --- actions --------------------------------------------------------------------------------
     async def flag(
-        self, incident_id: str, agencies: Iterable[str], incident_type: IncidentType | None,
+        self,
+        incident_id: str,
+        agencies: Iterable[str],
+        incident_type: IncidentType | None,
         note: str | None,
-    ) -> dict[str, Any]:  # fmt: skip
+    ) -> dict[str, Any]:
         """Flag an open incident for agencies; each gets the document, the console hears it."""
         inc = self.svc.engine.incident(IncidentId(incident_id))
         if not inc.open:
@@ -227,9 +247,14 @@ class AgencyDesk:
         held = self.book.flags.get(incident_id)
         before = set(held.agencies) if held is not None else set()
         kind = incident_type or (held.incident_type if held else IncidentType.MEDICAL)
-        body = {"kind": "flagged", "incident_id": incident_id, "agencies": sorted(set(agencies)),
-                "incident_type": kind.value, "note": checked_note(note) if note else None,
-                **self._stamp()}  # fmt: skip
+        body = {
+            "kind": "flagged",
+            "incident_id": incident_id,
+            "agencies": sorted(set(agencies)),
+            "incident_type": kind.value,
+            "note": checked_note(note) if note else None,
+            **self._stamp(),
+        }
         self._check_room(incident_id, 1 if note else 0)
         self.book.apply(body)
         frames: list[tuple[str, dict[str, Any]]] = [(DESK_FEED, body)]
@@ -247,8 +272,12 @@ class AgencyDesk:
         flag = self.book.flags.get(incident_id)
         if flag is None or agency_id not in flag.agencies:
             raise NotFlagged(f"incident {incident_id} is not flagged for {agency_id}")
-        body = {"kind": "unflagged", "incident_id": incident_id, "agency_id": agency_id,
-                **self._stamp()}  # fmt: skip
+        body = {
+            "kind": "unflagged",
+            "incident_id": incident_id,
+            "agency_id": agency_id,
+            **self._stamp(),
+        }
         self.book.apply(body)
         gone = {"type": "incident.unflagged", "incident_id": incident_id}
         frames = [(DESK_FEED, body), (f"agency:{agency_id}", gone)]
@@ -267,15 +296,25 @@ class AgencyDesk:
             raise UnknownIncident(f"no incident {incident_id} is flagged for {agency_id}")
         if not self.svc.engine.incidents[IncidentId(incident_id)].open:
             raise IllegalTransition(f"incident {incident_id} is closed")
-        body = {"kind": "note", "incident_id": incident_id, "agency_id": agency_id,
-                "text": checked_note(text), **self._stamp()}  # fmt: skip
+        body = {
+            "kind": "note",
+            "incident_id": incident_id,
+            "agency_id": agency_id,
+            "text": checked_note(text),
+            **self._stamp(),
+        }
         self._check_room(incident_id, 1)
         self.book.apply(body)
         doc = self.document(incident_id, "note")
         frames = [(DESK_FEED, body)] + [(f"agency:{a}", doc) for a in sorted(flag.agencies)]
         await self._write(frames)
-        heard = {"type": "agency.note", "incident_id": incident_id, "agency_id": agency_id,
-                 "text": body["text"], "at_s": body["at_s"]}  # fmt: skip
+        heard = {
+            "type": "agency.note",
+            "incident_id": incident_id,
+            "agency_id": agency_id,
+            "text": body["text"],
+            "at_s": body["at_s"],
+        }
         self.svc.hub.publish("console", heard)
         return {k: heard[k] for k in ("incident_id", "agency_id", "text", "at_s")}
 
@@ -341,6 +380,11 @@ async def agency_socket(
         return {"type": "accepted", "frame": "note", "incident_id": frame.get("incident_id")}
 
     await stream_topic(
-        conn, svc, topic, int(since) if since is not None else None,
-        lambda: desk.snapshot(agency_id), on_frame, lambda after: svc.missed_frames(topic, after),
-    )  # fmt: skip
+        conn,
+        svc,
+        topic,
+        int(since) if since is not None else None,
+        lambda: desk.snapshot(agency_id),
+        on_frame,
+        lambda after: svc.missed_frames(topic, after),
+    )

@@ -72,14 +72,24 @@ class Declared:
 def plan_view(p: MciPlan, caps: Sequence[Capacity]) -> dict[str, Any]:
     names = {c.hospital_id: c.name for c in caps}
     lines = [
-        {"colour": x.colour.value, "hospital_id": x.hospital_id, "name": names[x.hospital_id],
-         "count": x.count, "overflow": x.overflow, "eta_s": round(x.eta_s),
-         "explanation": x.explanation}
+        {
+            "colour": x.colour.value,
+            "hospital_id": x.hospital_id,
+            "name": names[x.hospital_id],
+            "count": x.count,
+            "overflow": x.overflow,
+            "eta_s": round(x.eta_s),
+            "explanation": x.explanation,
+        }
         for x in p.lines
-    ]  # fmt: skip
-    return {"lines": lines, "overflow": p.overflow, "cost": p.cost,
-            "unplaced": {c.value: n for c, n in p.unplaced.items()},
-            "not_transported": p.not_transported}  # fmt: skip
+    ]
+    return {
+        "lines": lines,
+        "overflow": p.overflow,
+        "cost": p.cost,
+        "unplaced": {c.value: n for c, n in p.unplaced.items()},
+        "not_transported": p.not_transported,
+    }
 
 
 class MciDesk:
@@ -131,24 +141,38 @@ class MciDesk:
         incidents, out = self.svc.engine.incidents, []
         for cid in self.children.get(incident_id, ()):
             inc = incidents[IncidentId(cid)]
-            out.append(Child(cid, PRIORITY_COLOUR.get(inc.priority), inc.destination,
-                             stage_of(inc.timeline)))  # fmt: skip
+            out.append(
+                Child(
+                    cid, PRIORITY_COLOUR.get(inc.priority), inc.destination, stage_of(inc.timeline)
+                )
+            )
         return out
 
     def board_view(self, incident_id: str) -> dict[str, Any]:
         declared = self._declared(incident_id)
-        return {"incident_id": incident_id,
-                **board(declared.lines, self.child_states(incident_id))}  # fmt: skip
+        return {"incident_id": incident_id, **board(declared.lines, self.child_states(incident_id))}
 
     def view(self, incident_id: str) -> dict[str, Any]:
         record = self._declared(incident_id).record
-        children = [{"incident_id": c.incident_id, "colour": c.colour and c.colour.value,
-                     "hospital_id": c.destination, "stage": c.stage.value,
-                     "unit_id": self.svc.engine.incidents[IncidentId(c.incident_id)].unit_id}
-                    for c in self.child_states(incident_id)]  # fmt: skip
-        return {"incident_id": incident_id, "counts": record["counts"], "plan": record["plan"],
-                "capacities": record["capacities"], "declared_at_s": record["at_s"],
-                "children": children, "board": self.board_view(incident_id)}  # fmt: skip
+        children = [
+            {
+                "incident_id": c.incident_id,
+                "colour": c.colour and c.colour.value,
+                "hospital_id": c.destination,
+                "stage": c.stage.value,
+                "unit_id": self.svc.engine.incidents[IncidentId(c.incident_id)].unit_id,
+            }
+            for c in self.child_states(incident_id)
+        ]
+        return {
+            "incident_id": incident_id,
+            "counts": record["counts"],
+            "plan": record["plan"],
+            "capacities": record["capacities"],
+            "declared_at_s": record["at_s"],
+            "children": children,
+            "board": self.board_view(incident_id),
+        }
 
     # --- declaring ----------------------------------------------------------------------------
     def receiving(self, incident_id: str) -> list[Receiving]:
@@ -164,8 +188,10 @@ class MciDesk:
             to_doors = Positions.of([doors[h] for h in ids])
             found = svc.router.matrix(Positions.of([inc.position]), to_doors).eta_s[0]
             eta = dict(zip(ids, found.tolist(), strict=True))
-        return [Receiving(h, svc.hospitals.status(h.id, now), eta.get(h.id, math.inf))
-                for h in hospitals]  # fmt: skip
+        return [
+            Receiving(h, svc.hospitals.status(h.id, now), eta.get(h.id, math.inf))
+            for h in hospitals
+        ]
 
     async def declare(self, incident_id: str, counts: Mapping[Triage, int]) -> dict[str, Any]:
         """Plan the distribution; durable; the console hears `mci.plan`. Declaring again
@@ -174,13 +200,18 @@ class MciDesk:
         if not inc.open:
             raise IllegalTransition(f"incident {incident_id} is closed")
         if incident_id in self.parents:
-            raise IllegalTransition(f"{incident_id} is a patient of the MCI at "
-                                    f"{self.parents[incident_id]}")  # fmt: skip
+            raise IllegalTransition(
+                f"{incident_id} is a patient of the MCI at {self.parents[incident_id]}"
+            )
         p, caps = distribute(counts, self.receiving(incident_id))
-        record = {"incident_id": incident_id, "counts": {c.value: n for c, n in counts.items()},
-                  "plan": plan_view(p, caps), "capacities": [plain(c) for c in caps],
-                  "at_s": round(self.svc.now(), 3),
-                  "at": datetime.now(UTC).isoformat()}  # fmt: skip
+        record = {
+            "incident_id": incident_id,
+            "counts": {c.value: n for c, n in counts.items()},
+            "plan": plan_view(p, caps),
+            "capacities": [plain(c) for c in caps],
+            "at_s": round(self.svc.now(), 3),
+            "at": datetime.now(UTC).isoformat(),
+        }
         self.mcis[incident_id] = Declared(incident_id, record)
         done = self.svc.feed(DESK_FEED, record)
         if done is not None:
@@ -223,14 +254,25 @@ class MciDesk:
             cid = f"{incident_id}.{number:02d}"
             number += 1
             planned[cid] = (colour, hospital_id)
-            views.append(IncidentView(IncidentId(cid), COLOUR_PRIORITY[colour], parent.complaint,
-                                      parent.position, parent.lat, parent.lon, now))  # fmt: skip
+            views.append(
+                IncidentView(
+                    IncidentId(cid),
+                    COLOUR_PRIORITY[colour],
+                    parent.complaint,
+                    parent.position,
+                    parent.lat,
+                    parent.lon,
+                    now,
+                )
+            )
         chosen = assign_jointly(svc.router, views, fleet, now, engine.settings.recommend)
         if not chosen:
             raise UnitUnavailable("no unit is free to send")
         unit_of = {a.incident_id: a.option.unit_id for a in chosen}
-        reasons = {(x["colour"], x["hospital_id"]): x["explanation"]
-                   for x in declared.record["plan"]["lines"]}  # fmt: skip
+        reasons = {
+            (x["colour"], x["hospital_id"]): x["explanation"]
+            for x in declared.record["plan"]["lines"]
+        }
         made = []
         self._quiet = True
         try:
@@ -239,8 +281,11 @@ class MciDesk:
                 if unit_id is None:
                     continue
                 child = IncidentId(cid)
-                svc.submit(ev.CallReceived(child, parent.lat, parent.lon, parent.radius95_m,
-                                           parent.complaint))  # fmt: skip
+                svc.submit(
+                    ev.CallReceived(
+                        child, parent.lat, parent.lon, parent.radius95_m, parent.complaint
+                    )
+                )
                 self._adopt(incident_id, cid)
                 # Triage before the offer, so the crew's offer shows the colour's priority.
                 svc.submit(ev.IncidentTriaged(child, COLOUR_PRIORITY[colour], parent.complaint))
@@ -248,13 +293,20 @@ class MciDesk:
                 sent = self._offer(child, unit_id)
                 why = "mci plan: " + reasons.get((colour.value, hospital_id), "")
                 svc.choose_destination(cid, hospital_id, "dispatcher", why[:200])
-                made.append({"incident_id": cid, "colour": colour.value, "unit_id": sent,
-                             "hospital_id": hospital_id})  # fmt: skip
+                made.append(
+                    {
+                        "incident_id": cid,
+                        "colour": colour.value,
+                        "unit_id": sent,
+                        "hospital_id": hospital_id,
+                    }
+                )
         finally:
             self._quiet = False
         await svc.settled()
-        svc.hub.publish("console", {"type": "mci.dispatched", "incident_id": incident_id,
-                                    "children": made})  # fmt: skip
+        svc.hub.publish(
+            "console", {"type": "mci.dispatched", "incident_id": incident_id, "children": made}
+        )
         board_now = self.board_view(incident_id)
         svc.hub.publish("console", {"type": "mci.board", **board_now}, f"mci:{incident_id}")
         return {"incident_id": incident_id, "children": made, "board": board_now}
@@ -285,8 +337,9 @@ class MciDesk:
             if isinstance(d, ev.IncidentStepped | ev.OfferEscalated):
                 touched.add(d.incident_id)
         parents = sorted({self.parents[i] for i in touched if i in self.parents})
-        return [("console", {"type": "mci.board", **self.board_view(p)}, f"mci:{p}")
-                for p in parents]  # fmt: skip
+        return [
+            ("console", {"type": "mci.board", **self.board_view(p)}, f"mci:{p}") for p in parents
+        ]
 
 
 def desk_of(svc: DispatchService) -> MciDesk:

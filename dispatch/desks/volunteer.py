@@ -77,8 +77,14 @@ AED_WALK_S = 900.0  # AEDs farther than 15 min on foot from the patient are not 
 AED_CANDIDATES = 5  # the nearest open AEDs considered for a fetch
 SWEEP_S = 5.0  # expired consents are swept this often
 KEEP_ENDED = 1000  # closed incidents' call-outs kept for the dispatcher's GET
-ANSWERS = {"accept": S.ACCEPTED, "decline": S.DECLINED, "en_route": S.EN_ROUTE,
-           "with_aed": S.WITH_AED, "on_scene": S.ON_SCENE, "withdraw": S.CANCELLED}  # fmt: skip
+ANSWERS = {
+    "accept": S.ACCEPTED,
+    "decline": S.DECLINED,
+    "en_route": S.EN_ROUTE,
+    "with_aed": S.WITH_AED,
+    "on_scene": S.ON_SCENE,
+    "withdraw": S.CANCELLED,
+}
 PLACE_KEYS = ("address", "lat", "lon", "access_hint", "aed")  # what only an acceptor sees
 
 
@@ -152,8 +158,15 @@ class Member:
     def core(self) -> Volunteer | None:
         if self.lat is None or self.lon is None:
             return None
-        return Volunteer(self.volunteer_id, self.cpr_verified, self.on_duty, self.lat, self.lon,
-                         self.reported_at_s, self.consent_expires_at_s)  # fmt: skip
+        return Volunteer(
+            self.volunteer_id,
+            self.cpr_verified,
+            self.on_duty,
+            self.lat,
+            self.lon,
+            self.reported_at_s,
+            self.consent_expires_at_s,
+        )
 
     def go_off_duty(self) -> None:
         self.on_duty, self.consent_expires_at_s = False, 0.0
@@ -236,16 +249,21 @@ class VolunteerDesk:
             self.members[vid].cpr_verified = bool(body["cpr_verified"])
         elif kind == "case":
             iid = IncidentId(body["incident_id"])
-            self.cases[iid] = CallOut(iid, body["radius_m"], body["ambulance_eta_s"], at_s,
-                                      body["density_per_km2"])  # fmt: skip
+            self.cases[iid] = CallOut(
+                iid, body["radius_m"], body["ambulance_eta_s"], at_s, body["density_per_km2"]
+            )
         elif kind == "alert" and (case := self.cases.get(IncidentId(body["incident_id"]))):
             aed_id = body["aed_id"]
             case.alerts[vid] = Alert(
-                vid, case.incident_id, S(body["status"]), body["alerted_at_s"],
-                body["updated_at_s"], Role(body["role"]),
+                vid,
+                case.incident_id,
+                S(body["status"]),
+                body["alerted_at_s"],
+                body["updated_at_s"],
+                Role(body["role"]),
                 AedId(aed_id) if aed_id is not None else None,
                 EndReason(body["ended"]) if body["ended"] is not None else None,
-            )  # fmt: skip
+            )
             case.distance_m[vid] = body["distance_m"]
             if body["accepted"] and vid not in case.accepted:
                 case.accepted.append(vid)
@@ -310,16 +328,25 @@ class VolunteerDesk:
                 raise AlreadyRegistered("this phone is registered already")
             self._writable()
             vid = VolunteerId("v" + secrets.token_hex(8))
-            body = {"kind": "registered", "volunteer_id": vid, "phone_hash": phone_hash,
-                    "key_hash": key_hash, "display_name": display_name}  # fmt: skip
+            body = {
+                "kind": "registered",
+                "volunteer_id": vid,
+                "phone_hash": phone_hash,
+                "key_hash": key_hash,
+                "display_name": display_name,
+            }
             self._apply(body, self.now())
             done = self._record(body, lazy=False)
             if done is not None:
                 self._pending[vid] = done
         await self._durable(vid)
         m = self.members[vid]
-        answer = {"volunteer_id": vid, "token": self.svc.tokens.volunteer_token(vid),
-                  "display_name": m.display_name, "cpr_verified": m.cpr_verified}  # fmt: skip
+        answer = {
+            "volunteer_id": vid,
+            "token": self.svc.tokens.volunteer_token(vid),
+            "display_name": m.display_name,
+            "cpr_verified": m.cpr_verified,
+        }
         return answer, created
 
     async def _durable(self, vid: VolunteerId) -> None:
@@ -338,13 +365,19 @@ class VolunteerDesk:
             m.cpr_verified = cpr_verified
             if not cpr_verified:
                 m.go_off_duty()
-            body = {"kind": "verified", "volunteer_id": m.volunteer_id,
-                    "cpr_verified": cpr_verified}  # fmt: skip
+            body = {
+                "kind": "verified",
+                "volunteer_id": m.volunteer_id,
+                "cpr_verified": cpr_verified,
+            }
             done = self._record(body, lazy=False)
             if done is not None:
                 await asyncio.shield(done)
-        return {"volunteer_id": m.volunteer_id, "display_name": m.display_name,
-                "cpr_verified": m.cpr_verified}  # fmt: skip
+        return {
+            "volunteer_id": m.volunteer_id,
+            "display_name": m.display_name,
+            "cpr_verified": m.cpr_verified,
+        }
 
     def state(self, volunteer_id: str, *, alerts: bool = True) -> dict[str, Any]:
         """What a volunteer sees of themself: duty, consent, position and (`alerts`) their
@@ -353,13 +386,20 @@ class VolunteerDesk:
         position = None
         if m.lat is not None:
             position = {"lat": m.lat, "lon": m.lon, "reported_at_s": m.reported_at_s}
-        out = {"volunteer_id": m.volunteer_id, "display_name": m.display_name,
-               "cpr_verified": m.cpr_verified, "on_duty": m.on_duty,
-               "consent_expires_in_s": round(max(m.consent_expires_at_s - self.now(), 0.0)),
-               "position": position}  # fmt: skip
+        out = {
+            "volunteer_id": m.volunteer_id,
+            "display_name": m.display_name,
+            "cpr_verified": m.cpr_verified,
+            "on_duty": m.on_duty,
+            "consent_expires_in_s": round(max(m.consent_expires_at_s - self.now(), 0.0)),
+            "position": position,
+        }
         if alerts:
-            views = [view_body(self._view(c, a)) for c, a in self._all_live()
-                     if a.volunteer_id == m.volunteer_id]  # fmt: skip
+            views = [
+                view_body(self._view(c, a))
+                for c, a in self._all_live()
+                if a.volunteer_id == m.volunteer_id
+            ]
             shown = [v["incident_id"] for v in views if v["address"] is not None]
             self.svc.audit(TokenRole.VOLUNTEER.value, m.volunteer_id, "volunteer.state", shown)
             out["alerts"] = views
@@ -432,16 +472,27 @@ class VolunteerDesk:
 
     def _call_out(self, inc: Incident, decisions: Iterable[ev.Decision]) -> list[Frame]:
         busy = {a.volunteer_id for _, a in self._all_live()}  # answering another arrest
-        pool = [v for m in self.members.values()
-                if m.volunteer_id not in busy and (v := m.core()) is not None]  # fmt: skip
+        pool = [
+            v
+            for m in self.members.values()
+            if m.volunteer_id not in busy and (v := m.core()) is not None
+        ]
         eta_s = self._first_eta(inc, decisions)
-        case = call_out(inc.incident_id, inc.lat, inc.lon, pool, eta_s, self.now(),
-                        self.config.params)  # fmt: skip
+        case = call_out(
+            inc.incident_id, inc.lat, inc.lon, pool, eta_s, self.now(), self.config.params
+        )
         self.cases[inc.incident_id] = case
         self._open.add(inc.incident_id)
-        self._record({"kind": "case", "incident_id": inc.incident_id, "radius_m": case.radius_m,
-                      "ambulance_eta_s": eta_s, "density_per_km2": case.density_per_km2},
-                     lazy=True)  # fmt: skip
+        self._record(
+            {
+                "kind": "case",
+                "incident_id": inc.incident_id,
+                "radius_m": case.radius_m,
+                "ambulance_eta_s": eta_s,
+                "density_per_km2": case.density_per_km2,
+            },
+            lazy=True,
+        )
         return [*(self._changed(case, a) for a in case.alerts.values()), self._status(case)]
 
     def _first_eta(self, inc: Incident, decisions: Iterable[ev.Decision]) -> float:
@@ -525,8 +576,13 @@ class VolunteerDesk:
         if done is not None:
             await asyncio.shield(done)
         mine = case.alerts[vid]
-        return {"type": "accepted", "frame": kind, "incident_id": case.incident_id,
-                "status": mine.status.value, "role": mine.role.value}  # fmt: skip
+        return {
+            "type": "accepted",
+            "frame": kind,
+            "incident_id": case.incident_id,
+            "status": mine.status.value,
+            "role": mine.role.value,
+        }
 
     def _replan(self, case: CallOut, now: float) -> list[Alert]:
         """Give every acceptor the role the plan says now; the alerts whose role changed."""
@@ -537,15 +593,17 @@ class VolunteerDesk:
         inc = self.svc.engine.incidents[IncidentId(case.incident_id)]
         to_patient = self._aeds_near(inc)
         acceptors = {v: self._acceptor(v, inc, to_patient) for v in assignable}
-        roles, plan = plan_roles(order, acceptors, to_patient, self._eta_now(case),
-                                 self.config.params)  # fmt: skip
+        roles, plan = plan_roles(
+            order, acceptors, to_patient, self._eta_now(case), self.config.params
+        )
         return case.set_roles(roles, plan, now)
 
     def _aeds_near(self, inc: Incident) -> dict[AedId, float]:
         """Walking seconds from the patient to the nearest AEDs open now (or of unknown hours)."""
         try:
-            options = nearest_aeds(self.svc.aeds, inc.lat, inc.lon, datetime.now(CITY_TIME),
-                                   AED_CANDIDATES, AED_WALK_S)  # fmt: skip
+            options = nearest_aeds(
+                self.svc.aeds, inc.lat, inc.lon, datetime.now(CITY_TIME), AED_CANDIDATES, AED_WALK_S
+            )
         except (OutsideNetwork, InvalidCoordinate):
             return {}
         return {o.aed.id: o.walk_s for o in options}
@@ -582,12 +640,20 @@ class VolunteerDesk:
     def _changed(self, case: CallOut, a: Alert, kind: str | None = None) -> Frame:
         """Record an alert's new state (lazily: it rides in the batch of what caused it) and
         make the volunteer's frame: the alert, an update, or its end."""
-        body = {"kind": "alert", "incident_id": case.incident_id, "volunteer_id": a.volunteer_id,
-                "status": a.status.value, "role": a.role.value, "aed_id": a.aed_id,
-                "ended": a.ended.value if a.ended is not None else None,
-                "alerted_at_s": a.alerted_at_s, "updated_at_s": a.updated_at_s,
-                "distance_m": case.distance_m.get(a.volunteer_id),
-                "accepted": a.volunteer_id in case.accepted, "note": case.note}  # fmt: skip
+        body = {
+            "kind": "alert",
+            "incident_id": case.incident_id,
+            "volunteer_id": a.volunteer_id,
+            "status": a.status.value,
+            "role": a.role.value,
+            "aed_id": a.aed_id,
+            "ended": a.ended.value if a.ended is not None else None,
+            "alerted_at_s": a.alerted_at_s,
+            "updated_at_s": a.updated_at_s,
+            "distance_m": case.distance_m.get(a.volunteer_id),
+            "accepted": a.volunteer_id in case.accepted,
+            "note": case.note,
+        }
         self._record(body, lazy=True)
         message = {"type": kind or "volunteer.alert", **view_body(self._view(case, a))}
         if a.status not in LIVE:
@@ -600,17 +666,37 @@ class VolunteerDesk:
         inc = self.svc.engine.incident(IncidentId(incident_id))  # 404 for an unknown one
         case = self.cases.get(inc.incident_id)
         if case is None:
-            return {"incident_id": inc.incident_id, "called_out": False, "radius_m": None,
-                    "ambulance_eta_s": None, "density_per_km2": None, "note": "",
-                    "counts": tally(()), "volunteers": []}  # fmt: skip
-        rows = [{"volunteer_id": a.volunteer_id, "status": a.status.value, "role": a.role.value,
-                 "aed_id": a.aed_id, "distance_m": round(case.distance_m.get(a.volunteer_id, 0)),
-                 "ended": a.ended.value if a.ended is not None else None}
-                for a in case.alerts.values()]  # fmt: skip
-        return {"incident_id": case.incident_id, "called_out": True,
-                "radius_m": round(case.radius_m), "ambulance_eta_s": round(case.ambulance_eta_s),
-                "density_per_km2": round(case.density_per_km2, 3), "note": case.note,
-                "counts": tally(case.alerts.values()), "volunteers": rows}  # fmt: skip
+            return {
+                "incident_id": inc.incident_id,
+                "called_out": False,
+                "radius_m": None,
+                "ambulance_eta_s": None,
+                "density_per_km2": None,
+                "note": "",
+                "counts": tally(()),
+                "volunteers": [],
+            }
+        rows = [
+            {
+                "volunteer_id": a.volunteer_id,
+                "status": a.status.value,
+                "role": a.role.value,
+                "aed_id": a.aed_id,
+                "distance_m": round(case.distance_m.get(a.volunteer_id, 0)),
+                "ended": a.ended.value if a.ended is not None else None,
+            }
+            for a in case.alerts.values()
+        ]
+        return {
+            "incident_id": case.incident_id,
+            "called_out": True,
+            "radius_m": round(case.radius_m),
+            "ambulance_eta_s": round(case.ambulance_eta_s),
+            "density_per_km2": round(case.density_per_km2, 3),
+            "note": case.note,
+            "counts": tally(case.alerts.values()),
+            "volunteers": rows,
+        }
 
     def _status(self, case: CallOut) -> Frame:
         return ("console", {"type": "volunteers.status", **self.case_view(case.incident_id)}, None)
@@ -640,5 +726,6 @@ class VolunteerDesk:
                     shown.add(frame["incident_id"])
                 yield frame
         finally:
-            self.svc.audit(TokenRole.VOLUNTEER.value, volunteer_id, "volunteer.replay", shown,
-                           since=after)  # fmt: skip
+            self.svc.audit(
+                TokenRole.VOLUNTEER.value, volunteer_id, "volunteer.replay", shown, since=after
+            )

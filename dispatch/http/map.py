@@ -171,10 +171,16 @@ def fleet_stations(svc: DispatchService) -> list[dict[str, Any]]:
         if unit.unit_id in svc.engine.units:
             based.setdefault((unit.lat, unit.lon), []).append(unit.unit_id)
     return [
-        {"station_id": f"H{i + 1:02d}", "lat": lat, "lon": lon, "units": len(ids),
-         "unit_ids": ids, "source": "demo_fleet"}
+        {
+            "station_id": f"H{i + 1:02d}",
+            "lat": lat,
+            "lon": lon,
+            "units": len(ids),
+            "unit_ids": ids,
+            "source": "demo_fleet",
+        }
         for i, ((lat, lon), ids) in enumerate(based.items())
-    ]  # fmt: skip
+    ]
 
 
 def file_stations(path: Path, bbox: tuple[float, float, float, float]) -> list[dict[str, Any]]:
@@ -188,9 +194,17 @@ def file_stations(path: Path, bbox: tuple[float, float, float, float]) -> list[d
         for row in csv.DictReader(f):
             lat, lon = float(row["lat"]), float(row["lon"])
             if west <= lon <= east and south <= lat <= north:
-                out.append({"station_id": row["station_id"], "lat": lat, "lon": lon,
-                            "units": int(row["units"]), "als_units": int(row["als_units"]),
-                            "unit_ids": [], "source": row["source"]})  # fmt: skip
+                out.append(
+                    {
+                        "station_id": row["station_id"],
+                        "lat": lat,
+                        "lon": lon,
+                        "units": int(row["units"]),
+                        "als_units": int(row["als_units"]),
+                        "unit_ids": [],
+                        "source": row["source"],
+                    }
+                )
     return out
 
 

@@ -49,9 +49,12 @@ class MciDispatchIn(BaseModel):
     model_config = strict({"units": 4}, {"unit_ids": ["ALS01", "BLS02"]})
     units: int | None = Field(None, ge=1, le=MAX_UNITS, strict=True)
     unit_ids: (
-        Annotated[list[Annotated[str, Field(min_length=1, max_length=64)]],
-                  Field(min_length=1, max_length=MAX_UNITS)] | None
-    ) = None  # fmt: skip
+        Annotated[
+            list[Annotated[str, Field(min_length=1, max_length=64)]],
+            Field(min_length=1, max_length=MAX_UNITS),
+        ]
+        | None
+    ) = None
 
     @model_validator(mode="after")
     def _one_way(self) -> MciDispatchIn:
@@ -67,8 +70,12 @@ async def declare_mci(incident_id: str, body: MciIn, svc: Svc) -> dict[str, Any]
     """Declare a mass-casualty incident: patients by colour are spread over the hospitals by
     capability (reds to trauma centres), road ETA and live capacity, each line explained.
     The console hears `mci.plan`. Declaring again replaces the plan."""
-    counts = {Triage.RED: body.red, Triage.YELLOW: body.yellow, Triage.GREEN: body.green,
-              Triage.BLACK: body.black}  # fmt: skip
+    counts = {
+        Triage.RED: body.red,
+        Triage.YELLOW: body.yellow,
+        Triage.GREEN: body.green,
+        Triage.BLACK: body.black,
+    }
     return await desk_of(svc).declare(incident_id, counts)
 
 

@@ -257,8 +257,12 @@ async def _volunteer_frame(
         return await desk.answer(volunteer_id, frame.get("incident_id"), kind)
     if kind == "duty":
         state = desk.set_duty(volunteer_id, frame.get("on_duty"), frame.get("consent_expires_in_s"))
-        return {"type": "accepted", "frame": "duty", "on_duty": state["on_duty"],
-                "consent_expires_in_s": state["consent_expires_in_s"]}  # fmt: skip
+        return {
+            "type": "accepted",
+            "frame": "duty",
+            "on_duty": state["on_duty"],
+            "consent_expires_in_s": state["consent_expires_in_s"],
+        }
     if kind == "location":
         desk.report_location(volunteer_id, frame.get("lat"), frame.get("lon"))
         return {"type": "accepted", "frame": "location"}

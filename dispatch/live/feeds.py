@@ -117,8 +117,9 @@ class Feeds:
 
         return finish
 
-    def _write_now(self, entries: list[tuple[float, dict[str, Any], str | None]],
-                   records: list[FeedRecord]) -> list[tuple[Record, bool]]:  # fmt: skip
+    def _write_now(
+        self, entries: list[tuple[float, dict[str, Any], str | None]], records: list[FeedRecord]
+    ) -> list[tuple[Record, bool]]:
         try:
             written = self.log.append_batch(entries, records)
         except Exception as exc:
@@ -153,8 +154,14 @@ class Feeds:
         ids = sorted(set(incident_ids))
         if not ids:
             return
-        body = {"role": role, "subject": subject, "action": action, "incident_ids": ids,
-                "at_s": round(self.now(), 3), **detail}  # fmt: skip
+        body = {
+            "role": role,
+            "subject": subject,
+            "action": action,
+            "incident_ids": ids,
+            "at_s": round(self.now(), 3),
+            **detail,
+        }
         record = self._next_record(AUDIT, body)
         if self._commit is None:
             self._write_now([], [record])

@@ -275,11 +275,19 @@ class Hub:
         if sub.lagging:
             logger.warning(
                 "subscriber of %s fell %d frames behind on %s (seq %d); disconnected",
-                ",".join(sub.topics), sub.queue_size, topic, seq,
-            )  # fmt: skip
+                ",".join(sub.topics),
+                sub.queue_size,
+                topic,
+                seq,
+            )
         else:
-            logger.info("subscriber of %s gone at %s seq %d: %s",
-                        ",".join(sub.topics), topic, seq, sub.failure)  # fmt: skip
+            logger.info(
+                "subscriber of %s gone at %s seq %d: %s",
+                ",".join(sub.topics),
+                topic,
+                seq,
+                sub.failure,
+            )
         sub.close()
 
     def subscribe(

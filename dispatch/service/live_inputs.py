@@ -138,8 +138,12 @@ class LiveInputs(Views):
         inc = self.engine.incidents[incident_id]
         then: list[Frame] = []
         if inc.unit_id is not None:  # the crew hears the new place
-            place = {"lat": event.lat, "lon": event.lon, "radius95_m": event.radius95_m,
-                     "description": body["description"]}  # fmt: skip
+            place = {
+                "lat": event.lat,
+                "lon": event.lon,
+                "radius95_m": event.radius95_m,
+                "description": body["description"],
+            }
             located = {"type": "incident.located", "incident_id": incident_id, "place": place}
             then.append((f"unit:{inc.unit_id}", located, None))
         try:

@@ -302,8 +302,12 @@ class DispatchService(Feeds, LiveInputs):
         if isinstance(event, ev.UnitPositionReported):
             self._moved[event.unit_id] = None
             last = self._position_logged.get(event.unit_id)
-            if (not decisions and not logged and last is not None
-                    and now - last < self.settings.position_log_s):  # fmt: skip
+            if (
+                not decisions
+                and not logged
+                and last is not None
+                and now - last < self.settings.position_log_s
+            ):
                 self._emit(frames)
                 return decisions
             self._position_logged[event.unit_id] = now
@@ -479,14 +483,25 @@ class DispatchService(Feeds, LiveInputs):
         inc = self.engine.incident(IncidentId(incident_id))
         before = inc.destination
         event = ev.DestinationChosen(inc.incident_id, hospital_id, by, reason)
-        chosen = {"type": "destination.chosen", "incident_id": inc.incident_id,
-                  "hospital_id": hospital_id, "by": by, "reason": reason}  # fmt: skip
+        chosen = {
+            "type": "destination.chosen",
+            "incident_id": inc.incident_id,
+            "hospital_id": hospital_id,
+            "by": by,
+            "reason": reason,
+        }
         inbound = {"type": "patient.inbound", **self.inbound_view(inc, hospital_id)}
         then: list[Frame] = [(f"hospital:{hospital_id}", inbound, None)]
         if inc.unit_id is not None:  # the crew drives there: where, and why
             place = self.hospitals.hospital(hospital_id)
-            crew = {**chosen, "name": place.name_zh, "name_en": place.name_en,
-                    "address": place.address, "lat": place.lat, "lon": place.lon}  # fmt: skip
+            crew = {
+                **chosen,
+                "name": place.name_zh,
+                "name_en": place.name_en,
+                "address": place.address,
+                "lat": place.lat,
+                "lon": place.lon,
+            }
             then.append((f"unit:{inc.unit_id}", crew, None))
         if before is not None and before != hospital_id:
             diverted = self.diverted_message(inc.incident_id, before)
@@ -504,9 +519,19 @@ class DispatchService(Feeds, LiveInputs):
         rows = []
         for inc in self.engine.incidents.values():
             steps = {s: self.wall_of(t) for s, t in inc.timeline.items()}
-            rows.append(CockpitRow(inc.incident_id, steps[Step.CALL_RECEIVED], steps,
-                                   inc.priority, inc.complaint.value, inc.lat, inc.lon,
-                                   inc.call_radius95_m, inc.conflict))  # fmt: skip
+            rows.append(
+                CockpitRow(
+                    inc.incident_id,
+                    steps[Step.CALL_RECEIVED],
+                    steps,
+                    inc.priority,
+                    inc.complaint.value,
+                    inc.lat,
+                    inc.lon,
+                    inc.call_radius95_m,
+                    inc.conflict,
+                )
+            )
         return rows
 
     def routed_to(self, incident_id: str) -> str | None:
@@ -545,9 +570,12 @@ class DispatchService(Feeds, LiveInputs):
             raise UnknownHospital(f"no hospital {hospital_id}")
         now = self.now()
         status = HospitalStatus(
-            now, now + expires_in_s, frozenset(parse_capability(c) for c in diverted),
-            ed_occupancy, offload_wait_min,
-        )  # fmt: skip
+            now,
+            now + expires_in_s,
+            frozenset(parse_capability(c) for c in diverted),
+            ed_occupancy,
+            offload_wait_min,
+        )
         self.hospitals.update_status(hospital_id, status, now)
         view = self.hospital_status_view(hospital_id)
         self.hub.publish("console", {"type": "hospital.status", **view})
@@ -565,15 +593,23 @@ class DispatchService(Feeds, LiveInputs):
         options = nearest_aeds(self.aeds, inc.lat, inc.lon, now_local, k, max_walk_s)
         return [
             {
-                "aed_id": o.aed.id, "lat": o.aed.lat, "lon": o.aed.lon,
-                "distance_m": round(o.distance_m), "walk_s": round(o.walk_s),
-                "round_trip_s": round(o.round_trip_s), "state": o.state.value,
-                "directions": o.directions, "indoor": o.aed.indoor, "level": o.aed.level,
-                "location": o.aed.location, "description": o.aed.description,
-                "operator": o.aed.operator, "source": o.aed.source,
+                "aed_id": o.aed.id,
+                "lat": o.aed.lat,
+                "lon": o.aed.lon,
+                "distance_m": round(o.distance_m),
+                "walk_s": round(o.walk_s),
+                "round_trip_s": round(o.round_trip_s),
+                "state": o.state.value,
+                "directions": o.directions,
+                "indoor": o.aed.indoor,
+                "level": o.aed.level,
+                "location": o.aed.location,
+                "description": o.aed.description,
+                "operator": o.aed.operator,
+                "source": o.aed.source,
             }
             for o in options
-        ]  # fmt: skip
+        ]
 
     # --- who is asking --------------------------------------------------------------------------
     def identify(self, token: str) -> tuple[Role, str] | None:
@@ -601,8 +637,12 @@ class DispatchService(Feeds, LiveInputs):
         for d in decisions:
             out.append(("console", {"type": WIRE_TYPE[type(d)], **plain(d)}, None))
             if isinstance(d, ev.IncidentStepped):
-                step = {"type": "incident.stepped", "step": d.step.value,
-                        "name": d.step.name.lower(), "at_s": d.at_s}  # fmt: skip
+                step = {
+                    "type": "incident.stepped",
+                    "step": d.step.value,
+                    "name": d.step.name.lower(),
+                    "at_s": d.at_s,
+                }
                 out.append((f"call:{d.incident_id}", step, None))
                 if d.step in CALLER_DONE:  # the caller's socket ends with this frame
                     out.append((f"call:{d.incident_id}", None, None))
@@ -616,8 +656,12 @@ class DispatchService(Feeds, LiveInputs):
                     self._fused.pop(d.incident_id, None)
                     self._placed_by_dispatcher.discard(d.incident_id)
             elif isinstance(d, ev.OfferSent):
-                offer = {"type": "offer.sent", "devices": list(d.devices),
-                         **(self.job_of(d.unit_id) or {}), "by": d.by}  # fmt: skip
+                offer = {
+                    "type": "offer.sent",
+                    "devices": list(d.devices),
+                    **(self.job_of(d.unit_id) or {}),
+                    "by": d.by,
+                }
                 out.append((f"unit:{d.unit_id}", offer, None))
                 out.extend(self._approach_frames(d.incident_id))
             elif isinstance(d, ev.OfferEscalated):
@@ -626,13 +670,20 @@ class DispatchService(Feeds, LiveInputs):
             elif isinstance(d, ev.UnitChanged):
                 out.append((f"unit:{d.unit_id}", {"type": "unit.changed", **plain(d)}, None))
             elif isinstance(d, ev.HospitalAcked):
-                acked = {"type": "patient.acknowledged", "incident_id": d.incident_id,
-                         "after_s": round(d.after_s, 1)}  # fmt: skip
+                acked = {
+                    "type": "patient.acknowledged",
+                    "incident_id": d.incident_id,
+                    "after_s": round(d.after_s, 1),
+                }
                 out.append((f"hospital:{d.hospital_id}", acked, None))
         if isinstance(event, ev.IncidentTriaged):  # every console re-sorts its queue
-            triaged = {"type": "incident.triaged", "incident_id": event.incident_id,
-                       "priority": int(event.priority), "complaint": event.complaint.value,
-                       "determinant": event.determinant}  # fmt: skip
+            triaged = {
+                "type": "incident.triaged",
+                "incident_id": event.incident_id,
+                "priority": int(event.priority),
+                "complaint": event.complaint.value,
+                "determinant": event.determinant,
+            }
             out.insert(0, ("console", triaged, None))
         if isinstance(event, ev.IncidentTriaged | ev.PatientDescribed):
             out.extend(self._inbound_update(event.incident_id))
@@ -653,8 +704,9 @@ class DispatchService(Feeds, LiveInputs):
             aeds = self.nearby_aeds(incident_id, 3, 600.0)
         except (AedMapError, RoutingError):  # off the walking map: the dispatcher asks by HTTP
             return []
-        return [("console", {"type": "incident.aeds", "incident_id": incident_id, "aeds": aeds},
-                 None)]  # fmt: skip
+        return [
+            ("console", {"type": "incident.aeds", "incident_id": incident_id, "aeds": aeds}, None)
+        ]
 
     def _inbound_update(self, incident_id: IncidentId) -> list[Frame]:
         """The patient's notice again, when triage or the patient's description changed."""
@@ -676,11 +728,19 @@ class DispatchService(Feeds, LiveInputs):
             reason = "cancelled" if Step.CANCELLED in inc.timeline else "closed"
         else:
             return []
-        fhir = closed_bundle(self.stream_context(d.incident_id), incident_id=d.incident_id,
-                             hospital_id=inc.destination, at_s=time.time(),
-                             handed_over=reason == "handed_over")  # fmt: skip
-        closed = {"type": "patient.closed", "incident_id": d.incident_id, "reason": reason,
-                  "fhir": fhir}  # fmt: skip
+        fhir = closed_bundle(
+            self.stream_context(d.incident_id),
+            incident_id=d.incident_id,
+            hospital_id=inc.destination,
+            at_s=time.time(),
+            handed_over=reason == "handed_over",
+        )
+        closed = {
+            "type": "patient.closed",
+            "incident_id": d.incident_id,
+            "reason": reason,
+            "fhir": fhir,
+        }
         return [(f"hospital:{inc.destination}", closed, None)]
 
     def _emit(self, frames: Iterable[Frame]) -> None:
@@ -728,13 +788,24 @@ class DispatchService(Feeds, LiveInputs):
             return
         self._eta_sent[incident_id] = now
         fhir = eta_bundle(
-            self.stream_context(incident_id), incident_id=incident_id,
-            hospital_id=inc.destination, unit_id=unit.unit_id, at_s=time.time(), eta_s=eta_s,
-            lat=unit.lat, lon=unit.lon,
-        )  # fmt: skip
-        message = {"type": "patient.eta", "incident_id": incident_id, "unit_id": unit.unit_id,
-                   "eta_s": round(eta_s), "lat": unit.lat, "lon": unit.lon,
-                   "fhir": fhir}  # fmt: skip
+            self.stream_context(incident_id),
+            incident_id=incident_id,
+            hospital_id=inc.destination,
+            unit_id=unit.unit_id,
+            at_s=time.time(),
+            eta_s=eta_s,
+            lat=unit.lat,
+            lon=unit.lon,
+        )
+        message = {
+            "type": "patient.eta",
+            "incident_id": incident_id,
+            "unit_id": unit.unit_id,
+            "eta_s": round(eta_s),
+            "lat": unit.lat,
+            "lon": unit.lon,
+            "fhir": fhir,
+        }
         self.feed(f"hospital:{inc.destination}", message, lazy=True)
 
     def _approach_frames(self, incident_id: IncidentId) -> list[Frame]:

@@ -201,9 +201,12 @@ class Views:
         inc = self.engine.incident(IncidentId(incident_id))
         chosen = unit_id if unit_id is not None else inc.unit_id
         body: dict[str, Any] = {
-            "incident_id": inc.incident_id, "unit_id": chosen, "to": None,
-            "hospital_id": None, "route": None,
-        }  # fmt: skip
+            "incident_id": inc.incident_id,
+            "unit_id": chosen,
+            "to": None,
+            "hospital_id": None,
+            "route": None,
+        }
         if chosen is None:
             return body
         unit = self.engine.unit(UnitId(chosen))
@@ -290,12 +293,19 @@ class Views:
             eta_s = self.eta_to(self.engine.units[inc.unit_id], door)
         team = suggest_activation(inc.complaint.value, self.latest_vitals.get(inc.incident_id))
         fhir = inbound_bundle(
-            self.stream_context(inc.incident_id), incident_id=inc.incident_id,
-            hospital_id=hospital_id, unit_id=inc.unit_id, at_s=time.time(),
-            priority=int(inc.priority), complaint=inc.complaint.value, eta_s=eta_s,
-            age_band=inc.age_band, sex=inc.sex, activation_team=team.team.value,
+            self.stream_context(inc.incident_id),
+            incident_id=inc.incident_id,
+            hospital_id=hospital_id,
+            unit_id=inc.unit_id,
+            at_s=time.time(),
+            priority=int(inc.priority),
+            complaint=inc.complaint.value,
+            eta_s=eta_s,
+            age_band=inc.age_band,
+            sex=inc.sex,
+            activation_team=team.team.value,
             activation_reasons=team.reasons,
-        )  # fmt: skip
+        )
         return {
             "incident_id": inc.incident_id,
             "priority": int(inc.priority),
@@ -316,8 +326,12 @@ class Views:
 
     def diverted_message(self, incident_id: str, hospital_id: str) -> dict[str, Any]:
         """`patient.diverted` for the hospital the patient is no longer coming to."""
-        fhir = diverted_bundle(self.stream_context(incident_id), incident_id=incident_id,
-                               hospital_id=hospital_id, at_s=time.time())  # fmt: skip
+        fhir = diverted_bundle(
+            self.stream_context(incident_id),
+            incident_id=incident_id,
+            hospital_id=hospital_id,
+            at_s=time.time(),
+        )
         return {"type": "patient.diverted", "incident_id": incident_id, "fhir": fhir}
 
     def hospital_door(self, hospital_id: str) -> RoadPosition | None:
@@ -329,9 +343,10 @@ class Views:
         return [
             self.inbound_view(inc, hospital_id)
             for inc in self.engine.incidents.values()
-            if inc.destination == hospital_id and inc.open
+            if inc.destination == hospital_id
+            and inc.open
             and Step.TRANSFER_OF_CARE not in inc.timeline
-        ]  # fmt: skip
+        ]
 
     def hospital_snapshot(self, hospital_id: str) -> dict[str, Any]:
         return {

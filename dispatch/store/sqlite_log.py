@@ -105,9 +105,11 @@ class SqliteLog:
                     if feed:
                         db.executemany(
                             "INSERT INTO feed (feed, seq, at_s, body) VALUES (?, ?, ?, ?)",
-                            [(r.feed, r.seq, float(r.at_s), b)
-                             for r, b in zip(feed, feed_bodies, strict=True)],
-                        )  # fmt: skip
+                            [
+                                (r.feed, r.seq, float(r.at_s), b)
+                                for r, b in zip(feed, feed_bodies, strict=True)
+                            ],
+                        )
                     db.execute("COMMIT")
                 except BaseException:
                     if db.in_transaction:

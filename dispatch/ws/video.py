@@ -77,8 +77,12 @@ class VideoRelay:
         if now - self._last_at.get(unit_id, -1e9) < 1.0 / MAX_FPS:
             raise TooFast(f"at most {MAX_FPS:g} frames a second; this one was dropped")
         self._last_at[unit_id] = now
-        message = {"type": "video.frame", "unit_id": unit_id, "at_s": round(time.time(), 3),
-                   "jpeg": base64.b64encode(jpeg).decode("ascii")}  # fmt: skip
+        message = {
+            "type": "video.frame",
+            "unit_id": unit_id,
+            "at_s": round(time.time(), 3),
+            "jpeg": base64.b64encode(jpeg).decode("ascii"),
+        }
         self.svc.hub.publish(dispatch_topic(unit_id), message)
         hospital = self._routed.get(unit_id)
         if hospital is not None:
@@ -156,8 +160,12 @@ async def video_socket(
         return await conn.close(CLOSE_FORBIDDEN, "dispatchers and the receiving hospital")
     if UnitId(unit_id) not in svc.engine.units:
         return await conn.close(CLOSE_NOT_FOUND, "no such unit")
-    snapshot = {"type": "snapshot", "last_seq": svc.hub.last_seq(topic), "unit_id": unit_id,
-                "latest": relay.latest(unit_id)}  # fmt: skip
+    snapshot = {
+        "type": "snapshot",
+        "last_seq": svc.hub.last_seq(topic),
+        "unit_id": unit_id,
+        "latest": relay.latest(unit_id),
+    }
     await stream_topic(conn, svc, topic, None, lambda: snapshot)
 
 

@@ -51,8 +51,12 @@ async def relay_vitals(svc: DispatchService, unit_id: str, frame: dict[str, Any]
     seq, at_s = frame.get("seq"), frame.get("at_s")
     if not (isinstance(seq, int) and not isinstance(seq, bool) and 0 <= seq < 2**53):
         raise InvalidVitalsFrame(f"seq {seq!r} is not an integer >= 0")
-    if not (isinstance(at_s, int | float) and not isinstance(at_s, bool) and isfinite(at_s)
-            and 0 < at_s < LATEST_AT_S):  # fmt: skip
+    if not (
+        isinstance(at_s, int | float)
+        and not isinstance(at_s, bool)
+        and isfinite(at_s)
+        and 0 < at_s < LATEST_AT_S
+    ):
         raise InvalidVitalsFrame(f"at_s {at_s!r} is not a Unix time in seconds")
     sent = svc.vitals_seq.setdefault(inc.incident_id, {})
     if seq <= sent.get(unit_id, -1):  # a retry of a second already logged: not twice
@@ -67,8 +71,13 @@ async def relay_vitals(svc: DispatchService, unit_id: str, frame: dict[str, Any]
         raise InvalidVitalsFrame(str(exc)) from None
     except (TypeError, ValueError, OverflowError) as exc:  # a value no check foresaw: theirs
         raise InvalidVitalsFrame(f"unreadable vitals: {type(exc).__name__}") from None
-    message = {"type": "vitals", "incident_id": inc.incident_id, "unit_id": unit_id,
-               "sample_seq": seq, "bundle": bundle}  # fmt: skip
+    message = {
+        "type": "vitals",
+        "incident_id": inc.incident_id,
+        "unit_id": unit_id,
+        "sample_seq": seq,
+        "bundle": bundle,
+    }
     topic = f"hospital:{inc.destination}"
     durable = svc.feed(topic, message)
     sent[unit_id] = seq

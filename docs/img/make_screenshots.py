@@ -63,9 +63,15 @@ def city_clock(speed: float) -> Any:
     def open_service(settings: Settings, hub: Hub) -> DispatchService:
         router, locator = build_world(settings.network)
         started = time.monotonic()
-        return DispatchService(settings, open_log(settings.store_url), hub, router, locator,
-                               TokenBook.open(settings.tokens_file),
-                               clock=lambda: (time.monotonic() - started) * speed)  # fmt: skip
+        return DispatchService(
+            settings,
+            open_log(settings.store_url),
+            hub,
+            router,
+            locator,
+            TokenBook.open(settings.tokens_file),
+            clock=lambda: (time.monotonic() - started) * speed,
+        )
 
     return open_service
 
@@ -93,13 +99,16 @@ def local(unix_s: float) -> str:
 def shoot(http: str, token: str, since_s: float, until_s: float, out: Path) -> None:
     """The cockpit for [since, until), with a unit's video open, as a full-page PNG."""
     jobs = httpx.get(f"{http}/api/v1/incidents", headers={"Authorization": f"Bearer {token}"})
-    busy = sorted((v for v in jobs.json() if v["unit_id"] and v["step"] in ON_A_JOB),
-                  key=lambda v: ON_A_JOB.index(v["step"]))  # fmt: skip
+    busy = sorted(
+        (v for v in jobs.json() if v["unit_id"] and v["step"] in ON_A_JOB),
+        key=lambda v: ON_A_JOB.index(v["step"]),
+    )
     chromium = os.environ.get("JIJIU_CHROMIUM") or shutil.which("chromium")
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
-        context = browser.new_context(viewport={"width": 1400, "height": 1100},
-                                      timezone_id=ZONE.key)  # fmt: skip
+        context = browser.new_context(
+            viewport={"width": 1400, "height": 1100}, timezone_id=ZONE.key
+        )
         page = context.new_page()
         page.goto(f"{http}/cockpit#token={token}")
         page.select_option("#period", "custom")
@@ -123,9 +132,14 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     params = LiveParams(speed=30.0, calls_per_day=500.0, start_hour=10.0, seed=1)
     with tempfile.TemporaryDirectory() as tmp:
-        settings = Settings(network="hangzhou", store_url=f"sqlite:///{tmp}/events.db",
-                            tokens_file=Path(tmp) / "tokens.json", port=0, ws_port=0,
-                            seed_fleet=40)  # fmt: skip
+        settings = Settings(
+            network="hangzhou",
+            store_url=f"sqlite:///{tmp}/events.db",
+            tokens_file=Path(tmp) / "tokens.json",
+            port=0,
+            ws_port=0,
+            seed_fleet=40,
+        )
         started_s = time.time()
         server, thread, http, ws = serve(settings, params.speed)
         tokens = json.loads(settings.tokens_file.read_text())

@@ -71,7 +71,7 @@ def _parser() -> argparse.ArgumentParser:
     ap.add_argument("--plot", type=Path, default=None, help="write the PNGs into this folder")
     ap.add_argument("--csv", type=Path, default=None, help="write per-run figures to this CSV")
     ap.add_argument("--digest", action="store_true", help="print each run's result digest")
-    return ap  # fmt: skip
+    return ap
 
 
 def main(argv: Sequence[str] | None = None) -> int:

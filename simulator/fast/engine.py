@@ -89,8 +89,9 @@ class Kind(IntEnum):
     BASE = 11
 
 
-UNIT_BOUND = frozenset({Kind.ACK, Kind.ROLL, Kind.ARRIVE, Kind.LEAVE, Kind.AT_HOSPITAL,
-                        Kind.FREE, Kind.BASE})  # fmt: skip
+UNIT_BOUND = frozenset(
+    {Kind.ACK, Kind.ROLL, Kind.ARRIVE, Kind.LEAVE, Kind.AT_HOSPITAL, Kind.FREE, Kind.BASE}
+)
 IDLE = frozenset({UnitStatus.AVAILABLE_AT_STATION, UnitStatus.AVAILABLE_ON_ROAD})
 
 
@@ -268,11 +269,13 @@ class FastSim:
             return
         w = self.world
         pos = self.engine.incidents[c.incident_id].position
-        eta = from_positions(w.net, self.table().to_hospital_s, np.array([pos.edge]),
-                             np.array([pos.fraction]))[:, 0]  # fmt: skip
+        eta = from_positions(
+            w.net, self.table().to_hospital_s, np.array([pos.edge]), np.array([pos.fraction])
+        )[:, 0]
         travel = {hid: float(t) for hid, t in zip(w.hospital_ids, eta, strict=True)}
-        best = rank_destinations(w.registry, travel, c.complaint.value, int(c.priority),
-                                 self.now_s)[0]  # fmt: skip
+        best = rank_destinations(
+            w.registry, travel, c.complaint.value, int(c.priority), self.now_s
+        )[0]
         self.hospital[i] = best.hospital_id
         self._send(ev.DestinationChosen(c.incident_id, best.hospital_id, by="auto"))
         self._send(ev.UnitStatusReported(uid, UnitStatus.TRANSPORTING))
@@ -286,8 +289,9 @@ class FastSim:
         if not self.waiting:
             return
         self._report_moving()
-        for i in sorted(self.waiting, key=lambda k: (self.calls[k].priority,
-                                                     self.calls[k].at_s, k)):  # fmt: skip
+        for i in sorted(
+            self.waiting, key=lambda k: (self.calls[k].priority, self.calls[k].at_s, k)
+        ):
             pick = self.policy.choose(self, i)
             if pick is not None:
                 self._assign(i, pick.unit, pick.drive_s)
@@ -298,8 +302,9 @@ class FastSim:
         for u, trip in enumerate(self.trip):
             node = trip.node_at(self.now_s) if trip else None
             if node is not None:
-                self._send(ev.UnitPositionReported(self.ids[u], float(ll[node, 1]),
-                                                   float(ll[node, 0])))  # fmt: skip
+                self._send(
+                    ev.UnitPositionReported(self.ids[u], float(ll[node, 1]), float(ll[node, 0]))
+                )
         self.engine.refresh_positions()
 
     def _assign(self, i: int, u: int, drive_s: float) -> None:
@@ -333,8 +338,9 @@ class FastSim:
         self.engine.refresh_positions()
         s = self.policy.station_for(self, u)
         here = self.engine.units[self.ids[u]].position
-        trip = plan_trip(self.world.router, here, self.world.station_pos[s], s, self.now_s,
-                         self.last_noise[u])  # fmt: skip
+        trip = plan_trip(
+            self.world.router, here, self.world.station_pos[s], s, self.now_s, self.last_noise[u]
+        )
         self.trip[u] = trip
         self._push(trip.end_s, Kind.BASE, -1, u, self.gen[u])
 
@@ -343,8 +349,12 @@ class FastSim:
         idle = [u for u in range(len(self.ids)) if self.job[u] < 0]
         times = self._times_now(idle, at_s) if idle else None
         w = self.world
-        self.observer.sample(len(self.ids) - len(idle), times, w.params.map_threshold_s,
-                             w.zones.weights(hour_of(at_s)))  # fmt: skip
+        self.observer.sample(
+            len(self.ids) - len(idle),
+            times,
+            w.params.map_threshold_s,
+            w.zones.weights(hour_of(at_s)),
+        )
 
     def _times_now(self, units: list[int], at_s: float) -> F64:
         """(zones, units) from where each idle unit is at at_s (moving ones: last node)."""
@@ -357,8 +367,9 @@ class FastSim:
                 cols.append(table[:, node])
             else:
                 pos = self.engine.units[self.ids[u]].position
-                cols.append(from_positions(net, table, np.array([pos.edge]),
-                                           np.array([pos.fraction]))[:, 0])  # fmt: skip
+                cols.append(
+                    from_positions(net, table, np.array([pos.edge]), np.array([pos.fraction]))[:, 0]
+                )
         out: F64 = np.stack(cols, axis=1).astype(np.float64)
         return out
 
@@ -371,11 +382,27 @@ class FastSim:
             if not 0.0 <= c.at_s < h:
                 continue
             u = self.unit_of[i]
-            records.append(Record(
-                c.incident_id, c.at_s, c.priority, c.complaint, c.zone,
-                self.ids[u] if u >= 0 else None,
-                fleet[u].capability is Capability.ALS if u >= 0 else None,
-                self.assigned_at[i], self.on_scene_at[i], self.hospital[i],
-            ))  # fmt: skip
-        return RunResult(self.policy.name, self.seed, h, len(fleet), tuple(records),
-                         obs.busy_s.copy(), *obs.series(), obs.zone_covered_s.copy())  # fmt: skip
+            records.append(
+                Record(
+                    c.incident_id,
+                    c.at_s,
+                    c.priority,
+                    c.complaint,
+                    c.zone,
+                    self.ids[u] if u >= 0 else None,
+                    fleet[u].capability is Capability.ALS if u >= 0 else None,
+                    self.assigned_at[i],
+                    self.on_scene_at[i],
+                    self.hospital[i],
+                )
+            )
+        return RunResult(
+            self.policy.name,
+            self.seed,
+            h,
+            len(fleet),
+            tuple(records),
+            obs.busy_s.copy(),
+            *obs.series(),
+            obs.zone_covered_s.copy(),
+        )

@@ -78,10 +78,23 @@ class RunResult:
         def ms(v: float) -> int | None:
             return None if math.isnan(v) else round(v * 1000)
 
-        rows = [[r.incident_id, ms(r.at_s), int(r.priority), r.unit_id, ms(r.assigned_at_s),
-                 ms(r.on_scene_at_s), r.hospital_id] for r in self.records]  # fmt: skip
-        body = {"records": rows, "busy_ms": [ms(float(b)) for b in self.busy_s],
-                "covered": [round(float(c), 9) for c in self.covered_demand]}  # fmt: skip
+        rows = [
+            [
+                r.incident_id,
+                ms(r.at_s),
+                int(r.priority),
+                r.unit_id,
+                ms(r.assigned_at_s),
+                ms(r.on_scene_at_s),
+                r.hospital_id,
+            ]
+            for r in self.records
+        ]
+        body = {
+            "records": rows,
+            "busy_ms": [ms(float(b)) for b in self.busy_s],
+            "covered": [round(float(c), 9) for c in self.covered_demand],
+        }
         text = json.dumps(body, separators=(",", ":"), sort_keys=True)
         return hashlib.sha256(text.encode()).hexdigest()
 

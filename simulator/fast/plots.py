@@ -47,8 +47,14 @@ def response_times(runs: dict[str, list[RunResult]], path: Path, title: str) -> 
     fig, axes = plt.subplots(1, 2, figsize=(12, 4.8), dpi=110, sharey=True)
     for ax, only_p1 in zip(axes, (False, True), strict=True):
         for name, rs in runs.items():
-            t = np.array([r.response_s for run in rs for r in run.records
-                          if not only_p1 or r.priority is Priority.P1])  # fmt: skip
+            t = np.array(
+                [
+                    r.response_s
+                    for run in rs
+                    for r in run.records
+                    if not only_p1 or r.priority is Priority.P1
+                ]
+            )
             t = np.sort(np.where(np.isfinite(t), t, np.inf)) / 60.0
             if t.size:
                 ax.step(t, np.arange(1, t.size + 1) / t.size, where="post", label=name)
@@ -73,14 +79,23 @@ def coverage_map(runs: dict[str, list[RunResult]], world: World, path: Path, tit
     minutes = world.params.map_threshold_s / 60
     n = len(runs)
     fig, axes = plt.subplots(1, n, figsize=(5.2 * n, 4.6), dpi=110, squeeze=False)
-    shares = {k: np.mean([r.zone_covered_s / r.horizon_s for r in rs], axis=0)
-              for k, rs in runs.items()}  # fmt: skip
+    shares = {
+        k: np.mean([r.zone_covered_s / r.horizon_s for r in rs], axis=0) for k, rs in runs.items()
+    }
     low = min(float(np.quantile(v, 0.05)) for v in shares.values())
     vmin = max(0.0, min(0.9, np.floor(low * 20) / 20))  # 5 % steps; most zones in colour
     scatter = None
     for ax, (name, rs) in zip(axes[0], runs.items(), strict=True):
-        scatter = ax.scatter(zones.lonlat[:, 0], zones.lonlat[:, 1], c=shares[name], vmin=vmin,
-                             vmax=1, cmap="RdYlGn", marker="s", s=38)  # fmt: skip
+        scatter = ax.scatter(
+            zones.lonlat[:, 0],
+            zones.lonlat[:, 1],
+            c=shares[name],
+            vmin=vmin,
+            vmax=1,
+            cmap="RdYlGn",
+            marker="s",
+            s=38,
+        )
         lon = [s.lon for s in world.stations]
         lat = [s.lat for s in world.stations]
         ax.plot(lon, lat, "k^", ms=5, label="station")
@@ -89,8 +104,12 @@ def coverage_map(runs: dict[str, list[RunResult]], world: World, path: Path, tit
         ax.set_aspect(1 / np.cos(np.radians(float(zones.lonlat[:, 1].mean()))))
         ax.tick_params(labelsize=7)
     if scatter is not None:
-        fig.colorbar(scatter, ax=axes[0].tolist(), shrink=0.8,
-                     label=f"share of time an idle unit is ≤ {minutes:g} min away")  # fmt: skip
+        fig.colorbar(
+            scatter,
+            ax=axes[0].tolist(),
+            shrink=0.8,
+            label=f"share of time an idle unit is ≤ {minutes:g} min away",
+        )
     axes[0][0].legend(loc="lower left", fontsize=7)
     fig.suptitle(f"Coverage by an idle unit within {minutes:g} min — {title}", fontsize=10)
     fig.savefig(path, bbox_inches="tight")

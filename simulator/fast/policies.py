@@ -192,16 +192,18 @@ class CoverageAware:
             counts = (view.coverage_times(others) <= self.cover_s).sum(axis=1).astype(np.float64)
         gain = gain_of_adding(view.zone_weights(), counts, at_station, self.busy_q)
         drive = _drive_to_stations(view, u, table)
-        order = sorted(range(gain.shape[0]), key=lambda s: (-round(float(gain[s]), 12),
-                                                            float(drive[s]), s))  # fmt: skip
+        order = sorted(
+            range(gain.shape[0]), key=lambda s: (-round(float(gain[s]), 12), float(drive[s]), s)
+        )
         return order[0]
 
 
 def _drive_to_stations(view: RunView, u: int, table: ReachTable) -> F64:
     """Driving seconds from unit u's position to each station."""
     pos = view.engine.units[view.unit_id(u)].position
-    times = from_positions(view.world.net, table.to_station_s, np.array([pos.edge]),
-                           np.array([pos.fraction]))  # fmt: skip
+    times = from_positions(
+        view.world.net, table.to_station_s, np.array([pos.edge]), np.array([pos.fraction])
+    )
     out: F64 = times[:, 0].astype(np.float64)
     return out
 

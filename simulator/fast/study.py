@@ -38,8 +38,7 @@ class CallSource:
     def calls(self, world: World, seed: int, run: RunParams) -> list[CallSpec]:
         start, end = -run.warmup_s, run.horizon_s
         if self.kind == "replay":
-            return replay_calls(self.log, world.zones, world.net, seed, start, end,
-                                self.first_day)  # fmt: skip
+            return replay_calls(self.log, world.zones, world.net, seed, start, end, self.first_day)
         p = world.params
         return generate_calls(world.zones, world.net, p.rhythm, p.demand, seed, start, end)
 

@@ -70,8 +70,9 @@ async def run_callers(
     day = int(ctx.city_s() // DAY_S)
     while placed < max_calls and not ctx.stop.is_set():
         start_s, end_s = max(ctx.city_s(), day * DAY_S), (day + 1) * DAY_S
-        specs = generate_calls(zones, net, rhythm, DemandParams(calls_per_day),
-                               seed * 1000 + day, start_s, end_s)  # fmt: skip
+        specs = generate_calls(
+            zones, net, rhythm, DemandParams(calls_per_day), seed * 1000 + day, start_s, end_s
+        )
         for spec in specs:
             if placed >= max_calls or not await ctx.pause_city(spec.at_s - ctx.city_s()):
                 break
@@ -101,9 +102,13 @@ async def place_call(ctx: LiveContext, spec: CallSpec, rng: np.random.Generator,
         "phone": f"+86139{n:08d}",
         "consent_location": True,
         "complaint": complaint,
-        "fix": {"lat": round(fix_lat, 6), "lon": round(fix_lon, 6), "accuracy_m": accuracy_m,
-                "source": "gnss"},
-    }  # fmt: skip
+        "fix": {
+            "lat": round(fix_lat, 6),
+            "lon": round(fix_lon, 6),
+            "accuracy_m": accuracy_m,
+            "source": "gnss",
+        },
+    }
     record.at["posted"] = ctx.wall()
     r = await ctx.api("POST", "/api/v1/calls", body=body, headers={"Idempotency-Key": key})
     if r is None:

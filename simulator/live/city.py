@@ -94,9 +94,16 @@ class LiveResult:
     hospitals: int
 
     def render(self, server_error_logs: int | None = None) -> str:
-        return render(self.records, self.tally, self.check, wall_s=self.wall_s,
-                      speed=self.speed, units=self.units, hospitals=self.hospitals,
-                      server_error_logs=server_error_logs)  # fmt: skip
+        return render(
+            self.records,
+            self.tally,
+            self.check,
+            wall_s=self.wall_s,
+            speed=self.speed,
+            units=self.units,
+            hospitals=self.hospitals,
+            server_error_logs=server_error_logs,
+        )
 
 
 def status_line(ctx: LiveContext) -> str:
@@ -158,9 +165,16 @@ async def run_live(
         ctx.t0 = time.monotonic()  # city time starts with everyone connected
         crews = [ctx.spawn(t.run(), "tablet") for t in tablets]
         zones = build_zones(router.net)
-        calling = run_callers(ctx, router.net, zones, params.rhythm, params.calls_per_day,
-                              params.seed, params.max_calls,
-                              params.max_calls_in_flight)  # fmt: skip
+        calling = run_callers(
+            ctx,
+            router.net,
+            zones,
+            params.rhythm,
+            params.calls_per_day,
+            params.seed,
+            params.max_calls,
+            params.max_calls_in_flight,
+        )
         callers = ctx.spawn(calling, "caller")
         if params.traffic:
             model = TrafficModel(router.net, params.rhythm, params.seed)
@@ -179,8 +193,15 @@ async def run_live(
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         await ctx.close()
-    return LiveResult(tuple(ctx.records), _with_console_latency(ctx), check, wall_s,
-                      params.speed, len(tablets), len(hospitals))  # fmt: skip
+    return LiveResult(
+        tuple(ctx.records),
+        _with_console_latency(ctx),
+        check,
+        wall_s,
+        params.speed,
+        len(tablets),
+        len(hospitals),
+    )
 
 
 async def _watch(
@@ -222,8 +243,10 @@ async def read_back(ctx: LiveContext) -> Check:
         assert rec.phase is not None
         unit_ok = rec.phase == "created" or view["unit_id"] in (rec.unit_id, None)
         if step not in SERVER_STEPS[rec.phase] or not unit_ok:
-            mismatches.append(f"{rec.incident_id}: simulator {rec.phase} ({rec.unit_id}), "
-                              f"server {step} ({view['unit_id']})")  # fmt: skip
+            mismatches.append(
+                f"{rec.incident_id}: simulator {rec.phase} ({rec.unit_id}), "
+                f"server {step} ({view['unit_id']})"
+            )
     return Check(len(created), tuple(mismatches))
 
 

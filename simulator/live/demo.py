@@ -65,7 +65,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--port", type=int, default=8000, help="HTTP port (another if busy)")
     parser.add_argument("--ws-port", type=int, default=8001, help="websocket port (same)")
-    return parser  # fmt: skip
+    return parser
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -78,21 +78,33 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--units must be in 1..1000")
     try:
         duration_s = args.minutes * 60 if args.minutes else None
-        params = LiveParams(speed=args.speed, calls_per_day=args.calls_per_day,
-                            start_hour=args.start_hour, seed=args.seed,
-                            duration_s=duration_s)  # fmt: skip
+        params = LiveParams(
+            speed=args.speed,
+            calls_per_day=args.calls_per_day,
+            start_hour=args.start_hour,
+            seed=args.seed,
+            duration_s=duration_s,
+        )
     except ValueError as exc:
         parser.error(str(exc))
     folder: Path = args.dir.resolve()
     folder.mkdir(parents=True, exist_ok=True)
     for name in RUN_FILES:  # a fresh city every run: the old log would replay old incidents
         (folder / name).unlink(missing_ok=True)
-    settings = Settings(network=args.network, store_url=f"sqlite:///{folder / 'events.db'}",
-                        tokens_file=folder / "tokens.json", host=LOOPBACK,
-                        port=port_or_any(args.port), ws_port=port_or_any(args.ws_port),
-                        seed_fleet=args.units)  # fmt: skip
-    print(f"loading the {args.network} network and starting jijiu (a first run compiles the "
-          "network and its kernels: up to a minute) ...", flush=True)  # fmt: skip
+    settings = Settings(
+        network=args.network,
+        store_url=f"sqlite:///{folder / 'events.db'}",
+        tokens_file=folder / "tokens.json",
+        host=LOOPBACK,
+        port=port_or_any(args.port),
+        ws_port=port_or_any(args.ws_port),
+        seed_fleet=args.units,
+    )
+    print(
+        f"loading the {args.network} network and starting jijiu (a first run compiles the "
+        "network and its kernels: up to a minute) ...",
+        flush=True,
+    )
     server = LocalServer(settings, folder / "server.log")
     try:
         server.start()
@@ -127,9 +139,12 @@ async def _run(
 
 
 def _print_where(
-    server: LocalServer, settings: Settings, folder: Path, args: argparse.Namespace,
+    server: LocalServer,
+    settings: Settings,
+    folder: Path,
+    args: argparse.Namespace,
     params: LiveParams,
-) -> None:  # fmt: skip
+) -> None:
     hospitals = server.tokens.get("hospitals", {})
     shown = SHOWN_HOSPITAL if SHOWN_HOSPITAL in hospitals else next(iter(hospitals), "")
     length = f"for {args.minutes:g} min" if args.minutes else "until Ctrl-C"

@@ -129,8 +129,9 @@ class Dispatcher:
                 continue
             self._claimed.add(unit_id)
             record.at["assign_posted"] = self.ctx.wall()
-            r = await self.ctx.api("POST", f"{path}/assignment", self.token,
-                                   {"unit_id": unit_id}, expected=(409,))  # fmt: skip
+            r = await self.ctx.api(
+                "POST", f"{path}/assignment", self.token, {"unit_id": unit_id}, expected=(409,)
+            )
             if r is None:
                 self._claimed.discard(unit_id)
                 return

@@ -59,8 +59,12 @@ class Link:
         opened = 0
         while not self._closing:
             try:
-                ws = await connect(self._url(), open_timeout=OPEN_TIMEOUT_S,
-                                   max_size=MAX_FRAME_BYTES, close_timeout=1)  # fmt: skip
+                ws = await connect(
+                    self._url(),
+                    open_timeout=OPEN_TIMEOUT_S,
+                    max_size=MAX_FRAME_BYTES,
+                    close_timeout=1,
+                )
             except (OSError, TimeoutError, InvalidHandshake, InvalidURI) as exc:
                 self._tally.error(f"{self.kind} could not connect ({type(exc).__name__})")
                 ws = None

@@ -84,8 +84,15 @@ class LocalServer:
         self._log_to_file()
         self.errors.attach()
         app = create_app(self.settings)
-        config = uvicorn.Config(app, host=LOOPBACK, port=self.settings.port, log_config=None,
-                                access_log=False, lifespan="on", ws="none")  # fmt: skip
+        config = uvicorn.Config(
+            app,
+            host=LOOPBACK,
+            port=self.settings.port,
+            log_config=None,
+            access_log=False,
+            lifespan="on",
+            ws="none",
+        )
         server = self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=server.run, name="jijiu-server", daemon=True)
         self._thread.start()

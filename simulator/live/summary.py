@@ -21,8 +21,17 @@ from simulator.world.calls import CallSpec
 #: created (located/triaged), assigned (unit notified), acknowledged, en_route, on_scene,
 #: transporting (left scene), at_hospital (at destination), handed_over (transfer of care),
 #: back_in_service (closed).
-PHASES = ("created", "assigned", "acknowledged", "en_route", "on_scene", "transporting",
-          "at_hospital", "handed_over", "back_in_service")  # fmt: skip
+PHASES = (
+    "created",
+    "assigned",
+    "acknowledged",
+    "en_route",
+    "on_scene",
+    "transporting",
+    "at_hospital",
+    "handed_over",
+    "back_in_service",
+)
 #: Which server steps (`dispatch.core.model.Step` names) agree with each phase.
 SERVER_STEPS = {
     "created": {"located", "triaged"},
@@ -158,16 +167,18 @@ def render(
     lines += ["", f"{'step (city time, m:ss)':<{W}} {'n':>5} {'p50':>7} {'p90':>7} {'max':>7}"]
     for label, values in city_intervals(records, speed).items():
         p50, p90, top = percentiles(values, (50, 90, 100))
-        lines.append(f"{label:<{W}} {len(values):>5} {_clock(p50):>7} {_clock(p90):>7} "
-                     f"{_clock(top):>7}")  # fmt: skip
+        lines.append(
+            f"{label:<{W}} {len(values):>5} {_clock(p50):>7} {_clock(p90):>7} {_clock(top):>7}"
+        )
     lines += [
         "",
         f"{'latency (real, ms)':<{W}} {'n':>5} {'p50':>7} {'p95':>7} {'p99':>7} {'max':>7}",
     ]
     for kind, values in sorted(tally.latency_s.items()):
         p50, p95, p99, top = percentiles(values, (50, 95, 99, 100))
-        lines.append(f"{kind:<{W}} {len(values):>5} {_ms(p50):>7} {_ms(p95):>7} {_ms(p99):>7} "
-                     f"{_ms(top):>7}")  # fmt: skip
+        lines.append(
+            f"{kind:<{W}} {len(values):>5} {_ms(p50):>7} {_ms(p95):>7} {_ms(p99):>7} {_ms(top):>7}"
+        )
     c = tally.counts
     lines += [
         "",
@@ -176,8 +187,16 @@ def render(
         f"received ({c['vitals_mitbih']} with the MIT-BIH samples sent); "
         f"{c['handovers']} handovers",
     ]
-    shown_counts = {"calls_created", "notices", "hospital_acks", "vitals_sent", "vitals_accepted",
-                    "vitals_received", "vitals_mitbih", "handovers"}  # fmt: skip
+    shown_counts = {
+        "calls_created",
+        "notices",
+        "hospital_acks",
+        "vitals_sent",
+        "vitals_accepted",
+        "vitals_received",
+        "vitals_mitbih",
+        "handovers",
+    }
     rest = ", ".join(f"{k} {v}" for k, v in sorted(c.items()) if k not in shown_counts and v)
     if rest:
         lines.append(f"also       {rest}")

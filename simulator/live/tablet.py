@@ -284,13 +284,23 @@ def by_hand(offer: Frame, city_s: float, rng: np.random.Generator) -> CallRecord
     complaint = str(offer.get("complaint") or "other")
     place = offer["place"]
     spec = CallSpec(
-        incident_id=IncidentId(offer["incident_id"]), at_s=city_s, lat=float(place["lat"]),
-        lon=float(place["lon"]), zone=-1, complaint=Complaint(complaint),
-        priority=Priority(int(offer.get("priority") or 2)), triage_s=0.0,
-        turnout_station_s=TURNOUT_AT_STATION.median_s, turnout_road_s=TURNOUT_ON_ROAD.median_s,
-        drive_noise=1.0, on_scene_s=ON_SCENE_TREATED.median_s, transport=False,
-        transport_noise=1.0, at_hospital_s=AT_HOSPITAL.median_s, return_noise=1.0,
-    )  # fmt: skip
+        incident_id=IncidentId(offer["incident_id"]),
+        at_s=city_s,
+        lat=float(place["lat"]),
+        lon=float(place["lon"]),
+        zone=-1,
+        complaint=Complaint(complaint),
+        priority=Priority(int(offer.get("priority") or 2)),
+        triage_s=0.0,
+        turnout_station_s=TURNOUT_AT_STATION.median_s,
+        turnout_road_s=TURNOUT_ON_ROAD.median_s,
+        drive_noise=1.0,
+        on_scene_s=ON_SCENE_TREATED.median_s,
+        transport=False,
+        transport_noise=1.0,
+        at_hospital_s=AT_HOSPITAL.median_s,
+        return_noise=1.0,
+    )
     age_band, sex = draw_patient(rng, complaint)
     record = CallRecord("by hand", complaint, int(spec.priority), spec, age_band=age_band, sex=sex)
     record.incident_id = offer["incident_id"]

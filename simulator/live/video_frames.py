@@ -46,12 +46,14 @@ class Camera:
         draw.rectangle((x, HEIGHT - 22, min(x + 24, WIDTH), HEIGHT - 6), fill=_BAR)
         draw.text((12, 10), f"{self.unit_id}  in-vehicle camera", font=self._font, fill=_TEXT)
         draw.text((12, 36), incident_id or "no job", font=self._small, fill=_DIM)
-        draw.text((12, 70), f"city  {_clock(city_s % 86_400, tenths=False)}", font=self._font,
-                  fill=_TEXT)  # fmt: skip
+        draw.text(
+            (12, 70), f"city  {_clock(city_s % 86_400, tenths=False)}", font=self._font, fill=_TEXT
+        )
         wall = time.gmtime(at_s)
         wall_s = wall.tm_hour * 3600 + wall.tm_min * 60 + wall.tm_sec + at_s % 1.0
-        draw.text((12, 100), f"wall  {_clock(wall_s, tenths=True)} UTC", font=self._font,
-                  fill=_TEXT)  # fmt: skip
+        draw.text(
+            (12, 100), f"wall  {_clock(wall_s, tenths=True)} UTC", font=self._font, fill=_TEXT
+        )
         draw.text((12, 132), f"frame {self.taken}  SIMULATED", font=self._small, fill=_DIM)
         out = io.BytesIO()
         image.save(out, format="JPEG", quality=QUALITY)

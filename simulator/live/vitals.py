@@ -108,10 +108,20 @@ class Monitor:
         """The tablet's `vitals` frame for second `seq` (per unit), sampled at Unix `at_s`."""
         ecg = mitbih_uv()
         start = (self.ecg_offset + seq * ECG_RATE_HZ) % (len(ecg) - ECG_RATE_HZ)
-        chunk = {"seq": seq, "at_s": at_s, "lead": LEAD, "rate_hz": ECG_RATE_HZ,
-                 "samples_uv": list(ecg[start : start + ECG_RATE_HZ])}  # fmt: skip
-        return {"type": "vitals", "seq": seq, "at_s": at_s, "numerics": self.numerics(),
-                "ecg": [chunk]}  # fmt: skip
+        chunk = {
+            "seq": seq,
+            "at_s": at_s,
+            "lead": LEAD,
+            "rate_hz": ECG_RATE_HZ,
+            "samples_uv": list(ecg[start : start + ECG_RATE_HZ]),
+        }
+        return {
+            "type": "vitals",
+            "seq": seq,
+            "at_s": at_s,
+            "numerics": self.numerics(),
+            "ecg": [chunk],
+        }
 
 
 def fingerprint(frame: Mapping[str, Any]) -> tuple[int, ...]:

@@ -85,8 +85,15 @@ async def _units(
         senders.append(asyncio.create_task(report(c, lat, lon, float(phase))))
     with suppress(TimeoutError):
         while (await recv_cmd(conn, deadline_s))[0] != "stop":
-            conn.send(("sent", counts["sent"], counts["failed"], counts["error_frames"],
-                       time.process_time()))  # fmt: skip
+            conn.send(
+                (
+                    "sent",
+                    counts["sent"],
+                    counts["failed"],
+                    counts["error_frames"],
+                    time.process_time(),
+                )
+            )
     stop.set()
     for task in senders:
         task.cancel()
@@ -159,9 +166,16 @@ async def _consoles(
                 for i in iids
             ):
                 await asyncio.sleep(0.05)
-            conn.send(("seen", {i: received.get(i, []) for i in iids},
-                       {i: recommended.get(i, []) for i in iids}, counts["frames"],
-                       counts["drops"], time.process_time()))  # fmt: skip
+            conn.send(
+                (
+                    "seen",
+                    {i: received.get(i, []) for i in iids},
+                    {i: recommended.get(i, []) for i in iids},
+                    counts["frames"],
+                    counts["drops"],
+                    time.process_time(),
+                )
+            )
             received.clear()  # frames of incidents not asked for are of a past step
             recommended.clear()
             for mine in firsts:

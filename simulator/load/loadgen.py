@@ -186,8 +186,11 @@ class HttpConn(asyncio.Protocol):
             return
         head = bytes(buf[:end]).lower()
         at = head.find(b"content-length:")
-        length = int(head[at + 15 : head.find(b"\r\n", at) if head.find(b"\r\n", at) > 0
-                          else len(head)]) if at >= 0 else 0  # fmt: skip
+        length = (
+            int(head[at + 15 : head.find(b"\r\n", at) if head.find(b"\r\n", at) > 0 else len(head)])
+            if at >= 0
+            else 0
+        )
         if len(buf) < end + 4 + length:
             return
         status = int(head[9:12])
@@ -225,8 +228,10 @@ class HttpPool:
         extra = "".join(f"{k}: {v}\r\n" for k, v in (headers or {}).items())
         typ = "Content-Type: application/json\r\n" if body else ""
         host = netloc(self.host, self.port)
-        raw = (f"{method} {path} HTTP/1.1\r\nHost: {host}\r\n{typ}{extra}"
-               f"Content-Length: {len(body)}\r\n\r\n").encode() + body  # fmt: skip
+        raw = (
+            f"{method} {path} HTTP/1.1\r\nHost: {host}\r\n{typ}{extra}"
+            f"Content-Length: {len(body)}\r\n\r\n"
+        ).encode() + body
         t0 = time.monotonic()
         status, answer, t1 = await asyncio.wait_for(conn.request(raw), 15.0)
         self.idle.append(conn)
@@ -291,10 +296,12 @@ class Consoles:
     async def open(self, n: int, timeout: float = 60.0) -> int:
         """Connect n consoles; how many connected."""
         opened = await asyncio.gather(
-            *(open_raw(self.port, self._path(i), self._reader(i), timeout, self.host)
-              for i in range(n)),
+            *(
+                open_raw(self.port, self._path(i), self._reader(i), timeout, self.host)
+                for i in range(n)
+            ),
             return_exceptions=True,
-        )  # fmt: skip
+        )
         self.live = {i: c for i, c in enumerate(opened) if isinstance(c, RawClient)}
         self._keepers = [asyncio.create_task(self._keep(i, c)) for i, c in self.live.items()]
         return len(self.live)

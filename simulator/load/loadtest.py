@@ -79,7 +79,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--duration", type=float, default=120.0, help="seconds per rate")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--json", type=Path, help="write the raw results to this file")
-    return parser  # fmt: skip
+    return parser
 
 
 def _plan(parser: argparse.ArgumentParser, args: argparse.Namespace) -> Plan:
@@ -141,36 +141,48 @@ def run(plan: Plan, target: Target, tick: Callable[[int], object]) -> dict[str, 
     deadline_s = plan.planned_s + 600
     nonce = os.urandom(4).hex()
     steps: list[Step] = []
-    out: dict[str, Any] = {"plan": asdict(plan), "units_asked": plan.units, "steps": steps,
-                           "server_pid": target.pid}  # fmt: skip
+    out: dict[str, Any] = {
+        "plan": asdict(plan),
+        "units_asked": plan.units,
+        "steps": steps,
+        "server_pid": target.pid,
+    }
     with (
         child(units_main, ws_host, ws_port, units, plan.seed, deadline_s) as unit_conn,
-        child(consoles_main, ws_host, ws_port, target.tokens["dispatcher"], plan.consoles,
-              deadline_s) as console_conn,
-    ):  # fmt: skip
+        child(
+            consoles_main, ws_host, ws_port, target.tokens["dispatcher"], plan.consoles, deadline_s
+        ) as console_conn,
+    ):
         _, n_units, units_failed = ask(unit_conn, None, 240)
         _, n_consoles, consoles_failed = ask(console_conn, None, 120)
-        out.update(units_connected=n_units, units_failed=units_failed,
-                   consoles_connected=n_consoles, consoles_failed=consoles_failed)  # fmt: skip
+        out.update(
+            units_connected=n_units,
+            units_failed=units_failed,
+            consoles_connected=n_consoles,
+            consoles_failed=consoles_failed,
+        )
         if n_units == 0 or n_consoles == 0:
             raise RunFailed(f"{n_units} unit and {n_consoles} console sockets opened")
         time.sleep(SETTLE_S)
         warm = asyncio.run(post_calls(target, 5.0, 1.0, places, f"lt-{nonce}-w", plan.seed))
-        consoles_cpu = ask(console_conn, ("collect", _ids(warm["calls"]), COLLECT_S),
-                           COLLECT_S + 30)[5]  # fmt: skip
+        consoles_cpu = ask(
+            console_conn, ("collect", _ids(warm["calls"]), COLLECT_S), COLLECT_S + 30
+        )[5]
         before = ask(unit_conn, ("count",), 30)
         mark, main_cpu = time.monotonic(), time.process_time()
         overloaded_at: float | None = None
         for k, rate in enumerate(plan.rates):
             if overloaded_at is not None:
-                steps.append(Step(rate, plan.duration_s, skipped=f"overloaded at "
-                                  f"{overloaded_at:g} calls/s"))  # fmt: skip
+                steps.append(
+                    Step(rate, plan.duration_s, skipped=f"overloaded at {overloaded_at:g} calls/s")
+                )
                 tick(round(plan.duration_s))
                 continue
             cpu0, t0 = _cpu(target.pid), time.monotonic()
             tag = f"lt-{nonce}-{k}"
-            got = asyncio.run(post_calls(target, rate, plan.duration_s, places, tag,
-                                         plan.seed + k, tick))  # fmt: skip
+            got = asyncio.run(
+                post_calls(target, rate, plan.duration_s, places, tag, plan.seed + k, tick)
+            )
             cpu1, t1 = _cpu(target.pid), time.monotonic()
             _, received, recommended, frames, drops, consoles_cpu1 = ask(
                 console_conn, ("collect", _ids(got["calls"]), COLLECT_S), COLLECT_S + 60
@@ -180,11 +192,26 @@ def run(plan: Plan, target: Target, tick: Callable[[int], object]) -> dict[str, 
             generator_cpu = (
                 (after[4] - before[4]) + (consoles_cpu1 - consoles_cpu) + (main_cpu1 - main_cpu)
             )
-            traffic = Traffic(after[1] - before[1], (after[2] - before[2]) + (after[3] - before[3]),
-                              frames, drops, mark1 - mark, generator_cpu)  # fmt: skip
+            traffic = Traffic(
+                after[1] - before[1],
+                (after[2] - before[2]) + (after[3] - before[3]),
+                frames,
+                drops,
+                mark1 - mark,
+                generator_cpu,
+            )
             before, mark, main_cpu, consoles_cpu = after, mark1, main_cpu1, consoles_cpu1
-            step = summarise_step(rate, plan.duration_s, got["calls"], got["floor"], received,
-                                  recommended, n_consoles, traffic, got["failures"])  # fmt: skip
+            step = summarise_step(
+                rate,
+                plan.duration_s,
+                got["calls"],
+                got["floor"],
+                received,
+                recommended,
+                n_consoles,
+                traffic,
+                got["failures"],
+            )
             cpu = (cpu1 - cpu0) / (t1 - t0) if cpu0 is not None and cpu1 is not None else None
             rss = rss_bytes(target.pid) if target.pid is not None else None
             step = replace(step, rss_bytes=rss, cpu_share=cpu)

@@ -171,14 +171,31 @@ def summarise_step(
         console_row(RECEIVED, received),
         console_row(RECOMMENDED, recommended),
         KindRow(HEALTHZ, len(floor_s), percentiles(floor_s), 0, len(floor_s) / duration_s),
-        KindRow(POSITIONS, traffic.positions_sent, None, traffic.position_errors,
-                traffic.positions_sent / span),
-        KindRow(FRAMES, traffic.console_frames, None, traffic.console_drops,
-                traffic.console_frames / span),
-    )  # fmt: skip
+        KindRow(
+            POSITIONS,
+            traffic.positions_sent,
+            None,
+            traffic.position_errors,
+            traffic.positions_sent / span,
+        ),
+        KindRow(
+            FRAMES,
+            traffic.console_frames,
+            None,
+            traffic.console_drops,
+            traffic.console_frames / span,
+        ),
+    )
     generator = traffic.generator_cpu_s / span if traffic.generator_cpu_s is not None else None
-    return Step(rate, duration_s, rows, achieved, dict(failures or {}), consoles=consoles,
-                generator_cpu_share=generator)  # fmt: skip
+    return Step(
+        rate,
+        duration_s,
+        rows,
+        achieved,
+        dict(failures or {}),
+        consoles=consoles,
+        generator_cpu_share=generator,
+    )
 
 
 def overloaded(step: Step, max_p99_s: float = 5.0) -> bool:

@@ -59,8 +59,10 @@ def loopback_url(url: str) -> tuple[str, int]:
     except ValueError:
         loop = False
     if not loop:
-        raise ValueError(f"--url host {host or '(none)'!r} is not a loopback address: the load "
-                         "test drives loopback only (127.0.0.0/8, ::1, localhost)")  # fmt: skip
+        raise ValueError(
+            f"--url host {host or '(none)'!r} is not a loopback address: the load "
+            "test drives loopback only (127.0.0.0/8, ::1, localhost)"
+        )
     try:
         port = parts.port or 80
     except ValueError:
@@ -74,8 +76,11 @@ def read_tokens(path: Path) -> dict[str, Any]:
         tokens = json.loads(path.read_text())
     except (OSError, ValueError) as exc:
         raise ValueError(f"cannot read the tokens file {path}: {exc}") from None
-    if not (isinstance(tokens, dict) and isinstance(tokens.get("dispatcher"), str)
-            and isinstance(tokens.get("units"), dict)):  # fmt: skip
+    if not (
+        isinstance(tokens, dict)
+        and isinstance(tokens.get("dispatcher"), str)
+        and isinstance(tokens.get("units"), dict)
+    ):
         raise ValueError(f"{path} is not a jijiu tokens file (no dispatcher or units)")
     book: dict[str, Any] = tokens
     return book
@@ -104,9 +109,24 @@ def serve(network: str, units: int, ready_s: float = 600.0) -> Iterator[Target]:
             "JIJIU_SEED_FLEET": str(units),
             "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
         }
-        cmd = [sys.executable, "-m", "dispatch", "serve", "--network", network, "--store",
-               f"sqlite:///{work / 'events.db'}", "--tokens", str(work / "tokens.json"),
-               "--host", LOOPBACK, "--port", str(port), "--ws-port", str(ws_port)]  # fmt: skip
+        cmd = [
+            sys.executable,
+            "-m",
+            "dispatch",
+            "serve",
+            "--network",
+            network,
+            "--store",
+            f"sqlite:///{work / 'events.db'}",
+            "--tokens",
+            str(work / "tokens.json"),
+            "--host",
+            LOOPBACK,
+            "--port",
+            str(port),
+            "--ws-port",
+            str(ws_port),
+        ]
         log_path = work / "server.log"
         with log_path.open("w") as log:
             proc = subprocess.Popen(cmd, cwd=work, env=env, stdout=log, stderr=subprocess.STDOUT)
@@ -116,8 +136,11 @@ def serve(network: str, units: int, ready_s: float = 600.0) -> Iterator[Target]:
                 yield Target(LOOPBACK, port, tokens, proc.pid)
             finally:
                 stop_server(proc)
-        bad = [line for line in log_path.read_text(errors="replace").splitlines()
-               if line.startswith(("ERROR", "CRITICAL", "Traceback"))]  # fmt: skip
+        bad = [
+            line
+            for line in log_path.read_text(errors="replace").splitlines()
+            if line.startswith(("ERROR", "CRITICAL", "Traceback"))
+        ]
         if bad:
             print(f"server log: {len(bad)} error lines, first: {bad[0][:200]}", file=sys.stderr)
 
@@ -166,7 +189,9 @@ async def discover(target: Target, want: int) -> tuple[str, int, list[Unit]]:
     except (OSError, TimeoutError, ConnectionError) as exc:
         raise RunFailed(f"the console socket did not open: {exc!r}") from None
     tokens = target.tokens["units"]
-    units = [(u["unit_id"], tokens[u["unit_id"]], float(u["lat"]), float(u["lon"]))
-             for u in snap.get("units", []) if u.get("unit_id") in tokens
-             and u.get("lat") is not None]  # fmt: skip
+    units = [
+        (u["unit_id"], tokens[u["unit_id"]], float(u["lat"]), float(u["lon"]))
+        for u in snap.get("units", [])
+        if u.get("unit_id") in tokens and u.get("lat") is not None
+    ]
     return ws_host, ws_port, units[:want]

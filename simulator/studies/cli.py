@@ -68,7 +68,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--plot", type=Path, default=None, help="write the shares to this PNG")
     parser.add_argument("--csv", type=Path, default=None, help="write the summary to this CSV")
-    return parser  # fmt: skip
+    return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -82,8 +82,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     from simulator.studies.volunteer_world import World
 
     try:
-        params = StudyParams(p_accept=args.p_accept, p_busy=args.busy, n_units=args.units,
-                             drive_factor=args.drive_factor, target_s=args.target_s)  # fmt: skip
+        params = StudyParams(
+            p_accept=args.p_accept,
+            p_busy=args.busy,
+            n_units=args.units,
+            drive_factor=args.drive_factor,
+            target_s=args.target_s,
+        )
     except ValueError as exc:
         parser.error(str(exc))
     net, _ = load_network(args.network)
@@ -205,11 +210,15 @@ def plot(summary: Sequence[DensitySummary], path: Path, target_s: float) -> None
     fig, ax = plt.subplots(figsize=(8, 5), dpi=110)
     series = (
         ("volunteer_first", "volunteer at the patient before the crew", "-", 2.0),
-        ("aed_within_target", f"AED at the patient within {target_s / 60:g} min of the call",
-         "-", 2.0),
+        (
+            "aed_within_target",
+            f"AED at the patient within {target_s / 60:g} min of the call",
+            "-",
+            2.0,
+        ),
         ("volunteer_before_kerb", "volunteer before the ambulance stops", "--", 1.0),
         ("volunteer_aed_first", "volunteer's AED before the crew's", "--", 1.0),
-    )  # fmt: skip
+    )
     for key, label, style, lw in series:
         shares: list[Share] = [getattr(s, key) for s in summary]
         y = [100 * v.value for v in shares]

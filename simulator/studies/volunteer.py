@@ -147,8 +147,7 @@ def respond(
     vp = p.volunteer
     ids = pool.present(density)
     eta_s = arrest.turnout_s + arrest.drive_s  # at the alert: the unit has not rolled yet
-    co = call_out("sim", arrest.lat, arrest.lon, [pool.volunteers[i] for i in ids], eta_s,
-                  0.0, vp)  # fmt: skip
+    co = call_out("sim", arrest.lat, arrest.lon, [pool.volunteers[i] for i in ids], eta_s, 0.0, vp)
     row = {v.id: i for i, v in enumerate(pool.volunteers)}
     took = [row[v] for v in co.alerts if pool.accepts[row[v]]]
     took.sort(key=lambda i: (pool.delay_s[i], i))  # acceptance order
@@ -166,8 +165,13 @@ def respond(
         to_aed = np.full((sel.size, worth.size), INF)
         for col, j in enumerate(worth):
             road_to_aed_m = world.volunteer_to_aed_m(int(j), pool.edge[sel], pool.fraction[sel])
-            on_foot = walk_s(road_to_aed_m, pool.offroad_m[sel], world.index.offroad_m[j],
-                             detour, vp.travel_speed_mps)  # fmt: skip
+            on_foot = walk_s(
+                road_to_aed_m,
+                pool.offroad_m[sel],
+                world.index.offroad_m[j],
+                detour,
+                vp.travel_speed_mps,
+            )
             to_aed[:, col] = pool.delay_s[sel] + on_foot + world.index.building_s[j]
         aed_ids = [world.index.aeds[j].id for j in worth]
         for r, i in enumerate(sel):
@@ -175,8 +179,14 @@ def respond(
             acceptors.append(Acceptor(pool.volunteers[i].id, float(to_patient[r]), times))
         back = {a: float(scene.aed_back_s[j]) for a, j in zip(aed_ids, worth, strict=True)}
         plan = assign_roles(acceptors, back, eta_s, vp)
-    tl = timeline(arrest.call_processing_s, arrest.turnout_s, arrest.drive_s,
-                  vp.crew_to_patient_s, acceptors, plan)  # fmt: skip
+    tl = timeline(
+        arrest.call_processing_s,
+        arrest.turnout_s,
+        arrest.drive_s,
+        vp.crew_to_patient_s,
+        acceptors,
+        plan,
+    )
     fetched = plan.fetch.aed_id if plan.fetch else None
     return Outcome(seed, arrest_no, density, tl, co.radius_m, len(co.alerts), len(took), fetched)
 
@@ -235,8 +245,11 @@ def summarise(outcomes: Sequence[Outcome], target_s: float | None = None) -> lis
         rows = [o for o in outcomes if o.density_per_km2 == d]
         by_seed = [[o for o in rows if o.seed == s] for s in sorted({o.seed for o in rows})]
 
-        def tally(test: Callable[[Outcome], bool], rows: list[Outcome] = rows,
-                  by_seed: list[list[Outcome]] = by_seed) -> Share:  # fmt: skip
+        def tally(
+            test: Callable[[Outcome], bool],
+            rows: list[Outcome] = rows,
+            by_seed: list[list[Outcome]] = by_seed,
+        ) -> Share:
             per = [sum(map(test, g)) / len(g) for g in by_seed] if len(by_seed) > 1 else []
             return share(sum(map(test, rows)), len(rows), per)
 

@@ -47,8 +47,32 @@ from simulator.errors import InvalidArgument, NoPlaceableArrest
 
 # Relative OHCA incidence by local hour 0..23: a night trough, a morning peak (an assumption
 # shaped after the circadian pattern of sudden cardiac death, not fitted to Hangzhou data).
-HOUR_WEIGHT = (0.5, 0.45, 0.4, 0.4, 0.45, 0.55, 0.8, 1.1, 1.4, 1.5, 1.45, 1.3,
-               1.2, 1.15, 1.1, 1.1, 1.1, 1.1, 1.1, 1.05, 1.0, 0.9, 0.75, 0.6)  # fmt: skip
+HOUR_WEIGHT = (
+    0.5,
+    0.45,
+    0.4,
+    0.4,
+    0.45,
+    0.55,
+    0.8,
+    1.1,
+    1.4,
+    1.5,
+    1.45,
+    1.3,
+    1.2,
+    1.15,
+    1.1,
+    1.1,
+    1.1,
+    1.1,
+    1.1,
+    1.05,
+    1.0,
+    0.9,
+    0.75,
+    0.6,
+)
 MAX_DRAWS = 100  # an arrest off the walking map is drawn again, at most this often
 CONSENT_S = 1e9  # the simulated volunteers' consent outlasts any run
 
@@ -92,8 +116,13 @@ class StudyParams:
                 raise InvalidArgument(f"{name} {v!r} must be a share in 0..1")
         if not (math.isfinite(self.delay_spread) and 0 <= self.delay_spread <= 1):
             raise InvalidArgument(f"delay_spread {self.delay_spread!r} must be in 0..1")
-        for name in ("target_s", "demand_scale_m", "patient_reach_m", "aed_reach_m",
-                     "drive_factor"):  # fmt: skip
+        for name in (
+            "target_s",
+            "demand_scale_m",
+            "patient_reach_m",
+            "aed_reach_m",
+            "drive_factor",
+        ):
             v = getattr(self, name)
             if not (math.isfinite(v) and v > 0):
                 raise InvalidArgument(f"{name} {v!r} must be a positive number")
@@ -156,8 +185,9 @@ class World:
         self.params = p = params or StudyParams()
         self.router = Router(net)
         units = demo_fleet(net, p.n_units, p.fleet_seed)
-        self.units: Positions = self.router.snap_many([u.lat for u in units],
-                                                      [u.lon for u in units])  # fmt: skip
+        self.units: Positions = self.router.snap_many(
+            [u.lat for u in units], [u.lon for u in units]
+        )
         self.index = AedIndex(net, aeds)
         # Our own off-road limit applies (the index's); the snapper only finds the road.
         self._snapper = Snapper(net, SnapParams(max_snap_m=1e7))
@@ -191,8 +221,9 @@ class World:
                 incident = self.router.snap(lat, lon)
             except OutsideNetwork:
                 continue
-            on = Positions(self.units.edge[free], self.units.fraction[free],
-                           self.units.snap_distance_m[free])  # fmt: skip
+            on = Positions(
+                self.units.edge[free], self.units.fraction[free], self.units.snap_distance_m[free]
+            )
             ranked = self.router.rank(on, incident, k=1)
             if not ranked:
                 continue
@@ -231,8 +262,9 @@ class World:
         delay = p.volunteer.response_delay_s * rng.uniform(
             1 - p.delay_spread, 1 + p.delay_spread, n
         )
-        lon, lat = LocalFrame(arrest.lon, arrest.lat).to_lonlat(r_m * np.cos(theta),
-                                                                r_m * np.sin(theta))  # fmt: skip
+        lon, lat = LocalFrame(arrest.lon, arrest.lat).to_lonlat(
+            r_m * np.cos(theta), r_m * np.sin(theta)
+        )
         inside = np.all(
             (np.c_[lon, lat] >= self.lonlat_min) & (np.c_[lon, lat] <= self.lonlat_max), axis=1
         )

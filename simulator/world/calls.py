@@ -178,8 +178,9 @@ def draw_intervals(
     urgent = np.array([p is not Priority.P3 for p in priorities], dtype=bool)
     noise = TRAVEL_NOISE_SIGMA
     return {
-        "triage_s": np.where(urgent, CALL_PROCESSING_URGENT.draw(rng, n),
-                             CALL_PROCESSING_ROUTINE.draw(rng, n)),
+        "triage_s": np.where(
+            urgent, CALL_PROCESSING_URGENT.draw(rng, n), CALL_PROCESSING_ROUTINE.draw(rng, n)
+        ),
         "turnout_station_s": TURNOUT_AT_STATION.draw(rng, n),
         "turnout_road_s": TURNOUT_ON_ROAD.draw(rng, n),
         "drive_noise": rng.lognormal(0.0, noise, n),
@@ -189,7 +190,7 @@ def draw_intervals(
         "transport_noise": rng.lognormal(0.0, noise, n),
         "at_hospital_s": AT_HOSPITAL.draw(rng, n),
         "return_noise": rng.lognormal(0.0, noise, n),
-    }  # fmt: skip
+    }
 
 
 def make_specs(
@@ -208,14 +209,26 @@ def make_specs(
     for i in range(len(ids)):
         transport = bool(d["transport"][i])
         scene = d["on_scene_transported_s"][i] if transport else d["on_scene_treated_s"][i]
-        out.append(CallSpec(
-            IncidentId(ids[i]), float(times[i]), float(ll[i, 1]), float(ll[i, 0]),
-            int(zone[i]), complaints[i], priorities[i], float(d["triage_s"][i]),
-            float(d["turnout_station_s"][i]), float(d["turnout_road_s"][i]),
-            float(d["drive_noise"][i]), float(scene), transport,
-            float(d["transport_noise"][i]), float(d["at_hospital_s"][i]),
-            float(d["return_noise"][i]),
-        ))  # fmt: skip
+        out.append(
+            CallSpec(
+                IncidentId(ids[i]),
+                float(times[i]),
+                float(ll[i, 1]),
+                float(ll[i, 0]),
+                int(zone[i]),
+                complaints[i],
+                priorities[i],
+                float(d["triage_s"][i]),
+                float(d["turnout_station_s"][i]),
+                float(d["turnout_road_s"][i]),
+                float(d["drive_noise"][i]),
+                float(scene),
+                transport,
+                float(d["transport_noise"][i]),
+                float(d["at_hospital_s"][i]),
+                float(d["return_noise"][i]),
+            )
+        )
     return out
 
 

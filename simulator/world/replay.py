@@ -55,8 +55,14 @@ WEEK_S = 7 * 86_400.0
 AMBULANCE_UNIT_TYPES = frozenset({"MEDIC", "PRIVATE"})
 EMERGENCY_CODES = frozenset({"3", "E", "1", "A"})
 _TIME_FORMAT = "%m/%d/%Y %I:%M:%S %p"
-_STAMPS = ("Dispatch DtTm", "Response DtTm", "On Scene DtTm", "Transport DtTm",
-           "Hospital DtTm", "Available DtTm")  # fmt: skip
+_STAMPS = (
+    "Dispatch DtTm",
+    "Response DtTm",
+    "On Scene DtTm",
+    "Transport DtTm",
+    "Hospital DtTm",
+    "Available DtTm",
+)
 
 
 class ReplayDataMissing(SimulatorError, FileNotFoundError):
@@ -172,9 +178,14 @@ def _stamp(text: str) -> float:
 def _incident(number: str, row: dict[str, str]) -> LoggedIncident:
     stamps = [_stamp(row[k]) for k in _STAMPS]
     times = [None if math.isinf(s) else s for s in stamps]
-    return LoggedIncident(number, _stamp(row["Received DtTm"]), row["Call Type"],
-                          row.get("Call Type Group") or "", row["Original Priority"],
-                          *times)  # fmt: skip
+    return LoggedIncident(
+        number,
+        _stamp(row["Received DtTm"]),
+        row["Call Type"],
+        row.get("Call Type Group") or "",
+        row["Original Priority"],
+        *times,
+    )
 
 
 # --- the figures the synthetic scenario takes from the log ---------------------------------

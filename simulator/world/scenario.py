@@ -117,8 +117,9 @@ def build_world(
         stations = stations_for(router, zones, params.placement)
     station_pos = [router.snap(s.lat, s.lon) for s in stations]
     station_node = np.array([net.edge_head[p.edge] for p in station_pos], dtype=np.int64)
-    found = router.snapper.road_positions([h.lat for h in registry.hospitals],
-                                          [h.lon for h in registry.hospitals])  # fmt: skip
+    found = router.snapper.road_positions(
+        [h.lat for h in registry.hospitals], [h.lon for h in registry.hospitals]
+    )
     on_net = [(h.id, p) for h, p in zip(registry.hospitals, found, strict=True) if p is not None]
     if not on_net:
         raise ValueError("no hospital lies on the network")
@@ -126,13 +127,27 @@ def build_world(
     tables = {}
     for period in rhythm.period_names():
         apply_period(router, classes, rhythm.factors(period))
-        tables[period] = build_table(net, zones.rep_node, hospital_node, station_node,
-                                     params.zone_limit_s)  # fmt: skip
+        tables[period] = build_table(
+            net, zones.rep_node, hospital_node, station_node, params.zone_limit_s
+        )
     router.clear_congestion()
     fleet, homes = make_fleet(stations)
-    return World(params, net, router, classes, zones, stations, station_pos, station_node,
-                 registry, [hid for hid, _ in on_net], hospital_node, fleet, homes,
-                 tables)  # fmt: skip
+    return World(
+        params,
+        net,
+        router,
+        classes,
+        zones,
+        stations,
+        station_pos,
+        station_node,
+        registry,
+        [hid for hid, _ in on_net],
+        hospital_node,
+        fleet,
+        homes,
+        tables,
+    )
 
 
 def load_world(params: ScenarioParams | None = None) -> World:

@@ -169,10 +169,15 @@ def stations_for(router: Router, zones: Zones, p: PlacementParams) -> list[Stati
     sites, units = place(eta, weights, p)
     als = deal_als(units, first_demand(eta, weights, sites), p.als_share)
     return [
-        Station(f"S{k + 1:02d}", round(float(zones.lonlat[s, 1]), 6),
-                round(float(zones.lonlat[s, 0]), 6), u, a)
+        Station(
+            f"S{k + 1:02d}",
+            round(float(zones.lonlat[s, 1]), 6),
+            round(float(zones.lonlat[s, 0]), 6),
+            u,
+            a,
+        )
         for k, (s, u, a) in enumerate(zip(sites, units, als, strict=True))
-    ]  # fmt: skip
+    ]
 
 
 def random_sites(n_cand: int, n: int, rng: np.random.Generator) -> list[int]:
@@ -187,8 +192,9 @@ def write_stations(stations: Sequence[Station], path: Path) -> None:
         w = csv.writer(f, lineterminator="\n")
         w.writerow(COLUMNS)
         for s in stations:
-            w.writerow([s.station_id, f"{s.lat:.6f}", f"{s.lon:.6f}", s.units, s.als_units,
-                        "synthetic"])  # fmt: skip
+            w.writerow(
+                [s.station_id, f"{s.lat:.6f}", f"{s.lon:.6f}", s.units, s.als_units, "synthetic"]
+            )
 
 
 def read_stations(path: Path) -> list[Station]:
@@ -198,8 +204,15 @@ def read_stations(path: Path) -> list[Station]:
     out = []
     for i, row in enumerate(rows, start=2):
         try:
-            out.append(Station(row["station_id"], float(row["lat"]), float(row["lon"]),
-                               int(row["units"]), int(row["als_units"])))  # fmt: skip
+            out.append(
+                Station(
+                    row["station_id"],
+                    float(row["lat"]),
+                    float(row["lon"]),
+                    int(row["units"]),
+                    int(row["als_units"]),
+                )
+            )
         except (KeyError, TypeError, ValueError) as exc:
             raise ValueError(f"{path}:{i}: bad station row: {exc}") from exc
     if not out:

@@ -56,14 +56,24 @@ class TrafficParams:
     def __post_init__(self) -> None:
         if not 1 <= self.block_edges <= 10_000:
             raise InvalidArgument("block_edges must be in 1..10000 (the server's body limit)")
-        values = (self.valid_s, self.night_weight, self.day_weight, self.peak_weight,
-                  self.factor_min, self.duration_min_s, self.run_min_m)  # fmt: skip
+        values = (
+            self.valid_s,
+            self.night_weight,
+            self.day_weight,
+            self.peak_weight,
+            self.factor_min,
+            self.duration_min_s,
+            self.run_min_m,
+        )
         if not all(math.isfinite(v) and v > 0 for v in values):
             raise InvalidArgument("traffic parameters must be positive")
         if not (math.isfinite(self.incidents_per_hour) and self.incidents_per_hour >= 0):
             raise InvalidArgument("incidents_per_hour must be >= 0")
-        pairs = ((self.factor_min, self.factor_max), (self.duration_min_s, self.duration_max_s),
-                 (self.run_min_m, self.run_max_m))  # fmt: skip
+        pairs = (
+            (self.factor_min, self.factor_max),
+            (self.duration_min_s, self.duration_max_s),
+            (self.run_min_m, self.run_max_m),
+        )
         if any(not (lo <= hi < math.inf) for lo, hi in pairs):
             raise InvalidArgument("each min must not exceed its max")
         if not 1.0 <= self.factor_min <= 1000.0 or self.factor_max > 1000.0:
@@ -172,8 +182,7 @@ class TrafficModel:
             edges = self._run(first, float(rng.uniform(p.run_min_m, p.run_max_m)), rng)
             name = int(self.net.edge_name[first])
             street = str(self.net.names[name]) if name >= 0 else None
-            out.append(RoadIncident(f"R{hour}.{k}", start, start + duration, factor, edges,
-                                    street))  # fmt: skip
+            out.append(RoadIncident(f"R{hour}.{k}", start, start + duration, factor, edges, street))
         return tuple(out)
 
     def _run(self, first: int, run_m: float, rng: np.random.Generator) -> I64:

@@ -44,8 +44,9 @@ def hangzhou(aed_cache: Path) -> RoadNetwork:
 def walk_nx(wulin: RoadNetwork) -> nx.Graph[Any]:
     """Undirected networkx graph of the Wulin roads, metres, shortest of parallel edges."""
     g: nx.Graph[Any] = nx.Graph()
-    for u, v, m in zip(wulin.edge_tail.tolist(), wulin.edge_head.tolist(),
-                       wulin.length_m.tolist(), strict=True):  # fmt: skip
+    for u, v, m in zip(
+        wulin.edge_tail.tolist(), wulin.edge_head.tolist(), wulin.length_m.tolist(), strict=True
+    ):
         if u != v and m < g.get_edge_data(u, v, {"weight": float("inf")})["weight"]:
             g.add_edge(u, v, weight=m)
     return g

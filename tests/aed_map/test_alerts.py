@@ -139,8 +139,19 @@ def test_view_carries_no_medical_fields() -> None:
     """Neither the incident handed to volunteers nor the view has a field for medical details."""
     names = {f.name for f in dataclasses.fields(VolunteerView)}
     names |= {f.name for f in dataclasses.fields(AlertIncident)}
-    medical = {"complaint", "chief_complaint", "diagnosis", "vitals", "notes", "medical",
-               "patient", "age", "sex", "condition", "priority"}  # fmt: skip
+    medical = {
+        "complaint",
+        "chief_complaint",
+        "diagnosis",
+        "vitals",
+        "notes",
+        "medical",
+        "patient",
+        "age",
+        "sex",
+        "condition",
+        "priority",
+    }
     assert not names & medical
     with pytest.raises(InvalidArgument):
         volunteer_view(alert(V, "other", 0.0), HOME, 100.0)

@@ -31,8 +31,13 @@ def volunteer(name: str, metres: float, *, verified: bool = True) -> Volunteer:
 
 def test_density_counts_the_eligible_inside_the_disc() -> None:
     """Three eligible within 2 km, one at 2.5 km, one unverified: 3 / (pi * 2 km * 2 km)."""
-    pool = [volunteer("a", 100), volunteer("b", 900), volunteer("c", 1900),
-            volunteer("far", 2500), volunteer("x", 50, verified=False)]  # fmt: skip
+    pool = [
+        volunteer("a", 100),
+        volunteer("b", 900),
+        volunteer("c", 1900),
+        volunteer("far", 2500),
+        volunteer("x", 50, verified=False),
+    ]
     assert density_per_km2(pool, LAT, LON, 10.0) == pytest.approx(3 / (math.pi * 4))
     assert density_per_km2(pool, LAT, LON, 10.0, within_m=1000) == pytest.approx(2 / math.pi)
     assert density_per_km2([], LAT, LON, 10.0) == 0.0
@@ -117,8 +122,9 @@ def test_nobody_fetches_an_aed_that_would_come_after_the_crew() -> None:
     """Crew in 60 + 120 s; the AED 300 + 200 s away: everyone to CPR, the note says why."""
     out = three()
     accepted(out, "a")
-    roles, plan = plan_roles(out.in_acceptance_order(), {"a": acceptor("a", 300)},
-                             {AED: 200.0, OTHER_AED: 10.0}, 60.0)  # fmt: skip
+    roles, plan = plan_roles(
+        out.in_acceptance_order(), {"a": acceptor("a", 300)}, {AED: 200.0, OTHER_AED: 10.0}, 60.0
+    )
     assert roles == {"a": (Role.CPR, None)}
     assert plan is not None and plan.fetch is None and "before the ambulance" in plan.note
 
@@ -143,6 +149,12 @@ def test_the_end_and_lapses_touch_live_alerts_only() -> None:
     assert [(a.volunteer_id, a.status) for a in ended] == [("a", S.CANCELLED)]
     assert out.end(EndReason.INCIDENT_CANCELLED, 140.0) == [] and not out.live
     assert tally(out.alerts.values()) == {
-        "alerted": 0, "accepted": 0, "declined": 1, "en_route": 0, "with_aed": 0,
-        "on_scene": 0, "cancelled": 2}  # fmt: skip
+        "alerted": 0,
+        "accepted": 0,
+        "declined": 1,
+        "en_route": 0,
+        "with_aed": 0,
+        "on_scene": 0,
+        "cancelled": 2,
+    }
     assert out.eta_s(100.0) == 500.0 and out.eta_s(1000.0) == 0.0

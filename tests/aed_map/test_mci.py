@@ -142,8 +142,9 @@ def brute_force(counts: dict[Triage, int], hospitals: list[MciHospital], p: MciP
             continue
         cost = sum(
             cell_cost(c, h, combo[k][0][i], combo[k][1][i], p)
-            for k, c in enumerate(TRANSPORTED) for i, h in enumerate(hospitals)
-        )  # fmt: skip
+            for k, c in enumerate(TRANSPORTED)
+            for i, h in enumerate(hospitals)
+        )
         best = min(best, cost)
     return int(best)
 
@@ -178,8 +179,10 @@ def test_plan_is_optimal(
     p = MciParams(surge_s=surge, comfort_share=share)
     result = plan(counts, hospitals, p)
     by_id = {h.id: h for h in hospitals}
-    own = sum(cell_cost(x.colour, by_id[x.hospital_id], x.count - x.overflow, x.overflow, p)
-              for x in result.lines)  # fmt: skip
+    own = sum(
+        cell_cost(x.colour, by_id[x.hospital_id], x.count - x.overflow, x.overflow, p)
+        for x in result.lines
+    )
     assert result.cost == own == brute_force(counts, hospitals, p)
     assert {c: sum(x.count for x in result.lines if x.colour is c) for c in TRANSPORTED} == counts
     assert result.overflow == any(x.overflow for x in result.lines)

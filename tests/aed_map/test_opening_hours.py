@@ -164,8 +164,13 @@ times = st.datetimes(min_value=datetime(2020, 1, 1), max_value=datetime(2030, 12
 
 @st.composite
 def day_selectors(draw: st.DrawFn) -> str:
-    items = draw(st.lists(st.tuples(st.sampled_from(DAY_NAMES), st.sampled_from(DAY_NAMES)),
-                          min_size=1, max_size=3))  # fmt: skip
+    items = draw(
+        st.lists(
+            st.tuples(st.sampled_from(DAY_NAMES), st.sampled_from(DAY_NAMES)),
+            min_size=1,
+            max_size=3,
+        )
+    )
     return ",".join(a if a == b else f"{a}-{b}" for a, b in items)
 
 

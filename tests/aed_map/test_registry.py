@@ -51,8 +51,19 @@ def collection(*features: object) -> str:
 def test_one_good_csv_row() -> None:
     """Every column lands in its field; `defibrillator:location` becomes `location`."""
     (a,) = read_csv(csv_text(GOOD))
-    assert a == Aed(AedId("a1"), 30.27, 120.16, True, "-1", "24/7", Access.YES, "地铁",
-                    "地铁站站厅", "B 口内客服中心旁", "synthetic")  # fmt: skip
+    assert a == Aed(
+        AedId("a1"),
+        30.27,
+        120.16,
+        True,
+        "-1",
+        "24/7",
+        Access.YES,
+        "地铁",
+        "地铁站站厅",
+        "B 口内客服中心旁",
+        "synthetic",
+    )
 
 
 def test_csv_needs_only_id_lat_lon() -> None:
@@ -152,13 +163,27 @@ def test_csv_round_trip() -> None:
 def test_geojson_overpass_style() -> None:
     """An Overpass-style feature loads: its id, [lon, lat] order, tags; other tags ignored."""
     text = collection(
-        feature("node/42", 120.16, 30.27, indoor="yes", level="0", access="customers",
-                opening_hours="10:00-22:00", **{"defibrillator:location": "服务台旁"},
-                name="某商场", wheelchair="yes"),
-    )  # fmt: skip
+        feature(
+            "node/42",
+            120.16,
+            30.27,
+            indoor="yes",
+            level="0",
+            access="customers",
+            opening_hours="10:00-22:00",
+            **{"defibrillator:location": "服务台旁"},
+            name="某商场",
+            wheelchair="yes",
+        ),
+    )
     (a,) = read_geojson(text)
-    assert (a.id, a.lat, a.lon, a.indoor, a.access) == ("node/42", 30.27, 120.16, True,
-                                                        Access.CUSTOMERS)  # fmt: skip
+    assert (a.id, a.lat, a.lon, a.indoor, a.access) == (
+        "node/42",
+        30.27,
+        120.16,
+        True,
+        Access.CUSTOMERS,
+    )
     assert (a.opening_hours, a.location) == ("10:00-22:00", "服务台旁")
 
 

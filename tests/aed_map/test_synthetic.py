@@ -40,9 +40,13 @@ def test_same_seed_same_bytes_other_seed_other_bytes(hangzhou: RoadNetwork) -> N
 
 
 def test_main_writes_the_file(
-    tmp_path: Path, aed_cache: Path, shipped: Path, hangzhou: RoadNetwork,
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
-) -> None:  # fmt: skip
+    tmp_path: Path,
+    aed_cache: Path,
+    shipped: Path,
+    hangzhou: RoadNetwork,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     """`python -m aed_map.synthetic --out F` writes the shipped bytes and says SYNTHETIC."""
     monkeypatch.setenv("JIJIU_CACHE_DIR", str(aed_cache))  # the network compiled above
     out = tmp_path / "sub" / "aeds.csv"

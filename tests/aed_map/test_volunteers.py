@@ -32,9 +32,13 @@ DLAT_M = 1 / 111_195  # degrees of latitude per metre
 def vol(vid: str, north_m: float = 100.0, **changes: Any) -> Volunteer:
     """A verified, on-duty volunteer `north_m` north of the incident, fresh position, consent."""
     fields: dict[str, object] = {
-        "cpr_verified": True, "on_duty": True, "lat": LAT + north_m * DLAT_M, "lon": LON,
-        "reported_at_s": NOW - 30, "consent_expires_at_s": NOW + 86_400,
-    }  # fmt: skip
+        "cpr_verified": True,
+        "on_duty": True,
+        "lat": LAT + north_m * DLAT_M,
+        "lon": LON,
+        "reported_at_s": NOW - 30,
+        "consent_expires_at_s": NOW + 86_400,
+    }
     fields.update(changes)
     return Volunteer(VolunteerId(vid), **fields)  # type: ignore[arg-type]
 
@@ -107,11 +111,14 @@ def test_eligibility(changes: dict[str, Any], reason: str | None) -> None:
 def test_selection_filters_and_orders() -> None:
     """Only eligible volunteers inside the radius are chosen, nearest first."""
     volunteers = [
-        vol("far", 700), vol("near", 50), vol("mid", 300),
+        vol("far", 700),
+        vol("near", 50),
+        vol("mid", 300),
         vol("unverified", 10, cpr_verified=False),
-        vol("stale", 20, reported_at_s=NOW - 3_600), vol("expired", 30, consent_expires_at_s=1.0),
+        vol("stale", 20, reported_at_s=NOW - 3_600),
+        vol("expired", 30, consent_expires_at_s=1.0),
         vol("off", 40, on_duty=False),
-    ]  # fmt: skip
+    ]
     chosen = select_volunteers(volunteers, AlertArea(LAT, LON, 500.0), NOW)
     assert [c.volunteer.id for c in chosen] == ["near", "mid"]
     assert chosen[0].distance_m == pytest.approx(50, abs=0.5)
@@ -172,9 +179,13 @@ def test_lone_acceptor_fetches_and_ties_go_to_the_earlier() -> None:
     lone = assign_roles([Acceptor(VolunteerId("a"), 60, {A1: 100})], {A1: 100}, 900)
     assert lone.fetch is not None and lone.to_patient == ()
     tie = assign_roles(
-        [Acceptor(VolunteerId("first"), 60, {A1: 100}),
-         Acceptor(VolunteerId("second"), 60, {A1: 100})], {A1: 100}, 900,
-    )  # fmt: skip
+        [
+            Acceptor(VolunteerId("first"), 60, {A1: 100}),
+            Acceptor(VolunteerId("second"), 60, {A1: 100}),
+        ],
+        {A1: 100},
+        900,
+    )
     assert tie.fetch is not None and tie.fetch.volunteer_id == "first"
 
 

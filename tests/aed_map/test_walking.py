@@ -140,8 +140,11 @@ def test_closed_aeds_are_left_out_and_unknown_flagged(wulin: RoadNetwork) -> Non
         ],
     )
     sunday = {o.aed.id: o.state for o in nearest_aeds(index, lat, lon, SUNDAY_NOON, k=10)}
-    assert sunday == {"words": OpenState.UNKNOWN, "always": OpenState.OPEN,
-                      "none": OpenState.UNKNOWN}  # fmt: skip
+    assert sunday == {
+        "words": OpenState.UNKNOWN,
+        "always": OpenState.OPEN,
+        "none": OpenState.UNKNOWN,
+    }
     monday = {o.aed.id: o.state for o in nearest_aeds(index, lat, lon, MONDAY_NOON, k=10)}
     assert monday[AedId("office")] is OpenState.OPEN
 
@@ -211,8 +214,10 @@ def test_directions_name_the_streets_and_the_aed(wulin: RoadNetwork) -> None:
     (tlon, tlat), (hlon, hlat) = wulin.node_lonlat[[wulin.edge_tail[e], wulin.edge_head[e]]]
     lat, lon = tlat + 0.1 * (hlat - tlat), tlon + 0.1 * (hlon - tlon)  # 10 % along the street
     alat, alon = tlat + 0.9 * (hlat - tlat), tlon + 0.9 * (hlon - tlon)  # 90 % along it
-    index = AedIndex(wulin, [aed("a", float(alat), float(alon), indoor=True, level="-1",
-                                 location="地铁站 B 口内")])  # fmt: skip
+    index = AedIndex(
+        wulin,
+        [aed("a", float(alat), float(alon), indoor=True, level="-1", location="地铁站 B 口内")],
+    )
     (o,) = nearest_aeds(index, float(lat), float(lon), MONDAY_NOON)
     assert o.directions.startswith(f"沿{street}向")
     assert o.directions.endswith("AED 在地铁站 B 口内，室内，地下一层")
@@ -272,10 +277,16 @@ def test_nearest_aeds_equal_a_scan_of_every_aed(wulin: RoadNetwork, seed: int) -
     pts = random_points(wulin, rng, 61)
     hours = [h for kind in KINDS for h in kind.hours] + list(UNREADABLE_HOURS)
     aeds = [
-        aed(f"a{i:02d}", lat, lon, hours[int(rng.integers(len(hours)))],
-            indoor=bool(rng.random() < 0.7), level=str(int(rng.integers(-2, 4))))
+        aed(
+            f"a{i:02d}",
+            lat,
+            lon,
+            hours[int(rng.integers(len(hours)))],
+            indoor=bool(rng.random() < 0.7),
+            level=str(int(rng.integers(-2, 4))),
+        )
         for i, (lat, lon) in enumerate(pts[1:])
-    ]  # fmt: skip
+    ]
     aeds += [replace(a, id=AedId(f"0-copy-{a.id}")) for a in aeds[:20]]
     index = AedIndex(wulin, aeds)
     now = datetime(2025, 5, 5) + timedelta(minutes=int(rng.integers(7 * 24 * 60)))
@@ -295,8 +306,9 @@ def test_aeds_are_found_by_the_nodes_their_road_ends_at(wulin: RoadNetwork) -> N
     """on_roads_at gives, ascending and once each, the AEDs whose road ends at the nodes."""
     lat, lon = node_latlon(wulin, 500)
     far_lat, far_lon = node_latlon(wulin, 3000)
-    index = AedIndex(wulin, [aed("near", lat, lon), aed("far", far_lat, far_lon),
-                             aed("same road", lat, lon)])  # fmt: skip
+    index = AedIndex(
+        wulin, [aed("near", lat, lon), aed("far", far_lat, far_lon), aed("same road", lat, lon)]
+    )
     e = int(index.edge[0])
     ends = np.array([wulin.edge_tail[e], wulin.edge_head[e]], dtype=np.int64)
     assert index.on_roads_at(ends).tolist() == [0, 2]  # not "far", each once

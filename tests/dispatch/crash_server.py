@@ -52,9 +52,13 @@ class Server(uvicorn.Server):
 def serve(store: str, tokens: str, port: int, ws_port: int) -> None:
     """The server, in this process, until it is killed."""
     settings = Settings(
-        network="wulin", store_url=store, tokens_file=Path(tokens), port=port, ws_port=ws_port,
+        network="wulin",
+        store_url=store,
+        tokens_file=Path(tokens),
+        port=port,
+        ws_port=ws_port,
         seed_fleet=4,
-    )  # fmt: skip
+    )
     config = uvicorn.Config(
         create_app(settings),
         host="127.0.0.1",

@@ -55,8 +55,12 @@ def test_a_cardiac_arrest_puts_the_nearest_aeds_on_the_console(live: Running) ->
     with live.ws("/ws/console", live.tokens["dispatcher"]) as console:
         json.loads(console.recv(timeout=10))
         other = new_call(live, "aed-3").json()["incident_id"]  # chest pain: none
-        body = {"phone": "+8613800000099", "consent_location": True, "fix": HERE,
-                "complaint": "cardiac_arrest"}  # fmt: skip
+        body = {
+            "phone": "+8613800000099",
+            "consent_location": True,
+            "fix": HERE,
+            "complaint": "cardiac_arrest",
+        }
         r = httpx.post(f"{live.http}/api/v1/calls", json=body, headers={"Idempotency-Key": "a4"})
         arrest = r.json()["incident_id"]
         shown = recv_until(console, lambda f: f["type"] == "incident.aeds")

@@ -19,11 +19,21 @@ from tests.dispatch.test_vitals_relay import patient_on_the_way
 T0 = 1_800_000_000.0
 
 
-def row(i: int, dispatch_s: float, travel_s: float | None, priority: Priority = Priority.P2,
-        lat: float = 30.28, radius_m: float = 20.0, conflict: bool = False) -> Row:  # fmt: skip
+def row(
+    i: int,
+    dispatch_s: float,
+    travel_s: float | None,
+    priority: Priority = Priority.P2,
+    lat: float = 30.28,
+    radius_m: float = 20.0,
+    conflict: bool = False,
+) -> Row:
     received = T0 + 100 * i
-    steps = {Step.CALL_RECEIVED: received, Step.UNIT_NOTIFIED: received + dispatch_s,
-             Step.EN_ROUTE: received + dispatch_s + 60}  # fmt: skip
+    steps = {
+        Step.CALL_RECEIVED: received,
+        Step.UNIT_NOTIFIED: received + dispatch_s,
+        Step.EN_ROUTE: received + dispatch_s + 60,
+    }
     if travel_s is not None:
         steps[Step.ON_SCENE] = steps[Step.EN_ROUTE] + travel_s
     return Row(f"I{i}", received, steps, priority, "chest_pain", lat, 120.15, radius_m, conflict)
@@ -32,8 +42,9 @@ def row(i: int, dispatch_s: float, travel_s: float | None, priority: Priority = 
 def test_medians_percentiles_and_compliance_from_timelines() -> None:
     """Ten calls dispatched after 10..100 s: median 55 s, p90 91 s; NFPA 1225 (60 s for 90 %)
     met by 6 of 10, not enough; a call not yet on scene counts for dispatch, not travel."""
-    rows = [row(i, 10.0 * (i + 1), 300.0 + i, Priority.P1 if i < 5 else Priority.P2)
-            for i in range(10)] + [row(10, 5.0, None)]  # fmt: skip
+    rows = [
+        row(i, 10.0 * (i + 1), 300.0 + i, Priority.P1 if i < 5 else Priority.P2) for i in range(10)
+    ] + [row(10, 5.0, None)]
     f = figures(rows, T0, T0 + 10 * 100, "nfpa")  # the 11th call is outside the period
     assert f["calls"] == 10
     assert f["intervals"]["call_to_dispatch"] == {"n": 10, "p50_s": 55.0, "p90_s": 91.0}
@@ -50,14 +61,19 @@ def test_medians_percentiles_and_compliance_from_timelines() -> None:
 
 def test_grid_cells_and_location_quality() -> None:
     """Calls 3 km apart fall in different 1 km cells; 50 m precision and conflicts counted."""
-    rows = [row(0, 30, 400, lat=30.28), row(1, 30, 600, lat=30.28, radius_m=80, conflict=True),
-            row(2, 30, 200, lat=30.307)]  # fmt: skip
+    rows = [
+        row(0, 30, 400, lat=30.28),
+        row(1, 30, 600, lat=30.28, radius_m=80, conflict=True),
+        row(2, 30, 200, lat=30.307),
+    ]
     f = figures(rows, T0, T0 + 1000)
     cells = sorted(f["response_grid"], key=lambda c: c["lat"])
     assert [c["n"] for c in cells] == [2, 1]
     assert cells[0]["p50_s"] == pytest.approx(30 + 60 + 500)
-    assert f["location"] == {"within_50m": pytest.approx(2 / 3, abs=1e-3),
-                             "conflict": pytest.approx(1 / 3, abs=1e-3)}  # fmt: skip
+    assert f["location"] == {
+        "within_50m": pytest.approx(2 / 3, abs=1e-3),
+        "conflict": pytest.approx(1 / 3, abs=1e-3),
+    }
     with pytest.raises(ValueError, match="preset"):
         figures(rows, T0, T0 + 1000, "who-knows")
     table = csv_rows(rows, T0, T0 + 150)
@@ -81,14 +97,17 @@ def test_the_cockpit_counts_a_live_journey_and_exports_it(live: Running) -> None
     assert f["calls"] == 1
     for name in ("call_to_dispatch", "turnout", "travel", "response", "handover"):
         assert f["intervals"][name]["n"] == 1, name
-    text = httpx.get(f"{live.http}/api/v1/cockpit.csv", params={"hours": 1},
-                     headers=dispatcher).text  # fmt: skip
+    text = httpx.get(
+        f"{live.http}/api/v1/cockpit.csv", params={"hours": 1}, headers=dispatcher
+    ).text
     [header, line] = list(csv.reader(io.StringIO(text)))
     assert tuple(header) == CSV_HEADER and line[0] == iid
     assert started - 5 <= float(line[1]) <= time.time()  # received on the wall clock
     later = {"since": time.time() + 3600, "until": time.time() + 7200}
-    assert httpx.get(f"{live.http}/api/v1/cockpit", params=later,
-                     headers=dispatcher).json()["calls"] == 0  # fmt: skip
+    assert (
+        httpx.get(f"{live.http}/api/v1/cockpit", params=later, headers=dispatcher).json()["calls"]
+        == 0
+    )
     for params in ({"hours": 0}, {"preset": "x"}, {"since": 10, "until": 5}, {"hours": "nan"}):
         bad = httpx.get(f"{live.http}/api/v1/cockpit", params=params, headers=dispatcher)
         assert bad.status_code == 422, params
@@ -108,9 +127,16 @@ def test_times_before_a_restart_stay_on_their_wall_clock_time(settings: Settings
     time.sleep(2.0)  # downtime the engine clock does not count
     second = start(settings)
     try:
-        [line] = list(csv.reader(io.StringIO(httpx.get(
-            f"{second.http}/api/v1/cockpit.csv", headers=auth(second.tokens["dispatcher"])
-        ).text)))[1:]  # fmt: skip
+        [line] = list(
+            csv.reader(
+                io.StringIO(
+                    httpx.get(
+                        f"{second.http}/api/v1/cockpit.csv",
+                        headers=auth(second.tokens["dispatcher"]),
+                    ).text
+                )
+            )
+        )[1:]
     finally:
         second.stop()
     assert abs(float(line[1]) - posted) < 1.0

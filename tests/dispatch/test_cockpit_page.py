@@ -48,8 +48,9 @@ def journey(live: Running) -> str:
         for status in ("en_route", "on_scene", "transporting", "at_hospital"):
             tablet.send(json.dumps({"type": "status", "status": status}))
             recv_until(tablet, lambda f: f["type"] == "accepted")
-    r = httpx.post(f"{live.http}/api/v1/incidents/{iid}/handover",
-                   headers=auth(live.tokens["dispatcher"]))  # fmt: skip
+    r = httpx.post(
+        f"{live.http}/api/v1/incidents/{iid}/handover", headers=auth(live.tokens["dispatcher"])
+    )
     assert r.status_code == 200
     return iid
 

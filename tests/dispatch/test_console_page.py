@@ -232,8 +232,13 @@ def test_a_call_whose_fix_and_words_disagree_raises_the_conflict_alarm(
     console.open(live, live.tokens["dispatcher"])
     console.ready()
     page = console.page
-    body = {"phone": "+8613800000009", "consent_location": True, "fix": HERE,
-            "spoken": "浙江省人民医院", "complaint": "cardiac_arrest"}  # fmt: skip
+    body = {
+        "phone": "+8613800000009",
+        "consent_location": True,
+        "fix": HERE,
+        "spoken": "浙江省人民医院",
+        "complaint": "cardiac_arrest",
+    }
     r = httpx.post(f"{live.http}/api/v1/calls", json=body, headers={"Idempotency-Key": "conf-1"})
     assert r.status_code == 201, r.text
     estimate = r.json()["estimate"]
@@ -423,9 +428,10 @@ def painted(page: Page, selector: str, rgb: tuple[int, int, int]) -> int:
 
 def wait_painted(page: Page, selector: str, rgb: tuple[int, int, int], at_least: int) -> None:
     page.wait_for_function(
-        f"([s, c]) => ({PAINTED})([s, c]) >= {at_least}", arg=[selector, list(rgb)],
+        f"([s, c]) => ({PAINTED})([s, c]) >= {at_least}",
+        arg=[selector, list(rgb)],
         timeout=WAIT_MS,
-    )  # fmt: skip
+    )
 
 
 def order_of(page: Page) -> list[str]:
@@ -446,8 +452,14 @@ def test_the_sources_of_a_conflicting_call_are_drawn_beside_the_estimate(
     console.open(live, live.tokens["dispatcher"])
     console.ready()
     page = console.page
-    body = {"phone": "+8613800000061", "consent_location": True, "fix": HERE, "cell": CELL,
-            "spoken": "浙江省人民医院", "complaint": "chest_pain"}  # fmt: skip
+    body = {
+        "phone": "+8613800000061",
+        "consent_location": True,
+        "fix": HERE,
+        "cell": CELL,
+        "spoken": "浙江省人民医院",
+        "complaint": "chest_pain",
+    }
     r = httpx.post(f"{live.http}/api/v1/calls", json=body, headers={"Idempotency-Key": "src-1"})
     assert r.status_code == 201, r.text
     iid, conflict = r.json()["incident_id"], r.json()["estimate"]["conflict"]
@@ -480,9 +492,10 @@ def test_the_sources_of_a_conflicting_call_are_drawn_beside_the_estimate(
     wait_painted(page, "#map-overlay", FIX_RGB, 20)
     page.locator('#layers input[data-layer="sources"]').uncheck()
     page.wait_for_function(
-        f"([s, c]) => ({PAINTED})([s, c]) === 0", arg=["#map-overlay", list(FIX_RGB)],
+        f"([s, c]) => ({PAINTED})([s, c]) === 0",
+        arg=["#map-overlay", list(FIX_RGB)],
         timeout=WAIT_MS,
-    )  # fmt: skip
+    )
     assert painted(page, "#map-overlay", CELL_RGB) == 0
     assert any(u.endswith(f"/incidents/{iid}/sources") for u in console.requests)
     assert console.problems == []
@@ -515,9 +528,10 @@ def test_the_dispatched_units_road_route_is_drawn_with_its_eta(
     assert any(u.endswith(f"/incidents/{iid}/route") for u in console.requests)
     page.locator('#layers input[data-layer="route"]').uncheck()
     page.wait_for_function(
-        f"([s, c]) => ({PAINTED})([s, c]) === 0", arg=["#map-overlay", list(ROUTE_RGB)],
+        f"([s, c]) => ({PAINTED})([s, c]) === 0",
+        arg=["#map-overlay", list(ROUTE_RGB)],
         timeout=WAIT_MS,
-    )  # fmt: skip
+    )
     assert console.problems == []
 
 
@@ -530,10 +544,17 @@ def test_a_retriage_reorders_the_queue_and_a_reload_shows_the_same_queue(
     console.open(live, live.tokens["dispatcher"])
     console.ready()
     page = console.page
-    body = {"phone": "+8613800000062", "consent_location": True, "fix": HERE, "cell": CELL,
-            "spoken": "浙江省人民医院", "complaint": "chest_pain"}  # fmt: skip
-    oldest = httpx.post(f"{live.http}/api/v1/calls", json=body,
-                        headers={"Idempotency-Key": "order-0"}).json()["incident_id"]  # fmt: skip
+    body = {
+        "phone": "+8613800000062",
+        "consent_location": True,
+        "fix": HERE,
+        "cell": CELL,
+        "spoken": "浙江省人民医院",
+        "complaint": "chest_pain",
+    }
+    oldest = httpx.post(
+        f"{live.http}/api/v1/calls", json=body, headers={"Idempotency-Key": "order-0"}
+    ).json()["incident_id"]
     middle = new_call(live, "order-1", phone="+8613800000063").json()["incident_id"]
     newest = new_call(live, "order-2", phone="+8613800000064").json()["incident_id"]
     expect(page.locator("#queue li")).to_have_count(3, timeout=WAIT_MS)
@@ -542,14 +563,16 @@ def test_a_retriage_reorders_the_queue_and_a_reload_shows_the_same_queue(
     headers = auth(live.tokens["dispatcher"])
     url = f"{live.http}/api/v1/incidents/{oldest}/triage"
     assert httpx.post(url, json={"priority": 1, "complaint": "stroke"}, headers=headers).is_success
-    expect(page.locator("#queue li").first).to_have_attribute("data-incident", oldest,
-                                                              timeout=WAIT_MS)  # fmt: skip
+    expect(page.locator("#queue li").first).to_have_attribute(
+        "data-incident", oldest, timeout=WAIT_MS
+    )
     expect(console.row(oldest)).to_have_attribute("data-priority", "1")
     expect(console.row(oldest).locator(".what")).to_have_text("Stroke")
     assert order_of(page) == [oldest, newest, middle]
     assert httpx.post(url, json={"priority": 3, "complaint": "stroke"}, headers=headers).is_success
-    expect(page.locator("#queue li").nth(2)).to_have_attribute("data-incident", oldest,
-                                                               timeout=WAIT_MS)  # fmt: skip
+    expect(page.locator("#queue li").nth(2)).to_have_attribute(
+        "data-incident", oldest, timeout=WAIT_MS
+    )
     before = order_of(page)
     assert before == [newest, middle, oldest]
     expect(console.row(oldest)).to_have_class(re.compile(r"\bconflict\b"))
@@ -580,9 +603,10 @@ def test_the_stations_layer_draws_the_fleets_homes_and_toggles(
     page.keyboard.press("Space")
     expect(toggle).not_to_be_checked()
     page.wait_for_function(
-        f"([s, c]) => ({PAINTED})([s, c]) === 0", arg=["#map-base", list(STATION_RGB)],
+        f"([s, c]) => ({PAINTED})([s, c]) === 0",
+        arg=["#map-base", list(STATION_RGB)],
         timeout=WAIT_MS,
-    )  # fmt: skip
+    )
     page.keyboard.press("Space")
     wait_painted(page, "#map-base", STATION_RGB, 40)
     page.keyboard.press("j")  # a focused checkbox does not swallow the console's keys

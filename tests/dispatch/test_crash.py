@@ -193,9 +193,13 @@ class Launcher:
         port, ws_port, output = self._next()
         with output.open("w") as out:
             proc = self._popen(
-                "--port", str(port), "--ws-port", str(ws_port), stdout=out,
+                "--port",
+                str(port),
+                "--ws-port",
+                str(ws_port),
+                stdout=out,
                 stderr=subprocess.STDOUT,
-            )  # fmt: skip
+            )
         server = FreshServer(port, output, proc)
         self.started.append(server)
         server.wait_ready()

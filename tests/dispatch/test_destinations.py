@@ -24,8 +24,12 @@ from tests.dispatch.test_vitals_relay import patient_on_the_way
 
 
 def call(live: Running, key: str, complaint: str) -> dict[str, str]:
-    body = {"phone": "+8613800000009", "consent_location": True, "fix": HERE,
-            "complaint": complaint}  # fmt: skip
+    body = {
+        "phone": "+8613800000009",
+        "consent_location": True,
+        "fix": HERE,
+        "complaint": complaint,
+    }
     r = httpx.post(f"{live.http}/api/v1/calls", json=body, headers={"Idempotency-Key": key})
     assert r.status_code == 201, r.text
     return r.json()  # type: ignore[no-any-return]
@@ -45,8 +49,9 @@ def test_destinations_rank_by_the_condition_with_reasons(live: Running) -> None:
     assert scores == sorted(scores)
     assert all(c["reasons"] and c["summary"] and c["eta_s"] > 0 for c in choices)
     with (data_dir() / "hangzhou" / "hospitals.csv").open(encoding="utf-8") as f:
-        stroke_centre = {row["hospital_id"]: row["stroke_thrombectomy"] == "1"
-                         for row in csv.DictReader(f)}  # fmt: skip
+        stroke_centre = {
+            row["hospital_id"]: row["stroke_thrombectomy"] == "1" for row in csv.DictReader(f)
+        }
     assert all(c["capability"] == "stroke" for c in choices)
     if any(stroke_centre[c["hospital_id"]] for c in choices):  # a stroke centre is reachable:
         assert [c["basis"] for c in choices] == ["capable"] * len(choices)  # only those listed
@@ -104,8 +109,12 @@ def test_routing_a_patient_tells_the_hospital_and_a_reroute_tells_the_old_one(
     iid = made["incident_id"]
     hospitals, dispatcher = live.tokens["hospitals"], auth(live.tokens["dispatcher"])
     url = f"{live.http}/api/v1/incidents/{iid}/destination"
-    assert httpx.post(url, json={"hospital_id": "zjpph"}, headers=auth(made["caller_token"])
-                      ).status_code == 403  # fmt: skip
+    assert (
+        httpx.post(
+            url, json={"hospital_id": "zjpph"}, headers=auth(made["caller_token"])
+        ).status_code
+        == 403
+    )
     bad = httpx.post(url, json={"hospital_id": "nowhere"}, headers=dispatcher)
     assert bad.status_code == 404 and bad.json()["reason"] == "unknown_hospital"
     with (
@@ -135,17 +144,21 @@ def test_a_patient_leaving_the_scene_is_routed_to_the_best_hospital(live: Runnin
     iid = made["incident_id"]
     dispatcher = auth(live.tokens["dispatcher"])
     base = f"{live.http}/api/v1/incidents/{iid}"
-    assert httpx.post(f"{base}/assignment", json={"unit_id": "ALS01"}, headers=dispatcher
-                      ).status_code == 201  # fmt: skip
+    assert (
+        httpx.post(f"{base}/assignment", json={"unit_id": "ALS01"}, headers=dispatcher).status_code
+        == 201
+    )
     unit = auth(live.tokens["units"]["ALS01"])
     with live.ws("/ws/console", live.tokens["dispatcher"]) as console:
         for status in ("en_route", "on_scene"):
-            r = httpx.post(f"{live.http}/api/v1/units/ALS01/status", json={"status": status},
-                           headers=unit)  # fmt: skip
+            r = httpx.post(
+                f"{live.http}/api/v1/units/ALS01/status", json={"status": status}, headers=unit
+            )
             assert r.status_code == 200, r.text
         best = httpx.get(f"{base}/destinations", headers=dispatcher).json()[0]["hospital_id"]
-        r = httpx.post(f"{live.http}/api/v1/units/ALS01/status", json={"status": "transporting"},
-                       headers=unit)  # fmt: skip
+        r = httpx.post(
+            f"{live.http}/api/v1/units/ALS01/status", json={"status": "transporting"}, headers=unit
+        )
         assert r.status_code == 200, r.text
         chosen = recv_until(console, lambda f: f["type"] == "destination.chosen")
     assert chosen["by"] == "auto" and chosen["hospital_id"] == best and chosen["reason"]
@@ -168,8 +181,12 @@ def test_a_hospital_on_diversion_is_not_chosen_for_what_it_diverts(live: Running
     own = auth(live.tokens["hospitals"][first])
     other = next(h for h in live.tokens["hospitals"] if h != first)
     report = {"diverted": ["pci"], "offload_wait_min": 10, "expires_in_s": 1800}
-    assert httpx.post(status_url, json=report, headers=auth(live.tokens["hospitals"][other])
-                      ).status_code == 403  # fmt: skip
+    assert (
+        httpx.post(
+            status_url, json=report, headers=auth(live.tokens["hospitals"][other])
+        ).status_code
+        == 403
+    )
     for bad, reason in (
         ({**report, "diverted": ["helipad"]}, "unknown_capability"),
         ({**report, "expires_in_s": 6 * 3600}, "status_too_long"),

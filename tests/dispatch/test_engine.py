@@ -35,8 +35,11 @@ def router(tmp_path_factory: pytest.TempPathFactory) -> Router:
 
 def fleet(engine: Engine, t: float = 0.0) -> None:
     """Three units: ALS near, BLS at mid distance, ALS far."""
-    for uid, cap, (lat, lon) in (("A1", Capability.ALS, NEAR), ("B2", Capability.BLS, MID),
-                                 ("A3", Capability.ALS, FAR)):  # fmt: skip
+    for uid, cap, (lat, lon) in (
+        ("A1", Capability.ALS, NEAR),
+        ("B2", Capability.BLS, MID),
+        ("A3", Capability.ALS, FAR),
+    ):
         engine.receive(ev.UnitRegistered(UnitId(uid), cap, lat, lon), t)
 
 
@@ -63,8 +66,12 @@ def test_the_whole_journey(router: Router) -> None:
         e.receive(ev.OfferAcknowledged(iid, UnitId("A1"), device), 12.0 + i)
     assert e.incident(iid).acked_devices == {"tablet", "doctor", "driver"}
     t = 20.0
-    for status in (UnitStatus.EN_ROUTE, UnitStatus.ON_SCENE, UnitStatus.TRANSPORTING,
-                   UnitStatus.AT_HOSPITAL):  # fmt: skip
+    for status in (
+        UnitStatus.EN_ROUTE,
+        UnitStatus.ON_SCENE,
+        UnitStatus.TRANSPORTING,
+        UnitStatus.AT_HOSPITAL,
+    ):
         e.receive(ev.UnitStatusReported(UnitId("A1"), status), t)
         t += 60
     e.receive(ev.HandoverCompleted(iid), t)
@@ -72,10 +79,18 @@ def test_the_whole_journey(router: Router) -> None:
     inc = e.incident(iid)
     steps = [s for s in inc.timeline if s is not Step.TRIAGED]
     assert steps == [
-        Step.CALL_RECEIVED, Step.LOCATED, Step.UNIT_NOTIFIED, Step.UNIT_ACKNOWLEDGED,
-        Step.EN_ROUTE, Step.ON_SCENE, Step.LEFT_SCENE, Step.AT_DESTINATION,
-        Step.TRANSFER_OF_CARE, Step.BACK_IN_SERVICE, Step.CLOSED,
-    ]  # fmt: skip
+        Step.CALL_RECEIVED,
+        Step.LOCATED,
+        Step.UNIT_NOTIFIED,
+        Step.UNIT_ACKNOWLEDGED,
+        Step.EN_ROUTE,
+        Step.ON_SCENE,
+        Step.LEFT_SCENE,
+        Step.AT_DESTINATION,
+        Step.TRANSFER_OF_CARE,
+        Step.BACK_IN_SERVICE,
+        Step.CLOSED,
+    ]
     times = [inc.timeline[s] for s in steps]
     assert times == sorted(times)
     assert e.unit(UnitId("A1")).status is UnitStatus.AVAILABLE_ON_ROAD
@@ -291,8 +306,9 @@ def test_a_crew_at_hospital_takes_a_new_job_only_after_the_handover(router: Rout
     e.receive(ev.UnitRegistered(UnitId("A1"), Capability.ALS, *NEAR), 0.0)
     first = call(e, "I1")
     e.receive(ev.UnitAssigned(first, UnitId("A1")), 2.0)
-    for i, status in enumerate((UnitStatus.EN_ROUTE, UnitStatus.ON_SCENE,
-                                UnitStatus.TRANSPORTING, UnitStatus.AT_HOSPITAL)):  # fmt: skip
+    for i, status in enumerate(
+        (UnitStatus.EN_ROUTE, UnitStatus.ON_SCENE, UnitStatus.TRANSPORTING, UnitStatus.AT_HOSPITAL)
+    ):
         e.receive(ev.UnitStatusReported(UnitId("A1"), status), 10.0 + i)
     second = call(e, "I2", t=20.0)
     assert e.recommend(second, 20.0) == []

@@ -263,15 +263,21 @@ def test_the_notice_follows_the_patient_until_handover(live: Running) -> None:
         assert set(r.json()) == {"incident_id", "step", "timeline"}  # no address for them
         done = recv_until(hospital, lambda f: f["type"] == "patient.closed")
     assert done == {**done, "incident_id": iid, "reason": "handed_over"}
-    other = httpx.post(f"{base}/patient", json={"sex": "male"},
-                       headers=auth(live.tokens["units"]["BLS02"]))  # fmt: skip
+    other = httpx.post(
+        f"{base}/patient", json={"sex": "male"}, headers=auth(live.tokens["units"]["BLS02"])
+    )
     assert other.status_code == 403
     bad = httpx.post(f"{base}/patient", json={"sex": "x"}, headers=dispatcher)
     assert bad.status_code == 422
 
 
-FHIR_FIELD = {"patient.inbound": "fhir", "patient.eta": "fhir", "patient.diverted": "fhir",
-              "patient.closed": "fhir", "vitals": "bundle"}  # fmt: skip
+FHIR_FIELD = {
+    "patient.inbound": "fhir",
+    "patient.eta": "fhir",
+    "patient.diverted": "fhir",
+    "patient.closed": "fhir",
+    "vitals": "bundle",
+}
 
 
 def valid_fhir(bundle: dict[str, Any]) -> set[str]:
@@ -317,13 +323,17 @@ def test_every_message_a_hospital_gets_about_a_patient_is_valid_fhir(live: Runni
             if frame["type"] in ("patient.inbound", "patient.eta", "vitals"):
                 firsts.setdefault(frame["type"], frame)
         got = list(firsts.values())
-        r = httpx.post(f"{live.http}/api/v1/incidents/{iid}/destination",
-                       json={"hospital_id": "srrsh"}, headers=dispatcher)  # fmt: skip
+        r = httpx.post(
+            f"{live.http}/api/v1/incidents/{iid}/destination",
+            json={"hospital_id": "srrsh"},
+            headers=dispatcher,
+        )
         assert r.status_code == 200
         got.append(recv_until(zjpph, lambda f: f["type"] == "patient.diverted"))
         step({"type": "status", "status": "at_hospital"})
-        r = httpx.post(f"{live.http}/api/v1/incidents/{iid}/handover",
-                       headers=auth(hospitals["srrsh"]))  # fmt: skip
+        r = httpx.post(
+            f"{live.http}/api/v1/incidents/{iid}/handover", headers=auth(hospitals["srrsh"])
+        )
         assert r.status_code == 200
         got.append(recv_until(srrsh, lambda f: f["type"] == "patient.closed"))
     assert {f["type"] for f in got} == set(FHIR_FIELD)

@@ -109,15 +109,30 @@ def test_an_inbound_patient_shows_with_live_numerics_and_a_drawn_ecg(
     expect(page.locator("#banner")).to_be_hidden()
     assert "token" not in page.url  # the token left the address bar
 
-    readings = {"hr": 73, "spo2": 97, "nibp_sys": 121, "nibp_dia": 79, "rr": 16, "etco2": 38,
-                "temp_c": 36.8, "gcs": 14}  # fmt: skip
+    readings = {
+        "hr": 73,
+        "spo2": 97,
+        "nibp_sys": 121,
+        "nibp_dia": 79,
+        "rr": 16,
+        "etco2": 38,
+        "temp_c": 36.8,
+        "gcs": 14,
+    }
     with live.ws("/ws/units/ALS01", live.tokens["units"]["ALS01"]) as tablet:
         json.loads(tablet.recv(timeout=10))
         for seq in (1, 2, 3):  # three seconds: more than the page buffers before it sweeps
             tablet.send(vitals(seq, **readings))
             assert reply(tablet)["type"] == "accepted"
-    shown = {"hr": "73", "spo2": "97", "nibp": "121/79", "rr": "16", "etco2": "38",
-             "temp": "36.8", "gcs": "14"}  # fmt: skip
+    shown = {
+        "hr": "73",
+        "spo2": "97",
+        "nibp": "121/79",
+        "rr": "16",
+        "etco2": "38",
+        "temp": "36.8",
+        "gcs": "14",
+    }
     for name, text in shown.items():
         expect(card.locator(f'[data-v="{name}"]')).to_have_text(text, timeout=WAIT_MS)
     page.wait_for_function(INKED, arg=iid, timeout=WAIT_MS)
@@ -256,7 +271,8 @@ def test_after_a_drop_the_page_resumes_with_since_and_ignores_frames_it_does_not
     expect(card.locator(".ack-state")).to_have_text("acknowledged", timeout=WAIT_MS)
     expect(card.locator("button.ack")).to_be_disabled()
     expect(card.locator('[data-v="hr"]')).to_have_text("111")
-    routes[-1].send(json.dumps({"type": "patient.closed", "incident_id": iid,
-                                "reason": "handed_over"}))  # fmt: skip
+    routes[-1].send(
+        json.dumps({"type": "patient.closed", "incident_id": iid, "reason": "handed_over"})
+    )
     expect(card).to_have_count(0, timeout=WAIT_MS)  # handed over: off the board
     assert screen.problems == []

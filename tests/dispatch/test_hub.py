@@ -57,8 +57,11 @@ def test_seq_counts_per_topic_in_order() -> None:
     assert [hub.publish("console", {"type": "t", "n": n}) for n in range(3)] == [1, 2, 3]
     assert hub.publish("unit:A1", {"type": "t"}) == 1
     got = asyncio.run(drain(sub))
-    assert [(f["seq"], f["topic"], f["n"]) for f in got] == [(1, "console", 0), (2, "console", 1),
-                                                              (3, "console", 2)]  # fmt: skip
+    assert [(f["seq"], f["topic"], f["n"]) for f in got] == [
+        (1, "console", 0),
+        (2, "console", 1),
+        (3, "console", 2),
+    ]
     assert hub.last_seq("console") == 3 and hub.last_seq("unit:A1") == 1
     assert hub.last_seq("call:I9") == 0
 
@@ -72,8 +75,10 @@ def test_a_subscriber_of_two_topics_gets_both() -> None:
     hub.publish("console", {"type": "c"})
     got = asyncio.run(drain(sub))
     assert [(f["topic"], f["seq"], f["type"]) for f in got] == [
-        ("console", 1, "a"), ("unit:A1", 1, "b"), ("console", 2, "c"),
-    ]  # fmt: skip
+        ("console", 1, "a"),
+        ("unit:A1", 1, "b"),
+        ("console", 2, "c"),
+    ]
     assert hub.subscribers("console") == 1 and hub.subscribers("unit:A1") == 1
 
 
@@ -610,8 +615,9 @@ def test_loopback_clients_get_everything_and_a_stalled_one_is_dropped(sink: bool
         hub = Hub()
         async with console_server(hub, sink) as (app, port), contextlib.AsyncExitStack() as stack:
             url = f"ws://127.0.0.1:{port}/"
-            fast = [await stack.enter_async_context(connect(url, ping_interval=None))
-                    for _ in range(3)]  # fmt: skip
+            fast = [
+                await stack.enter_async_context(connect(url, ping_interval=None)) for _ in range(3)
+            ]
             await until(lambda: hub.subscribers("console") == 3)
             for n in range(100):
                 hub.publish("console", {"type": "tick", "n": n})

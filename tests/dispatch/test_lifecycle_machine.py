@@ -81,8 +81,11 @@ class Lifecycle(RuleBasedStateMachine):
     def call(self, i: IncidentId, spot: tuple[float, float], dt: float) -> None:
         self._apply(ev.CallReceived(i, *spot, 25.0), dt)
 
-    @rule(i=st.sampled_from(INCIDENTS), p=st.sampled_from(list(Priority)),
-          c=st.sampled_from(list(Complaint)))  # fmt: skip
+    @rule(
+        i=st.sampled_from(INCIDENTS),
+        p=st.sampled_from(list(Priority)),
+        c=st.sampled_from(list(Complaint)),
+    )
     def triage(self, i: IncidentId, p: Priority, c: Complaint) -> None:
         self._apply(ev.IncidentTriaged(i, p, c), 1.0)
 

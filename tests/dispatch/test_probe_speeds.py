@@ -158,8 +158,10 @@ def test_probe_entries_expire_and_the_slower_source_wins() -> None:
     late = book.add("edges", np.array([3]), 8.0, 700.0, 60.0)
     assert [(list(w.edges), w.factor) for w in book.written(late)] == [([3], 8.0)]
     assert [(list(r.edges), r.factor) for r in book.expire(760.0)] == [([3], 2.0)]
-    assert [(list(r.edges), r.factor) for r in book.set_probe(
-        np.array([3]), np.array([1.0]), 800.0, 590.0)] == [([3], 1.0)]  # fmt: skip
+    assert [
+        (list(r.edges), r.factor)
+        for r in book.set_probe(np.array([3]), np.array([1.0]), 800.0, 590.0)
+    ] == [([3], 1.0)]
     assert [v["id"] for v in book.views()] == ["T1"]
 
 
@@ -176,8 +178,10 @@ def test_bad_parameters_and_probe_factors_are_refused() -> None:
 
 # --- over real sockets ------------------------------------------------------------------------
 def recommended_etas(live: Running, iid: str) -> dict[str, float]:
-    r = httpx.get(f"{live.http}/api/v1/incidents/{iid}/recommendations",
-                  headers=auth(live.tokens["dispatcher"]))  # fmt: skip
+    r = httpx.get(
+        f"{live.http}/api/v1/incidents/{iid}/recommendations",
+        headers=auth(live.tokens["dispatcher"]),
+    )
     assert r.status_code == 200, r.text
     return {o["unit_id"]: o["eta_s"] for o in r.json()}
 
@@ -221,8 +225,9 @@ def test_a_tablet_creeping_along_a_road_slows_the_etas_from_there(settings: Sett
                 learned = probe_entries(live)
         assert learned, "no probe entry learned in 60 s"
         on_route = set(route.edges.tolist())
-        assert all(e["edge_ids"][0] in on_route and e["id"] == f"P{e['edge_ids'][0]}"
-                   for e in learned)  # fmt: skip
+        assert all(
+            e["edge_ids"][0] in on_route and e["id"] == f"P{e['edge_ids'][0]}" for e in learned
+        )
         assert max(e["factor"] for e in learned) > 1.5
         assert all(e["expires_at_s"] > e["added_at_s"] for e in learned)
         after = recommended_etas(live, iid)
@@ -244,4 +249,10 @@ def test_a_city_wide_expiry_gives_the_same_factors_as_a_few_edges() -> None:
     pieces = np.concatenate([book.factors(every[i : i + 100]) for i in range(0, 12_000, 100)])
     assert np.array_equal(whole, pieces)
     assert (whole[3], whole[5003], whole[7050], whole[7051], whole[9999], whole[11_000]) == (
-        2.0, 1.5, 4.0, 0.9, 3.0, 1.0)  # fmt: skip
+        2.0,
+        1.5,
+        4.0,
+        0.9,
+        3.0,
+        1.0,
+    )

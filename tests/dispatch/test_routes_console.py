@@ -42,9 +42,16 @@ def test_the_view_lists_each_source_and_flags_the_one_the_alarm_names() -> None:
     sector = Sector(120.141, 30.281, 200.0, 60.0, 0.0, 600.0)
     place = Place("place", "某医院", 120.16, 30.29, 120.0, 0.9, ())
     conflict = Conflict(("speech",), 1500.0, "speech disagrees with gnss: confirm location")
-    estimate = Estimate(30.28, 120.14, 25.0, (SourceWeight("gnss", 0.6, 2.0),
-                        SourceWeight("cell_sector", 0.4, 90.0)), conflict, "某路附近", None,
-                        (place,))  # fmt: skip
+    estimate = Estimate(
+        30.28,
+        120.14,
+        25.0,
+        (SourceWeight("gnss", 0.6, 2.0), SourceWeight("cell_sector", 0.4, 90.0)),
+        conflict,
+        "某路附近",
+        None,
+        (place,),
+    )
     view = sources_view(CallEvidence((fix,), obs, "某医院"), estimate, sector, now_s=100.0)
     [shown] = view["fixes"]
     assert shown["age_s"] == 30.0 and shown["radius95_m"] > 10.0 and not shown["in_conflict"]
@@ -67,8 +74,14 @@ def test_an_unknown_cell_is_listed_without_a_wedge() -> None:
 
 # --- the endpoints ---------------------------------------------------------------------------
 def conflicting_call(live: Running, key: str = "sources-1") -> dict[str, Any]:
-    body = {"phone": "+8613800000031", "consent_location": True, "fix": HERE, "cell": CELL,
-            "spoken": SPOKEN, "complaint": "chest_pain"}  # fmt: skip
+    body = {
+        "phone": "+8613800000031",
+        "consent_location": True,
+        "fix": HERE,
+        "cell": CELL,
+        "spoken": SPOKEN,
+        "complaint": "chest_pain",
+    }
     r = httpx.post(f"{live.http}/api/v1/calls", json=body, headers={"Idempotency-Key": key})
     assert r.status_code == 201, r.text
     answer: dict[str, Any] = r.json()
@@ -108,8 +121,9 @@ def test_the_sources_of_a_conflicting_call_are_served_and_the_read_audited(live:
     audit = httpx.get(f"{live.http}/api/v1/audit?limit=1000", headers=auth(token)).json()
     assert any(a["action"] == "incident.sources" and a["incident_ids"] == [iid] for a in audit)
 
-    placed = httpx.post(f"{live.http}/api/v1/incidents/{iid}/location", json={"spoken": SPOKEN},
-                        headers=auth(token))  # fmt: skip
+    placed = httpx.post(
+        f"{live.http}/api/v1/incidents/{iid}/location", json={"spoken": SPOKEN}, headers=auth(token)
+    )
     assert placed.status_code == 200 and placed.json()["conflict"] is None
     again = httpx.get(f"{live.http}/api/v1/incidents/{iid}/sources", headers=auth(token)).json()
     assert again["placed_by_dispatcher"] is True and again["conflict"] is None
@@ -128,8 +142,9 @@ def test_the_route_of_a_previewed_and_of_the_assigned_unit(live: Running) -> Non
     preview = httpx.get(url, params={"unit_id": "ALS01"}, headers=headers).json()
     assert preview["unit_id"] == "ALS01" and preview["to"] == "incident"
     assert preview["route"]["eta_s"] > 0 and len(preview["route"]["lonlat"]) >= 2
-    r = httpx.post(f"{live.http}/api/v1/incidents/{iid}/assignment", json={"unit_id": "BLS02"},
-                   headers=headers)  # fmt: skip
+    r = httpx.post(
+        f"{live.http}/api/v1/incidents/{iid}/assignment", json={"unit_id": "BLS02"}, headers=headers
+    )
     assert r.status_code == 201, r.text
     chosen = httpx.get(url, headers=headers).json()
     assert chosen["unit_id"] == "BLS02" and chosen["to"] == "incident"
@@ -145,8 +160,12 @@ def test_only_dispatchers_read_sources_and_routes(live: Running) -> None:
     403 on both; an unknown incident 404; a malformed unit id 422 and an unknown one 404."""
     iid = conflicting_call(live, "sources-refused")["incident_id"]
     caller = new_call(live, "sources-caller", phone="+8613800000032").json()
-    others = [live.tokens["units"]["ALS01"], caller["caller_token"],
-              live.tokens["hospitals"]["zjpph"], live.tokens["traffic"]]  # fmt: skip
+    others = [
+        live.tokens["units"]["ALS01"],
+        caller["caller_token"],
+        live.tokens["hospitals"]["zjpph"],
+        live.tokens["traffic"],
+    ]
     for path in ("sources", "route"):
         for target in (iid, caller["incident_id"]):
             url = f"{live.http}/api/v1/incidents/{target}/{path}"
@@ -154,8 +173,9 @@ def test_only_dispatchers_read_sources_and_routes(live: Running) -> None:
             for token in others:
                 r = httpx.get(url, headers=auth(token))
                 assert r.status_code == 403 and r.json()["reason"] == "forbidden", (path, r.text)
-        r = httpx.get(f"{live.http}/api/v1/incidents/Inope/{path}",
-                      headers=auth(live.tokens["dispatcher"]))  # fmt: skip
+        r = httpx.get(
+            f"{live.http}/api/v1/incidents/Inope/{path}", headers=auth(live.tokens["dispatcher"])
+        )
         assert r.status_code == 404 and r.json()["reason"] == "unknown_incident"
     headers = auth(live.tokens["dispatcher"])
     url = f"{live.http}/api/v1/incidents/{iid}/route"
@@ -178,8 +198,12 @@ def test_the_console_frames_carry_priority_triage_and_conflict(live: Running) ->
         plain = new_call(live, "frames-1").json()["incident_id"]
         got = recv_until(console, lambda f: f["type"] == "call.received")
         assert (got["incident_id"], got["priority"], got["complaint"]) == (plain, 2, "chest_pain")
-        body = {"phone": "+8613800000033", "consent_location": True, "fix": HERE,
-                "complaint": "cardiac_arrest"}  # fmt: skip
+        body = {
+            "phone": "+8613800000033",
+            "consent_location": True,
+            "fix": HERE,
+            "complaint": "cardiac_arrest",
+        }
         made = httpx.post(
             f"{live.http}/api/v1/calls", json=body, headers={"Idempotency-Key": "f-2"}
         )
@@ -211,8 +235,9 @@ def test_a_callers_further_fix_is_listed_and_refused_to_others(live: Running) ->
     headers = auth(live.tokens["dispatcher"])
     first = httpx.get(url, headers=headers).json()
     fix = {"lat": HERE["lat"] + 0.0004, "lon": HERE["lon"], "accuracy_m": 5}
-    sent = httpx.post(f"{live.http}/api/v1/calls/{iid}/fixes", json={"fix": fix},
-                      headers=auth(caller))  # fmt: skip
+    sent = httpx.post(
+        f"{live.http}/api/v1/calls/{iid}/fixes", json={"fix": fix}, headers=auth(caller)
+    )
     assert sent.status_code == 200, sent.text
     second = httpx.get(url, headers=headers).json()
     assert [f["accuracy_m"] for f in second["fixes"]] == [12, 5]

@@ -45,10 +45,15 @@ def test_a_street_is_one_class_from_its_length_weighted_speed() -> None:
     length = np.array([900.0, 100.0, 50.0])
     kph = np.array([80.0, 20.0, 15.0])
     net = from_edge_list(
-        lonlat, np.arange(4, dtype=np.int64), np.array([0, 1, 2], np.int32),
-        np.array([1, 2, 3], np.int32), length, length / (kph / 3.6),
-        np.array([0, 0, -1], np.int32), ["A"],
-    )  # fmt: skip
+        lonlat,
+        np.arange(4, dtype=np.int64),
+        np.array([0, 1, 2], np.int32),
+        np.array([1, 2, 3], np.int32),
+        length,
+        length / (kph / 3.6),
+        np.array([0, 0, -1], np.int32),
+        ["A"],
+    )
     names = [ROAD_CLASSES[c][0] for c in road_class(net)]
     assert names == ["arterial", "arterial", "lane"]
 

@@ -38,8 +38,11 @@ def test_dispatchers_and_the_receiving_hospital_watch_others_may_not(live: Runni
     tablet are refused."""
     patient_on_the_way(live)  # ALS01 -> zjpph
     hospitals, dispatcher = live.tokens["hospitals"], live.tokens["dispatcher"]
-    for token, code in ((hospitals["srrsh"], 4403), (live.tokens["units"]["ALS01"], 4403),
-                        ("nope", 4401)):  # fmt: skip
+    for token, code in (
+        (hospitals["srrsh"], 4403),
+        (live.tokens["units"]["ALS01"], 4403),
+        ("nope", 4401),
+    ):
         with live.ws("/ws/video/ALS01", token) as refused, pytest.raises(ConnectionClosed) as e:
             refused.recv(timeout=10)
         assert e.value.rcvd is not None and e.value.rcvd.code == code

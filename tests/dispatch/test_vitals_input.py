@@ -40,11 +40,20 @@ DELETE = object()  # remove the key
 def body(seq: int = BAD) -> dict[str, Any]:
     """One good second: four numerics and one 360 Hz MLII chunk starting at `at_s`."""
     at_s = 1_800_000_000.0 + seq
-    chunk = {"seq": seq, "at_s": at_s, "lead": "MLII", "rate_hz": 360,
-             "samples_uv": [(i * 37) % 900 - 450 for i in range(360)]}  # fmt: skip
-    return {"type": "vitals", "seq": seq, "at_s": at_s,
-            "numerics": {"hr": 88, "spo2": 95, "nibp_sys": 128, "nibp_dia": 84},
-            "ecg": [chunk]}  # fmt: skip
+    chunk = {
+        "seq": seq,
+        "at_s": at_s,
+        "lead": "MLII",
+        "rate_hz": 360,
+        "samples_uv": [(i * 37) % 900 - 450 for i in range(360)],
+    }
+    return {
+        "type": "vitals",
+        "seq": seq,
+        "at_s": at_s,
+        "numerics": {"hr": 88, "spo2": 95, "nibp_sys": 128, "nibp_dia": 84},
+        "ecg": [chunk],
+    }
 
 
 def changed(path: tuple[str | int, ...], value: Any, raw: str | None = None) -> str:

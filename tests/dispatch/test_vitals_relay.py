@@ -26,11 +26,20 @@ from tests.dispatch.test_server import (
 
 def vitals(seq: int, **numerics: Any) -> str:
     at_s = 1_800_000_000.0 + seq
-    chunk = {"seq": seq, "at_s": at_s, "lead": "MLII", "rate_hz": 360,
-             "samples_uv": [(i * 37) % 900 - 450 for i in range(360)]}  # fmt: skip
-    body = {"type": "vitals", "seq": seq, "at_s": at_s,
-            "numerics": numerics or {"hr": 88, "spo2": 95, "nibp_sys": 128, "nibp_dia": 84},
-            "ecg": [chunk]}  # fmt: skip
+    chunk = {
+        "seq": seq,
+        "at_s": at_s,
+        "lead": "MLII",
+        "rate_hz": 360,
+        "samples_uv": [(i * 37) % 900 - 450 for i in range(360)],
+    }
+    body = {
+        "type": "vitals",
+        "seq": seq,
+        "at_s": at_s,
+        "numerics": numerics or {"hr": 88, "spo2": 95, "nibp_sys": 128, "nibp_dia": 84},
+        "ecg": [chunk],
+    }
     return json.dumps(body)
 
 
@@ -40,16 +49,26 @@ def reply(tablet: ClientConnection) -> dict[str, Any]:
 
 def patient_on_the_way(live: Running) -> str:
     """A chest-pain call, ALS01 assigned, routed to zjpph; the incident id."""
-    body = {"phone": "+8613800000077", "consent_location": True, "fix": HERE,
-            "complaint": "chest_pain"}  # fmt: skip
+    body = {
+        "phone": "+8613800000077",
+        "consent_location": True,
+        "fix": HERE,
+        "complaint": "chest_pain",
+    }
     r = httpx.post(f"{live.http}/api/v1/calls", json=body, headers={"Idempotency-Key": "v-1"})
     iid: str = r.json()["incident_id"]
     dispatcher = auth(live.tokens["dispatcher"])
     base = f"{live.http}/api/v1/incidents/{iid}"
-    assert httpx.post(f"{base}/assignment", json={"unit_id": "ALS01"}, headers=dispatcher
-                      ).status_code == 201  # fmt: skip
-    assert httpx.post(f"{base}/destination", json={"hospital_id": "zjpph"}, headers=dispatcher
-                      ).status_code == 200  # fmt: skip
+    assert (
+        httpx.post(f"{base}/assignment", json={"unit_id": "ALS01"}, headers=dispatcher).status_code
+        == 201
+    )
+    assert (
+        httpx.post(
+            f"{base}/destination", json={"hospital_id": "zjpph"}, headers=dispatcher
+        ).status_code
+        == 200
+    )
     return iid
 
 
@@ -126,5 +145,9 @@ def test_a_hospital_resumes_from_its_last_seq_without_a_gap_or_a_duplicate(
     assert [f["seq"] for f in frames] == list(range(last + 1, last + 6))
     assert [f["sample_seq"] for f in frames] == [2, 3, 4, 5, 6]
     assert [f["bundle"]["identifier"]["value"].split("/")[1] for f in frames] == [
-        "2", "3", "4", "5", "6"
-    ]  # fmt: skip
+        "2",
+        "3",
+        "4",
+        "5",
+        "6",
+    ]

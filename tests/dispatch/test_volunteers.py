@@ -31,8 +31,20 @@ from dispatch.settings import Settings
 from location_fusion.geo import EARTH_RADIUS_M
 from tests.dispatch.test_server import HERE, Running, auth, closed_with, start
 
-MEDICAL = {"complaint", "priority", "determinant", "vitals", "numerics", "bundle", "age_band",
-           "sex", "activation", "phone", "caller_token", "unit_id"}  # fmt: skip
+MEDICAL = {
+    "complaint",
+    "priority",
+    "determinant",
+    "vitals",
+    "numerics",
+    "bundle",
+    "age_band",
+    "sex",
+    "activation",
+    "phone",
+    "caller_token",
+    "unit_id",
+}
 SHOWS_ADDRESS = {"accepted", "en_route", "with_aed", "on_scene"}
 AED_0033 = (30.282263, 120.154599)  # SYNTHETIC, open 24/7, in the Wulin box
 NEAR_0033 = (30.2835, 120.1530)  # a patient ~5 min on foot from it
@@ -114,8 +126,7 @@ def enlist(live: Running, n: int, at: tuple[float, float], *, verified: bool = T
 
 def incident_at(live: Running, at: tuple[float, float], complaint: str, key: str) -> str:
     fix = {"lat": at[0], "lon": at[1], "accuracy_m": 8}
-    body = {"phone": "+8613800000055", "consent_location": True, "fix": fix,
-            "complaint": complaint}  # fmt: skip
+    body = {"phone": "+8613800000055", "consent_location": True, "fix": fix, "complaint": complaint}
     r = httpx.post(f"{live.http}/api/v1/calls", json=body, headers={"Idempotency-Key": key})
     assert r.status_code == 201, r.text
     iid: str = r.json()["incident_id"]
@@ -188,9 +199,13 @@ def test_registration_is_idempotent_by_key_and_keeps_no_phone_number(
     assert (other.status_code, other.json()["reason"]) == (409, "already_registered")
     r = httpx.post(f"{live.http}/api/v1/volunteers", json={"phone": "+8613911113333"})
     assert (r.status_code, r.json()["reason"]) == (400, "idempotency_key_required")
-    for bad in ({"phone": "12"}, {"phone": "+86abc12345"}, {"phone": "+8613911114444",
-                "display_name": "x" * 33}, {"phone": "+8613911114444", "display_name": " "},
-                {"phone": "+8613911114444", "extra": 1}):  # fmt: skip
+    for bad in (
+        {"phone": "12"},
+        {"phone": "+86abc12345"},
+        {"phone": "+8613911114444", "display_name": "x" * 33},
+        {"phone": "+8613911114444", "display_name": " "},
+        {"phone": "+8613911114444", "extra": 1},
+    ):
         r = httpx.post(f"{live.http}/api/v1/volunteers", json=bad, headers={"Idempotency-Key": "b"})
         assert (r.status_code, r.json()["reason"]) == (422, "invalid_request"), bad
     me = httpx.get(f"{live.http}/api/v1/volunteers/me", headers=auth(body["token"])).json()
@@ -219,8 +234,12 @@ def test_verification_duty_and_position_refuse_what_they_must(live: Running) -> 
     assert r.status_code == 422
     r = dispatcher(live, "POST", f"/volunteers/{vid}/verify")
     assert r.json() == {"volunteer_id": vid, "display_name": "", "cpr_verified": True}
-    for bad in ({"on_duty": True}, {"on_duty": True, "consent_expires_in_s": 12 * 3600 + 1},
-                {"on_duty": True, "consent_expires_in_s": 0}, {"on_duty": "yes"}):  # fmt: skip
+    for bad in (
+        {"on_duty": True},
+        {"on_duty": True, "consent_expires_in_s": 12 * 3600 + 1},
+        {"on_duty": True, "consent_expires_in_s": 0},
+        {"on_duty": "yes"},
+    ):
         r = phone.post("duty", bad)
         assert (r.status_code, r.json()["reason"]) == (422, "invalid_request"), bad
     r = phone.post("duty", {"on_duty": True, "consent_expires_in_s": 3600})
@@ -260,8 +279,12 @@ def test_other_roles_cannot_use_volunteer_endpoints(live: Running) -> None:
         json={"phone": "+8613800000066", "consent_location": True, "fix": HERE},
         headers={"Idempotency-Key": "roles-2"},
     ).json()
-    others = (call["caller_token"], live.tokens["units"]["ALS01"],
-              live.tokens["hospitals"]["zjpph"], live.tokens["dispatcher"])  # fmt: skip
+    others = (
+        call["caller_token"],
+        live.tokens["units"]["ALS01"],
+        live.tokens["hospitals"]["zjpph"],
+        live.tokens["dispatcher"],
+    )
     for token in others:
         h = auth(token)
         assert httpx.get(f"{live.http}/api/v1/volunteers/me", headers=h).status_code == 403
@@ -360,8 +383,10 @@ def test_one_acceptor_fetches_the_aed_the_other_goes_to_cpr(quiet: Running) -> N
             assert answer(at_aed, f, iid, step)["status"] == step
         view = dispatcher(live, "GET", f"/incidents/{iid}/volunteers").json()
         roles = {r["volunteer_id"]: (r["status"], r["role"]) for r in view["volunteers"]}
-        assert roles == {beside.volunteer_id: ("accepted", "cpr"),
-                         at_aed.volunteer_id: ("on_scene", "fetch_aed")}  # fmt: skip
+        assert roles == {
+            beside.volunteer_id: ("accepted", "cpr"),
+            at_aed.volunteer_id: ("on_scene", "fetch_aed"),
+        }
         mark = len(beside.frames)
         assert answer(beside, b, iid, "withdraw")["status"] == "cancelled"
         ended = beside.until(b, of_type("volunteer.ended"), mark)
@@ -395,8 +420,9 @@ def test_alerts_end_when_the_ambulance_is_on_scene(live: Running) -> None:
         r = dispatcher(live, "POST", f"/incidents/{iid}/assignment", json={"unit_id": "ALS01"})
         assert r.status_code == 201
         for status in ("en_route", "on_scene"):
-            r = httpx.post(f"{live.http}/api/v1/units/ALS01/status", json={"status": status},
-                           headers=unit)  # fmt: skip
+            r = httpx.post(
+                f"{live.http}/api/v1/units/ALS01/status", json={"status": status}, headers=unit
+            )
             assert r.status_code == 200, r.text
         for phone, ws in ((first, a), (second, b)):
             ended = phone.until(ws, of_type("volunteer.ended"))
@@ -474,8 +500,11 @@ def test_a_volunteer_socket_is_that_volunteer_s_only(live: Running) -> None:
     mine = enlist(live, 1, (HERE["lat"], HERE["lon"]))
     theirs = enlist(live, 2, (HERE["lat"], HERE["lon"]))
     path = f"/ws/volunteers/{mine.volunteer_id}"
-    for token, code in ((theirs.token, 4403), (live.tokens["units"]["ALS01"], 4403),
-                        ("nobody-knows-this-token", 4401)):  # fmt: skip
+    for token, code in (
+        (theirs.token, 4403),
+        (live.tokens["units"]["ALS01"], 4403),
+        ("nobody-knows-this-token", 4401),
+    ):
         with live.ws(path, token) as ws:
             assert closed_with(ws) == code
     with live.ws(path, mine.token, since="abc") as ws:
@@ -556,7 +585,9 @@ def test_a_restart_keeps_registrations_and_alerts_and_a_resume_gets_what_was_mis
         again = register(second, "+8613900000001", "enlist-1")
         assert again.status_code == 200
         assert (again.json()["volunteer_id"], again.json()["token"]) == (
-            phone.volunteer_id, phone.token)  # fmt: skip
+            phone.volunteer_id,
+            phone.token,
+        )
         assert again.json()["cpr_verified"] is True
         repeat = register(second, "+8613933334444", "restart-2").json()
         assert repeat == {**pending, "stream_url": repeat["stream_url"]}
@@ -568,7 +599,8 @@ def test_a_restart_keeps_registrations_and_alerts_and_a_resume_gets_what_was_mis
         assert (phone.volunteer_id, "volunteer.state") in reads  # the address shown is audited
         view = dispatcher(second, "GET", f"/incidents/{iid}/volunteers").json()
         assert [(r["volunteer_id"], r["status"]) for r in view["volunteers"]] == [
-            (phone.volunteer_id, "accepted")]  # fmt: skip
+            (phone.volunteer_id, "accepted")
+        ]
         r = dispatcher(second, "POST", f"/incidents/{iid}/cancel", json={"reason": "test"})
         assert r.status_code == 200
         with phone.socket(since=str(last)) as ws:
@@ -581,7 +613,10 @@ def test_a_restart_keeps_registrations_and_alerts_and_a_resume_gets_what_was_mis
         second.stop()
     assert [f["seq"] for f in replayed] == list(range(1, last + 2))
     assert [f["type"] for f in replayed] == [
-        "volunteer.alert", *["volunteer.update"] * (last - 1), "volunteer.ended"]  # fmt: skip
+        "volunteer.alert",
+        *["volunteer.update"] * (last - 1),
+        "volunteer.ended",
+    ]
     assert all(f["address"] is None and f["lat"] is None for f in replayed)
     assert any(f.get("address") for f in phone.frames)  # it was shown while accepted, live
     assert_private(phone.frames + replayed)

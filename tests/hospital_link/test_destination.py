@@ -252,9 +252,10 @@ def test_ranking_properties(
     statuses = {h: registry.status(h, 1000.0) for h in travel}
     reachable = [h for h, t in travel.items() if math.isfinite(t)]
     open_capable = [
-        h for h in reachable
+        h
+        for h in reachable
         if cap in registry.hospital(h).capabilities and not statuses[h].diverts(cap)
-    ]  # fmt: skip
+    ]
     for c in choices:
         assert c.score_s == pytest.approx(c.eta_s + c.offload_wait_s)
         if c.basis in (Basis.CAPABLE, Basis.DIVERSION_OVERRIDDEN):

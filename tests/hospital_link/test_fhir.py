@@ -35,10 +35,12 @@ R4_STATUS = {
     "Location": {"active", "suspended", "inactive"},
     "Encounter": {"planned", "arrived", "triaged", "in-progress", "onleave", "finished"},
 }
-CTX = StreamContext(patient_pseudonym("incident-1", b"k" * 32), epoch_unix_s=1.7e9,
-                    utc_offset_min=480)  # fmt: skip
-FULL = Numerics("A12", 5, 5.0, hr=44, spo2=95, nibp_sys=107, nibp_dia=60, rr=26, etco2=38,
-                temp_c=36.5, gcs=13)  # fmt: skip
+CTX = StreamContext(
+    patient_pseudonym("incident-1", b"k" * 32), epoch_unix_s=1.7e9, utc_offset_min=480
+)
+FULL = Numerics(
+    "A12", 5, 5.0, hr=44, spo2=95, nibp_sys=107, nibp_dia=60, rr=26, etco2=38, temp_c=36.5, gcs=13
+)
 CHUNK = EcgChunk("A12", 5, 5.0, "MLII", 360.0, tuple(range(-180, 180)))
 GOLDEN = {
     "hr": "observation-example-heart-rate.json",

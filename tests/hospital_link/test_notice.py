@@ -35,8 +35,13 @@ from hospital_link.notice import (
     inbound_bundle,
 )
 
-MODELS: dict[str, Any] = {"Patient": Patient, "Observation": Observation, "Encounter": Encounter,
-                          "Location": Location, "ServiceRequest": ServiceRequest}  # fmt: skip
+MODELS: dict[str, Any] = {
+    "Patient": Patient,
+    "Observation": Observation,
+    "Encounter": Encounter,
+    "Location": Location,
+    "ServiceRequest": ServiceRequest,
+}
 R4_STATUS = {
     "Observation": {"registered", "preliminary", "final", "amended"},
     "Location": {"active", "suspended", "inactive"},
@@ -55,13 +60,21 @@ TARGETS = {
     ("ServiceRequest", "encounter"): {"Encounter"},
 }
 INCIDENT = "INC-20231115-0042"  # distinctive, so a leak of it in clear text would be found
-CTX = StreamContext(patient_pseudonym(INCIDENT, b"k" * 32), epoch_unix_s=1.7e9,
-                    utc_offset_min=480)  # fmt: skip
+CTX = StreamContext(patient_pseudonym(INCIDENT, b"k" * 32), epoch_unix_s=1.7e9, utc_offset_min=480)
 # A P1 stroke, 80+ woman, unit A12 nine minutes out at at_s 5 (06:13:25 +08:00).
-STROKE: dict[str, Any] = dict(incident_id=INCIDENT, hospital_id="zjpph", unit_id="A12", at_s=5.0,
-                              priority=1, complaint="stroke", eta_s=540.0, age_band="80+",
-                              sex="female", activation_team="stroke",
-                              activation_reasons=["stroke: pre-alert the stroke team"])  # fmt: skip
+STROKE: dict[str, Any] = dict(
+    incident_id=INCIDENT,
+    hospital_id="zjpph",
+    unit_id="A12",
+    at_s=5.0,
+    priority=1,
+    complaint="stroke",
+    eta_s=540.0,
+    age_band="80+",
+    sex="female",
+    activation_team="stroke",
+    activation_reasons=["stroke: pre-alert the stroke team"],
+)
 
 
 def inbound(**changes: Any) -> dict[str, Any]:
@@ -69,14 +82,24 @@ def inbound(**changes: Any) -> dict[str, Any]:
 
 
 def eta(**changes: Any) -> dict[str, Any]:
-    args = dict(incident_id=INCIDENT, hospital_id="zjpph", unit_id="A12", at_s=65.0,
-                eta_s=480.0, lat=30.28, lon=120.16)  # fmt: skip
+    args = dict(
+        incident_id=INCIDENT,
+        hospital_id="zjpph",
+        unit_id="A12",
+        at_s=65.0,
+        eta_s=480.0,
+        lat=30.28,
+        lon=120.16,
+    )
     return eta_bundle(CTX, **{**args, **changes})
 
 
 def resources(bundle: dict[str, Any], kind: str | None = None) -> list[dict[str, Any]]:
-    return [e["resource"] for e in bundle["entry"]
-            if kind is None or e["resource"]["resourceType"] == kind]  # fmt: skip
+    return [
+        e["resource"]
+        for e in bundle["entry"]
+        if kind is None or e["resource"]["resourceType"] == kind
+    ]
 
 
 def one(bundle: dict[str, Any], kind: str) -> dict[str, Any]:
@@ -141,16 +164,28 @@ def test_inbound_is_valid_fhir() -> None:
     b = inbound()
     validate(b)
     assert [r["resourceType"] for r in resources(b)] == [
-        "Patient", "Encounter", "Observation", "ServiceRequest"]  # fmt: skip
+        "Patient",
+        "Encounter",
+        "Observation",
+        "ServiceRequest",
+    ]
     assert b["timestamp"] == "2023-11-15T06:13:25.000+08:00"
     enc = one(b, "Encounter")
     assert enc["status"] == "planned"
     assert enc["class"]["code"] == "EMER"
     assert enc["subject"]["reference"] == f"Patient/{CTX.patient_id}"
-    assert enc["reasonCode"] == [{"coding": [{"system": "http://snomed.info/sct",
-                                              "code": "230690007",
-                                              "display": "Cerebrovascular accident"}],
-                                  "text": "stroke"}]  # fmt: skip
+    assert enc["reasonCode"] == [
+        {
+            "coding": [
+                {
+                    "system": "http://snomed.info/sct",
+                    "code": "230690007",
+                    "display": "Cerebrovascular accident",
+                }
+            ],
+            "text": "stroke",
+        }
+    ]
     (planned,) = enc["location"]
     assert planned["status"] == "planned"
     assert planned["location"]["identifier"]["value"] == "zjpph"
@@ -167,8 +202,11 @@ def test_patient_holds_no_pii_and_no_incident_id() -> None:
         "identifier": [{"system": "urn:jijiu:patient", "value": CTX.patient_id}],
         "gender": "female",
     }
-    for bundle in (b, diverted_bundle(CTX, incident_id=INCIDENT, hospital_id="zjpph", at_s=9.0),
-                   eta()):  # fmt: skip
+    for bundle in (
+        b,
+        diverted_bundle(CTX, incident_id=INCIDENT, hospital_id="zjpph", at_s=9.0),
+        eta(),
+    ):
         assert INCIDENT not in json.dumps(bundle)
         assert not keys(bundle) & {"telecom", "address", "contact", "birthDate"}
     assert "name" not in keys(b)  # the only "name" jijiu sends is a vehicle's ("unit A12")
@@ -182,9 +220,17 @@ def test_priority_maps_to_act_priority(priority: int, code: str) -> None:
     assert coding["code"] == code
 
 
-@pytest.mark.parametrize(("band", "low", "high"),
-                         [("0-4", 0, 4), ("5-14", 5, 14), ("15-44", 15, 44), ("45-64", 45, 64),
-                          ("65-79", 65, 79), ("80+", 80, None)])  # fmt: skip
+@pytest.mark.parametrize(
+    ("band", "low", "high"),
+    [
+        ("0-4", 0, 4),
+        ("5-14", 5, 14),
+        ("15-44", 15, 44),
+        ("45-64", 45, 64),
+        ("65-79", 65, 79),
+        ("80+", 80, None),
+    ],
+)
 def test_age_band_is_a_range_in_years(band: str, low: int, high: int | None) -> None:
     """The band is LOINC 30525-0 with valueRange in UCUM "a"; "80+" has a low and no high."""
     obs = one(inbound(age_band=band), "Observation")
@@ -238,8 +284,9 @@ def test_ids_are_stable_and_per_hospital() -> None:
     elsewhere = {r["id"] for r in resources(inbound(hospital_id="zju2"))}
     assert ids.isdisjoint(elsewhere)
     other = StreamContext(patient_pseudonym("INC-2", b"k" * 32))
-    assert ids.isdisjoint(r["id"] for r in resources(
-        inbound_bundle(other, **{**STROKE, "incident_id": "INC-2"})))  # fmt: skip
+    assert ids.isdisjoint(
+        r["id"] for r in resources(inbound_bundle(other, **{**STROKE, "incident_id": "INC-2"}))
+    )
 
 
 def test_diverted_cancels_the_same_encounter() -> None:
@@ -253,8 +300,15 @@ def test_diverted_cancels_the_same_encounter() -> None:
     assert req["id"] == one(inbound(), "ServiceRequest")["id"] and req["status"] == "revoked"
     assert [r["resourceType"] for r in resources(b)] == ["Encounter", "ServiceRequest"]
     assert set(enc) == {"resourceType", "id", "identifier", "status", "class", "subject"}
-    assert set(req) == {"resourceType", "id", "identifier", "status", "intent", "subject",
-                        "encounter"}  # fmt: skip
+    assert set(req) == {
+        "resourceType",
+        "id",
+        "identifier",
+        "status",
+        "intent",
+        "subject",
+        "encounter",
+    }
 
 
 def test_eta_moves_the_planned_arrival() -> None:
@@ -266,8 +320,9 @@ def test_eta_moves_the_planned_arrival() -> None:
     (planned,) = enc["location"]
     assert planned["period"]["start"] == CTX.iso(65.0 + 480.0) == "2023-11-15T06:22:25.000+08:00"
     # The hospital page's reading: planned start minus the Bundle's timestamp is the ETA.
-    seconds = (datetime.fromisoformat(planned["period"]["start"])
-               - datetime.fromisoformat(b["timestamp"])).total_seconds()  # fmt: skip
+    seconds = (
+        datetime.fromisoformat(planned["period"]["start"]) - datetime.fromisoformat(b["timestamp"])
+    ).total_seconds()
     assert seconds == 480.0
     assert loc["position"] == {"longitude": 120.16, "latitude": 30.28}
     assert loc["physicalType"]["coding"][0]["code"] == "ve"
@@ -292,8 +347,10 @@ def test_inbound_refuses_bad_input(change: dict[str, Any], message: str) -> None
         inbound(**change)
 
 
-@pytest.mark.parametrize("change", [{"lat": 95.0}, {"lon": math.nan}, {"eta_s": -5.0},
-                                    {"at_s": math.nan}, {"unit_id": "A/12"}])  # fmt: skip
+@pytest.mark.parametrize(
+    "change",
+    [{"lat": 95.0}, {"lon": math.nan}, {"eta_s": -5.0}, {"at_s": math.nan}, {"unit_id": "A/12"}],
+)
 def test_eta_and_diverted_refuse_bad_input(change: dict[str, Any]) -> None:
     """A bad position, ETA, time or id is refused by eta_bundle; a NaN time by diverted_bundle."""
     with pytest.raises(InvalidArgument):
@@ -314,16 +371,31 @@ def test_eta_and_diverted_refuse_bad_input(change: dict[str, Any]) -> None:
     team=st.none() | st.sampled_from(["stroke", "stemi", "trauma", "none"]),
     reasons=st.lists(st.text(min_size=1).filter(str.strip), max_size=3),
 )
-def test_any_valid_inbound_is_valid_fhir(unit_id: str | None, at_s: float, priority: int,
-                                         complaint: str, eta_s: float | None,
-                                         age_band: str | None, sex: str | None,
-                                         team: str | None, reasons: list[str]) -> None:  # fmt: skip
+def test_any_valid_inbound_is_valid_fhir(
+    unit_id: str | None,
+    at_s: float,
+    priority: int,
+    complaint: str,
+    eta_s: float | None,
+    age_band: str | None,
+    sex: str | None,
+    team: str | None,
+    reasons: list[str],
+) -> None:
     """Any valid combination of inputs gives a valid, deterministic Bundle with distinct ids."""
     args: dict[str, Any] = {
-        "incident_id": INCIDENT, "hospital_id": "zjpph", "unit_id": unit_id, "at_s": at_s,
-        "priority": priority, "complaint": complaint, "eta_s": eta_s, "age_band": age_band,
-        "sex": sex, "activation_team": team, "activation_reasons": reasons,
-    }  # fmt: skip
+        "incident_id": INCIDENT,
+        "hospital_id": "zjpph",
+        "unit_id": unit_id,
+        "at_s": at_s,
+        "priority": priority,
+        "complaint": complaint,
+        "eta_s": eta_s,
+        "age_band": age_band,
+        "sex": sex,
+        "activation_team": team,
+        "activation_reasons": reasons,
+    }
     b = inbound_bundle(CTX, **args)
     validate(b)
     assert b == inbound_bundle(CTX, **args)
@@ -336,15 +408,29 @@ def test_closed_is_the_same_encounter_arrived_at_handover_else_cancelled() -> No
     """Handover: "arrived" with the hospital active since then; before arrival: "cancelled"."""
     ctx = StreamContext("p-closed", utc_offset_min=480)
     at_s = 1_800_000_000.0
-    inbound = inbound_bundle(ctx, incident_id="I1", hospital_id="zjpph", unit_id="ALS01",
-                             at_s=at_s, priority=1, complaint="stroke", eta_s=300.0,
-                             age_band=None, sex=None, activation_team=None,
-                             activation_reasons=())  # fmt: skip
-    enc_id = next(e["resource"]["id"] for e in inbound["entry"]
-                  if e["resource"]["resourceType"] == "Encounter")  # fmt: skip
+    inbound = inbound_bundle(
+        ctx,
+        incident_id="I1",
+        hospital_id="zjpph",
+        unit_id="ALS01",
+        at_s=at_s,
+        priority=1,
+        complaint="stroke",
+        eta_s=300.0,
+        age_band=None,
+        sex=None,
+        activation_team=None,
+        activation_reasons=(),
+    )
+    enc_id = next(
+        e["resource"]["id"]
+        for e in inbound["entry"]
+        if e["resource"]["resourceType"] == "Encounter"
+    )
     for handed_over, status in ((True, "arrived"), (False, "cancelled")):
-        bundle = closed_bundle(ctx, incident_id="I1", hospital_id="zjpph", at_s=at_s + 400,
-                               handed_over=handed_over)  # fmt: skip
+        bundle = closed_bundle(
+            ctx, incident_id="I1", hospital_id="zjpph", at_s=at_s + 400, handed_over=handed_over
+        )
         Bundle.model_validate(bundle)
         [enc] = [e["resource"] for e in bundle["entry"]]
         assert (enc["id"], enc["status"]) == (enc_id, status)

@@ -12,8 +12,19 @@ from hospital_link.vitals import EcgChunk, Numerics
 
 def test_full_sample() -> None:
     """A sample with every reading lists them all, in field order."""
-    n = Numerics("A1", 7, 12.0, hr=80, spo2=97, nibp_sys=120, nibp_dia=80, rr=16, etco2=38,
-                 temp_c=36.8, gcs=15)  # fmt: skip
+    n = Numerics(
+        "A1",
+        7,
+        12.0,
+        hr=80,
+        spo2=97,
+        nibp_sys=120,
+        nibp_dia=80,
+        rr=16,
+        etco2=38,
+        temp_c=36.8,
+        gcs=15,
+    )
     assert n.present == ("hr", "spo2", "nibp_sys", "nibp_dia", "rr", "etco2", "temp_c", "gcs")
     assert Numerics("A1", 0, 0.0).present == ()
 

@@ -211,8 +211,13 @@ def test_street_names_are_canonical(gaz: Gazetteer) -> None:
 def test_name_helpers() -> None:
     """Fuzzy pinyin folds the usual confusions; names and aliases are cut as documented."""
     assert [fuzzy_syllable(s) for s in ("zhang", "shan", "chen", "ning", "xing", "long")] == [
-        "zan", "san", "cen", "lin", "xin", "long",
-    ]  # fmt: skip
+        "zan",
+        "san",
+        "cen",
+        "lin",
+        "xin",
+        "long",
+    ]
     assert canonical_street("文一西路 Wenyi Road (West)") == "文一西路"
     assert canonical_street("丰登街(沁园路)") == "丰登街"
     assert canonical_street("Yunqi Road") == "Yunqi Road"
@@ -222,8 +227,15 @@ def test_name_helpers() -> None:
 
 def test_place_validation() -> None:
     """A Place with an unknown kind, a bad confidence or a bad coordinate is refused."""
-    good = {"kind": "place", "name": "x", "lon": 120.0, "lat": 30.0, "radius_m": 10.0,
-            "confidence": 0.5, "streets": ()}  # fmt: skip
+    good = {
+        "kind": "place",
+        "name": "x",
+        "lon": 120.0,
+        "lat": 30.0,
+        "radius_m": 10.0,
+        "confidence": 0.5,
+        "streets": (),
+    }
     Place(**good)  # type: ignore[arg-type]
     for change in ({"kind": "city"}, {"confidence": 1.5}, {"lat": 95.0}, {"radius_m": -1.0}):
         with pytest.raises(InvalidInput):

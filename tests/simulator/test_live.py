@@ -39,9 +39,15 @@ def error_logs() -> Iterator[ErrorLogCounter]:
 def city(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LiveResult, int]]:
     """One 20 s live run against a fresh Wulin server with 6 units (shared by the tests)."""
     tmp = tmp_path_factory.mktemp("live")
-    settings = Settings(network="wulin", store_url=f"sqlite:///{tmp / 'events.db'}",
-                        tokens_file=tmp / "tokens.json", port=0, ws_port=0, seed_fleet=6,
-                        tick_s=0.2)  # fmt: skip
+    settings = Settings(
+        network="wulin",
+        store_url=f"sqlite:///{tmp / 'events.db'}",
+        tokens_file=tmp / "tokens.json",
+        port=0,
+        ws_port=0,
+        seed_fleet=6,
+        tick_s=0.2,
+    )
     counter = ErrorLogCounter()
     counter.attach()
     running = start(settings)
@@ -91,9 +97,15 @@ def test_hospitals_receive_the_mitbih_trace_the_tablets_send(city: tuple[LiveRes
 def test_the_summary_names_every_part(city: tuple[LiveResult, int]) -> None:
     """The table has the call counts, the step and latency tables, hospitals and errors."""
     text = city[0].render(server_error_logs=city[1])
-    for part in ("calls", "check    server and simulator agree", "call → on scene (response)",
-                 "POST /calls → 201", "call → console call.received", "hospitals",
-                 "errors     none"):  # fmt: skip
+    for part in (
+        "calls",
+        "check    server and simulator agree",
+        "call → on scene (response)",
+        "POST /calls → 201",
+        "call → console call.received",
+        "hospitals",
+        "errors     none",
+    ):
         assert part in text, part
 
 
@@ -103,8 +115,23 @@ def test_jijiu_demo_runs_and_prints_its_summary(
     """`jijiu demo --minutes 0.1` on Wulin starts its own server in a fresh folder, says where
     to look (hospital page with a token, API docs, tokens file) and prints the summary."""
     folder = tmp_path / "demo"
-    argv = ["demo", "--network", "wulin", "--units", "4", "--minutes", "0.1", "--speed", "60",
-            "--dir", str(folder), "--port", "0", "--ws-port", "0"]  # fmt: skip
+    argv = [
+        "demo",
+        "--network",
+        "wulin",
+        "--units",
+        "4",
+        "--minutes",
+        "0.1",
+        "--speed",
+        "60",
+        "--dir",
+        str(folder),
+        "--port",
+        "0",
+        "--ws-port",
+        "0",
+    ]
     assert main(argv) == 0
     out = capsys.readouterr().out
     assert "/hospital#hospital=zjpph&token=" in out and "/docs" in out

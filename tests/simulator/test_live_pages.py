@@ -100,8 +100,13 @@ class LiveCity:
     async def _main(self) -> None:
         self._loop, self._stop = asyncio.get_running_loop(), asyncio.Event()
         try:
-            self.result = await run_live(self.endpoints, "wulin", self.params, stop=self._stop,
-                                         progress=lambda _: self.connected.set())  # fmt: skip
+            self.result = await run_live(
+                self.endpoints,
+                "wulin",
+                self.params,
+                stop=self._stop,
+                progress=lambda _: self.connected.set(),
+            )
         except BaseException as exc:  # reported by `finish`
             self.failure = exc
         finally:
@@ -130,9 +135,15 @@ class City:
 def city(tmp_path_factory: pytest.TempPathFactory) -> Iterator[City]:
     """A fresh Wulin server with 16 units and the live city running against it (the module)."""
     tmp = tmp_path_factory.mktemp("live-pages")
-    settings = Settings(network="wulin", store_url=f"sqlite:///{tmp / 'events.db'}",
-                        tokens_file=tmp / "tokens.json", port=0, ws_port=0, seed_fleet=UNITS,
-                        tick_s=0.2)  # fmt: skip
+    settings = Settings(
+        network="wulin",
+        store_url=f"sqlite:///{tmp / 'events.db'}",
+        tokens_file=tmp / "tokens.json",
+        port=0,
+        ws_port=0,
+        seed_fleet=UNITS,
+        tick_s=0.2,
+    )
     errors = ErrorLogCounter()
     errors.attach()
     live = start(settings)
@@ -155,8 +166,9 @@ def posted(city: City, key: str, n: int, **body: Any) -> dict[str, Any]:
     phone = f"+86137000000{n:02d}"  # the city's callers use +86139...
     if body:
         call = {"phone": phone, "consent_location": True, "fix": HERE, **body}
-        r = httpx.post(f"{city.live.http}/api/v1/calls", json=call,
-                       headers={"Idempotency-Key": key})  # fmt: skip
+        r = httpx.post(
+            f"{city.live.http}/api/v1/calls", json=call, headers={"Idempotency-Key": key}
+        )
     else:
         r = new_call(city.live, key, phone=phone)
     assert r.status_code == 201, r.text

@@ -49,8 +49,23 @@ from simulator.load.target import loopback_url
 def short_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[int, str, dict[str, Any]]:
     """One `--serve` run on Wulin (exit code, stdout, the --json file), shared by the tests."""
     out = tmp_path_factory.mktemp("loadtest") / "raw.json"
-    argv = ["--serve", "--network", "wulin", "--units", "20", "--consoles", "2",
-            "--calls-per-s", "2", "--duration", "3", "--seed", "3", "--json", str(out)]  # fmt: skip
+    argv = [
+        "--serve",
+        "--network",
+        "wulin",
+        "--units",
+        "20",
+        "--consoles",
+        "2",
+        "--calls-per-s",
+        "2",
+        "--duration",
+        "3",
+        "--seed",
+        "3",
+        "--json",
+        str(out),
+    ]
     printed = io.StringIO()
     with redirect_stdout(printed):
         code = main(argv)
@@ -190,8 +205,9 @@ def test_a_step_joins_calls_with_console_receipts() -> None:
     recommended = {"A": [0.050, 0.060], "B": [1.050, 1.070]}
     traffic = Traffic(40, 1, 90, 0, span_s=2.0, generator_cpu_s=0.5)
     failures = {"503 store_unavailable": 1}
-    step = summarise_step(2.0, 2.0, calls, [0.002, 0.004], received, recommended, 2, traffic,
-                          failures)  # fmt: skip
+    step = summarise_step(
+        2.0, 2.0, calls, [0.002, 0.004], received, recommended, 2, traffic, failures
+    )
     created, got, rec = step.row(CREATED), step.row(RECEIVED), step.row(RECOMMENDED)
     assert created is not None and got is not None and rec is not None
     assert (created.n, created.errors, created.per_s) == (3, 1, 1.5)

@@ -25,12 +25,19 @@ from tests.simulator.fast_world import wulin_world
 
 def _row(number: str, unit_type: str, dispatch: str, **more: str) -> dict[str, str]:
     row = {
-        "Incident Number": number, "Unit Type": unit_type, "Call Type": "Medical Incident",
-        "Call Type Group": "Potentially Life-Threatening", "Original Priority": "3",
-        "Received DtTm": "12/31/2016 12:00:00 AM", "Dispatch DtTm": dispatch,
-        "Response DtTm": "", "On Scene DtTm": "", "Transport DtTm": "", "Hospital DtTm": "",
+        "Incident Number": number,
+        "Unit Type": unit_type,
+        "Call Type": "Medical Incident",
+        "Call Type Group": "Potentially Life-Threatening",
+        "Original Priority": "3",
+        "Received DtTm": "12/31/2016 12:00:00 AM",
+        "Dispatch DtTm": dispatch,
+        "Response DtTm": "",
+        "On Scene DtTm": "",
+        "Transport DtTm": "",
+        "Hospital DtTm": "",
         "Available DtTm": "",
-    }  # fmt: skip
+    }
     row.update(more)
     return row
 
@@ -66,8 +73,12 @@ LIFE = "Potentially Life-Threatening"
 )
 def test_priority_mapping(code: str, group: str, priority: Priority) -> None:
     """Emergency code on a life-threatening call is P1; one of the two is P2; neither P3."""
-    row = _row("9", "MEDIC", "12/31/2016 12:01:00 AM", **{"Original Priority": code,
-                                                          "Call Type Group": group})  # fmt: skip
+    row = _row(
+        "9",
+        "MEDIC",
+        "12/31/2016 12:01:00 AM",
+        **{"Original Priority": code, "Call Type Group": group},
+    )
     assert parse_rows([row])[0].priority is priority
 
 
@@ -75,8 +86,9 @@ def test_complaint_from_call_type() -> None:
     """A collision is trauma, a structure fire breathing; a medical call is left to the draw."""
 
     def kind(call_type: str) -> Complaint | None:
-        return parse_rows([_row("9", "MEDIC", "12/31/2016 12:01:00 AM",
-                                **{"Call Type": call_type})])[0].complaint  # fmt: skip
+        return parse_rows(
+            [_row("9", "MEDIC", "12/31/2016 12:01:00 AM", **{"Call Type": call_type})]
+        )[0].complaint
 
     assert kind("Traffic Collision") is Complaint.TRAUMA
     assert kind("Structure Fire") is Complaint.BREATHING

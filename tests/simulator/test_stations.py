@@ -45,8 +45,9 @@ def test_placement_covers_more_than_random_sites() -> None:
     sites, _ = place(eta, w, p)
     ours = expected_coverage(eta, w, sites, [1] * 4, p)
     rng = np.random.default_rng(0)
-    chance = [expected_coverage(eta, w, random_sites(eta.shape[0], 4, rng), [1] * 4, p)
-              for _ in range(30)]  # fmt: skip
+    chance = [
+        expected_coverage(eta, w, random_sites(eta.shape[0], 4, rng), [1] * 4, p) for _ in range(30)
+    ]
     assert ours > max(chance)
 
 

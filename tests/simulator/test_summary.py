@@ -27,11 +27,20 @@ def test_the_table_says_none_or_names_the_errors() -> None:
     """No errors: "errors     none"; with some, each kind and its count."""
     r = CallRecord("k", "other", 3, at={"posted": 0.0, "on_scene": 30.0}, phase="on_scene")
     tally = Tally()
-    text = render([r], tally, Check(1, ()), wall_s=60.0, speed=20.0, units=4, hospitals=10,
-                  server_error_logs=0)  # fmt: skip
+    text = render(
+        [r],
+        tally,
+        Check(1, ()),
+        wall_s=60.0,
+        speed=20.0,
+        units=4,
+        hospitals=10,
+        server_error_logs=0,
+    )
     assert "errors     none" in text and "agree (1 incidents read back)" in text
     assert "1:00 wall at x20 = 0:20 h:mm" in text
     tally.error("HTTP 5xx")
-    text = render([r], tally, None, wall_s=60.0, speed=20.0, units=4, hospitals=10,
-                  server_error_logs=2)  # fmt: skip
+    text = render(
+        [r], tally, None, wall_s=60.0, speed=20.0, units=4, hospitals=10, server_error_logs=2
+    )
     assert "HTTP 5xx 1" in text and "server ERROR log lines 2" in text

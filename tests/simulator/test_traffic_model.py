@@ -121,9 +121,14 @@ def test_a_real_server_accepts_every_post_of_the_feed(tmp_path: Path) -> None:
     """At x600 from 06:54 (so the 07:00 peak begins within the run), the feed posts every
     class block, again when the peak begins, and the incidents in force; every post is a 201,
     GET /traffic lists the peak's factors, and the simulator's own router has them too."""
-    settings = Settings(network="wulin", store_url=f"sqlite:///{tmp_path / 'events.db'}",
-                        tokens_file=tmp_path / "tokens.json", port=0, ws_port=0,
-                        seed_fleet=2)  # fmt: skip
+    settings = Settings(
+        network="wulin",
+        store_url=f"sqlite:///{tmp_path / 'events.db'}",
+        tokens_file=tmp_path / "tokens.json",
+        port=0,
+        ws_port=0,
+        seed_fleet=2,
+    )
     live = start(settings)
     try:
         endpoints = Endpoints(live.http, f"ws://127.0.0.1:{live.ws_port}", live.tokens)

@@ -40,8 +40,9 @@ def test_every_frame_passes_the_servers_checks(complaint: str) -> None:
         assert frame["type"] == "vitals" and frame["seq"] == seq
         Numerics("ALS01", seq, frame["at_s"], **frame["numerics"])
         c = frame["ecg"][0]
-        chunk = EcgChunk("ALS01", c["seq"], c["at_s"], c["lead"], c["rate_hz"],
-                         tuple(c["samples_uv"]))  # fmt: skip
+        chunk = EcgChunk(
+            "ALS01", c["seq"], c["at_s"], c["lead"], c["rate_hz"], tuple(c["samples_uv"])
+        )
         assert chunk.duration_s == 1.0
 
 

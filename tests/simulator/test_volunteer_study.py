@@ -157,8 +157,13 @@ def test_walking_times_match_aed_map(world: World, aeds: tuple[Aed, ...]) -> Non
     for j, aed_id in enumerate(ids):
         if aed_id in ref_v:
             road = world.volunteer_to_aed_m(j, pool.edge[:1], pool.fraction[:1])
-            s = walk_s(road, pool.offroad_m[:1], world.index.offroad_m[j],
-                       world.index.params.detour_factor, fast.params.speed_mps)  # fmt: skip
+            s = walk_s(
+                road,
+                pool.offroad_m[:1],
+                world.index.offroad_m[j],
+                world.index.params.detour_factor,
+                fast.params.speed_mps,
+            )
             assert float(s[0]) + world.index.building_s[j] == pytest.approx(ref_v[aed_id])
 
 
@@ -232,8 +237,23 @@ def test_cli_writes_csv_and_png(
 
     monkeypatch.setenv("JIJIU_CACHE_DIR", str(cache))
     out_csv, out_png = tmp_path / "study.csv", tmp_path / "study.png"
-    code = main(["volunteer-study", "--network", "wulin", "--densities", "0,10", "--arrests",
-                 "6", "--seeds", "2", "--csv", str(out_csv), "--plot", str(out_png)])  # fmt: skip
+    code = main(
+        [
+            "volunteer-study",
+            "--network",
+            "wulin",
+            "--densities",
+            "0,10",
+            "--arrests",
+            "6",
+            "--seeds",
+            "2",
+            "--csv",
+            str(out_csv),
+            "--plot",
+            str(out_png),
+        ]
+    )
     assert code == 0
     assert "| volunteers /km² |" in capsys.readouterr().out
     with out_csv.open(encoding="utf-8") as f:
