@@ -142,7 +142,7 @@ class AgencyDesk:
             inc.lat,
             inc.lon,
             inc.radius95_m,
-            svc.description(inc.incident_id, inc.lat, inc.lon),
+            svc.locations.description(inc.incident_id, inc.lat, inc.lon),
             self._units(incident_id),
             tuple(sorted(flag.agencies)),
             tuple(flag.notes[-NOTES_SHOWN:]),
@@ -329,7 +329,7 @@ class AgencyDesk:
     async def _write(self, frames: list[tuple[str, dict[str, Any]]]) -> None:
         """Log the frames in one batch (all lazy but the last), publish each once durable."""
         last = len(frames) - 1
-        done = [self.svc.feed(t, m, lazy=k < last) for k, (t, m) in enumerate(frames)]
+        done = [self.svc.feeds.feed(t, m, lazy=k < last) for k, (t, m) in enumerate(frames)]
         await asyncio.gather(*(d for d in done if d is not None))
 
 
@@ -344,7 +344,7 @@ def attach(svc: DispatchService) -> dict[str, WsRoute]:
     desk = AgencyDesk(svc)
     svc.tokens.ensure_agencies(AGENCIES)
     for topic in (DESK_FEED, *(f"agency:{a}" for a in AGENCIES)):
-        svc.open_feed(topic)
+        svc.feeds.open_feed(topic)
     desk.load()
     svc.watchers.append(desk.watch)
     svc.extensions["agencies"] = desk
@@ -386,5 +386,5 @@ async def agency_socket(
         int(since) if since is not None else None,
         lambda: desk.snapshot(agency_id),
         on_frame,
-        lambda after: svc.missed_frames(topic, after),
+        lambda after: svc.feeds.missed_frames(topic, after),
     )

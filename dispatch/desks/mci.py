@@ -180,8 +180,8 @@ class MciDesk:
         svc = self.svc
         inc = svc.engine.incident(IncidentId(incident_id))
         now = svc.now()
-        hospitals = svc.hospitals.hospitals
-        doors = {h.id: d for h in hospitals if (d := svc.hospital_door(h.id)) is not None}
+        hospitals = svc.hospitals.registry.hospitals
+        doors = {h.id: d for h in hospitals if (d := svc.hospitals.door(h.id)) is not None}
         eta: dict[str, float] = {}
         if doors:
             ids = list(doors)
@@ -189,7 +189,7 @@ class MciDesk:
             found = svc.router.matrix(Positions.of([inc.position]), to_doors).eta_s[0]
             eta = dict(zip(ids, found.tolist(), strict=True))
         return [
-            Receiving(h, svc.hospitals.status(h.id, now), eta.get(h.id, math.inf))
+            Receiving(h, svc.hospitals.registry.status(h.id, now), eta.get(h.id, math.inf))
             for h in hospitals
         ]
 
@@ -213,7 +213,7 @@ class MciDesk:
             "at": datetime.now(UTC).isoformat(),
         }
         self.mcis[incident_id] = Declared(incident_id, record)
-        done = self.svc.feed(DESK_FEED, record)
+        done = self.svc.feeds.feed(DESK_FEED, record)
         if done is not None:
             await done
         answer = self.view(incident_id)
@@ -292,7 +292,7 @@ class MciDesk:
                 # None: no unit left after all; the child waits on the console like any call.
                 sent = self._offer(child, unit_id)
                 why = "mci plan: " + reasons.get((colour.value, hospital_id), "")
-                svc.choose_destination(cid, hospital_id, "dispatcher", why[:200])
+                svc.hospitals.choose(cid, hospital_id, "dispatcher", why[:200])
                 made.append(
                     {
                         "incident_id": cid,
@@ -352,7 +352,7 @@ def attach(svc: DispatchService) -> dict[str, WsRoute]:
     """The declarations and children from the log, the watcher; the agency desk (attached
     before) lists the children's units under the MCI."""
     desk = MciDesk(svc)
-    svc.open_feed(DESK_FEED)
+    svc.feeds.open_feed(DESK_FEED)
     desk.load()
     svc.watchers.append(desk.watch)
     svc.extensions["mci"] = desk

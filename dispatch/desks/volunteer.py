@@ -60,7 +60,8 @@ from dispatch.errors import (
     UnknownUnit,
 )
 from dispatch.live.feeds import fed
-from dispatch.service.service import CITY_TIME, DispatchService
+from dispatch.service.aeds import CITY_TIME
+from dispatch.service.service import DispatchService
 from dispatch.service.views import Frame
 from dispatch.store.eventlog import MAX_FEED_READ
 from dispatch.tokens import Role as TokenRole
@@ -215,7 +216,7 @@ class VolunteerDesk:
         self.cases: dict[IncidentId, CallOut] = {}
         self._open: set[IncidentId] = set()  # cases whose incident is open
         self._ended: deque[IncidentId] = deque()  # closed incidents' cases, oldest first
-        self._aeds = {a.id: a for a in svc.aeds.aeds}
+        self._aeds = {a.id: a for a in svc.aeds.index.aeds}
         self._latest_s = 0.0  # the latest record's time: alert times never go back
         self._swept_at_s = -math.inf
 
@@ -274,7 +275,7 @@ class VolunteerDesk:
         durable (None: written synchronously, before the service started). A lazy record
         rides in the next batch: the one the event or the frames queued right after it start."""
         self._latest_s = self.now()
-        return self.svc.feed(FEED, body, lazy=lazy)
+        return self.svc.feeds.feed(FEED, body, lazy=lazy)
 
     def _publish(self, frames: list[Frame]) -> asyncio.Future[None] | None:
         """Outside an engine event: log the fed frames (with the desk records queued before
@@ -282,7 +283,7 @@ class VolunteerDesk:
         last: asyncio.Future[None] | None = None
         for topic, message, _ in frames:
             if fed(topic) and message is not None:
-                last = self.svc.feed(topic, message)
+                last = self.svc.feeds.feed(topic, message)
         console = [(t, m) for t, m, _ in frames if not fed(t) and m is not None]
         hub = self.svc.hub
 
@@ -401,7 +402,9 @@ class VolunteerDesk:
                 if a.volunteer_id == m.volunteer_id
             ]
             shown = [v["incident_id"] for v in views if v["address"] is not None]
-            self.svc.audit(TokenRole.VOLUNTEER.value, m.volunteer_id, "volunteer.state", shown)
+            self.svc.feeds.audit(
+                TokenRole.VOLUNTEER.value, m.volunteer_id, "volunteer.state", shown
+            )
             out["alerts"] = views
         return out
 
@@ -500,14 +503,14 @@ class VolunteerDesk:
         for d in decisions:
             if isinstance(d, ev.Recommended) and d.incident_id == inc.incident_id and d.options:
                 return float(d.options[0].eta_s)
-        coming = self.svc.approach(inc)
+        coming = self.svc.views.approach(inc)
         if coming is not None and coming["eta_s"] is not None:
             return float(coming["eta_s"])
         return self.config.default_eta_s
 
     def _eta_now(self, case: CallOut) -> float:
         """The coming unit's driving ETA now, else the call-out's estimate counted down."""
-        coming = self.svc.approach(self.svc.engine.incidents[IncidentId(case.incident_id)])
+        coming = self.svc.views.approach(self.svc.engine.incidents[IncidentId(case.incident_id)])
         if coming is not None and coming["eta_s"] is not None:
             return float(coming["eta_s"])
         return case.eta_s(self.now())
@@ -602,7 +605,12 @@ class VolunteerDesk:
         """Walking seconds from the patient to the nearest AEDs open now (or of unknown hours)."""
         try:
             options = nearest_aeds(
-                self.svc.aeds, inc.lat, inc.lon, datetime.now(CITY_TIME), AED_CANDIDATES, AED_WALK_S
+                self.svc.aeds.index,
+                inc.lat,
+                inc.lon,
+                datetime.now(CITY_TIME),
+                AED_CANDIDATES,
+                AED_WALK_S,
             )
         except (OutsideNetwork, InvalidCoordinate):
             return {}
@@ -613,10 +621,10 @@ class VolunteerDesk:
         m = self.members.get(vid)
         if m is None or m.lat is None or m.lon is None:
             return Acceptor(vid, math.inf, {})
-        walk = self.svc.aeds.params
+        walk = self.svc.aeds.index.params
         line_m = float(haversine_m(m.lon, m.lat, inc.lon, inc.lat))
         try:
-            walks = walk_times_s(self.svc.aeds, m.lat, m.lon, AED_WALK_S)
+            walks = walk_times_s(self.svc.aeds.index, m.lat, m.lon, AED_WALK_S)
         except (OutsideNetwork, InvalidCoordinate):
             walks = {}
         to_aed = {aed_id: t for aed_id, t in walks.items() if aed_id in near}
@@ -632,7 +640,7 @@ class VolunteerDesk:
 
     def _view(self, case: CallOut, a: Alert) -> VolunteerView:
         inc = self.svc.engine.incidents[IncidentId(case.incident_id)]
-        address = self.svc.description(inc.incident_id, inc.lat, inc.lon)
+        address = self.svc.locations.description(inc.incident_id, inc.lat, inc.lon)
         place = AlertIncident(inc.incident_id, inc.lat, inc.lon, address)
         aed = self._aeds.get(a.aed_id) if a.aed_id is not None else None
         return volunteer_view(a, place, case.distance_m.get(a.volunteer_id), aed)
@@ -720,12 +728,12 @@ class VolunteerDesk:
         """The frames after `after` from the log, each `redacted`."""
         shown: set[str] = set()
         try:
-            async for frame in self.svc.missed_frames(f"volunteer:{volunteer_id}", after):
+            async for frame in self.svc.feeds.missed_frames(f"volunteer:{volunteer_id}", after):
                 frame = self.redacted(volunteer_id, frame)
                 if frame.get("address") is not None:
                     shown.add(frame["incident_id"])
                 yield frame
         finally:
-            self.svc.audit(
+            self.svc.feeds.audit(
                 TokenRole.VOLUNTEER.value, volunteer_id, "volunteer.replay", shown, since=after
             )

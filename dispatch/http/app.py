@@ -49,6 +49,7 @@ from dispatch.http.console import router as console_routes
 from dispatch.http.map import router as map_routes
 from dispatch.http.mci import router as mci_routes
 from dispatch.http.pages import mount_pages
+from dispatch.http.schemas import router as schema_routes
 from dispatch.http.volunteers import attach as attach_volunteers
 from dispatch.http.volunteers import router as volunteers_router
 from dispatch.http.wire import (
@@ -151,6 +152,7 @@ def create_app(
     app.include_router(map_routes)
     app.include_router(console_routes)
     app.include_router(cockpit_routes)
+    app.include_router(schema_routes)
     mount_pages(app)
     return app
 
@@ -193,12 +195,12 @@ async def _run_positions(svc: DispatchService, period_s: float) -> None:
             if learned is None:
                 learner = None  # it failed (logged once): positions go on, learning stops
             elif learned.edges.size:
-                writes = svc.traffic.set_probe(
+                writes = svc.inputs.traffic.set_probe(
                     learned.edges, learned.factors, now_s, PROBE_EXPIRES_IN_S
                 )
                 for write in writes:
                     svc.router.set_congestion(write.edges, write.factor)
-        svc.flush_positions()
+        svc.fanout.flush_positions()
 
 
 def _snap_and_learn(
@@ -261,7 +263,7 @@ def _http_routes(app: FastAPI) -> None:
         gets the first answer with 200, never a second incident.
         """
         key = checked_idempotency_key(idempotency_key)
-        answer, created = svc.create_call(
+        answer, created = svc.calls.create(
             body.phone, evidence_of(body, svc.now()), body.complaint, key
         )
         await svc.settled()
@@ -276,15 +278,15 @@ def _http_routes(app: FastAPI) -> None:
     @app.get(f"{api}/incidents", tags=["incidents"], dependencies=dispatcher, responses=ERRORS)
     async def list_incidents(svc: Svc, open_only: bool = True) -> list[dict[str, Any]]:
         """Every open incident (or all with open_only=false), newest state."""
-        return svc.incidents(open_only)
+        return svc.views.incidents(open_only)
 
     @app.get(f"{api}/incidents/{{incident_id}}", tags=["incidents"], responses=ERRORS)
     async def get_incident(incident_id: str, svc: Svc, who: Who) -> dict[str, Any]:
         """The incident; its caller sees the timeline and the coming unit, not who it is."""
         full = dispatcher_or_caller(who, incident_id)
-        view = svc.incident_view(incident_id, for_caller=not full)
+        view = svc.views.incident(incident_id, for_caller=not full)
         if full:
-            svc.audit(who[0].value, who[1], "incident.read", [incident_id])
+            svc.feeds.audit(who[0].value, who[1], "incident.read", [incident_id])
         return view
 
     @app.get(
@@ -295,7 +297,7 @@ def _http_routes(app: FastAPI) -> None:
     )
     async def recommendations(incident_id: str, svc: Svc) -> list[dict[str, Any]]:
         """Units ranked by effective ETA, with the reasons."""
-        return svc.recommendations(incident_id)
+        return svc.views.recommendations(incident_id)
 
     @app.get(f"{api}/incidents/{{incident_id}}/destinations", tags=["incidents"], responses=ERRORS)
     async def destinations(incident_id: str, svc: Svc, who: Who) -> list[dict[str, Any]]:
@@ -303,8 +305,8 @@ def _http_routes(app: FastAPI) -> None:
         expected offload delay, each with its reasons. Dispatchers and the unit on the job."""
         if who[0] is not Role.DISPATCHER and not _on_the_job(svc, who, incident_id):
             raise Forbidden("dispatchers and the unit on this incident only")
-        ranked = svc.destinations(incident_id)
-        svc.audit(who[0].value, who[1], "incident.destinations", [incident_id])
+        ranked = svc.hospitals.destinations(incident_id)
+        svc.feeds.audit(who[0].value, who[1], "incident.destinations", [incident_id])
         return ranked
 
     @app.post(f"{api}/incidents/{{incident_id}}/destination", tags=["incidents"], responses=ERRORS)
@@ -317,15 +319,15 @@ def _http_routes(app: FastAPI) -> None:
         by = "dispatcher" if who[0] is Role.DISPATCHER else "crew"
         if by == "crew" and not _on_the_job(svc, who, incident_id):
             raise Forbidden("dispatchers and the unit on this incident only")
-        svc.choose_destination(incident_id, body.hospital_id, by, body.reason)
+        svc.hospitals.choose(incident_id, body.hospital_id, by, body.reason)
         await svc.settled()
-        return svc.incident_view(incident_id)
+        return svc.views.incident(incident_id)
 
     @app.post(f"{api}/incidents/{{incident_id}}/handover", tags=["incidents"], responses=ERRORS)
     async def handover(incident_id: str, svc: Svc, who: Who) -> dict[str, Any]:
         """Transfer of care at the destination (NEMSIS eTimes.12): by the receiving hospital,
         the crew or a dispatcher. The hospital hears `patient.closed`."""
-        receiving = who[0] is Role.HOSPITAL and svc.routed_to(incident_id) == who[1]
+        receiving = who[0] is Role.HOSPITAL and svc.hospitals.routed_to(incident_id) == who[1]
         if (
             who[0] is not Role.DISPATCHER
             and not receiving
@@ -334,7 +336,7 @@ def _http_routes(app: FastAPI) -> None:
             raise Forbidden("the receiving hospital, the crew or a dispatcher only")
         svc.submit(ev.HandoverCompleted(IncidentId(incident_id)))
         await svc.settled()
-        view = svc.incident_view(incident_id)
+        view = svc.views.incident(incident_id)
         if who[0] is Role.HOSPITAL:  # never the address or the crew's details
             return {k: view[k] for k in ("incident_id", "step", "timeline")}
         return view
@@ -345,9 +347,9 @@ def _http_routes(app: FastAPI) -> None:
         hospital already chosen hears `patient.inbound` again). Dispatchers and the crew."""
         if who[0] is not Role.DISPATCHER and not _on_the_job(svc, who, incident_id):
             raise Forbidden("dispatchers and the unit on this incident only")
-        svc.describe_patient(incident_id, body.age_band, body.sex)
+        svc.hospitals.describe_patient(incident_id, body.age_band, body.sex)
         await svc.settled()
-        return svc.incident_view(incident_id)
+        return svc.views.incident(incident_id)
 
     @app.get(
         f"{api}/incidents/{{incident_id}}/aeds",
@@ -362,7 +364,7 @@ def _http_routes(app: FastAPI) -> None:
         max_walk_s: Annotated[float, Query(gt=0, le=1800)] = 600.0,
     ) -> list[dict[str, Any]]:
         """The nearest public AEDs on foot, open now, with directions to read to a bystander."""
-        return svc.nearby_aeds(incident_id, k, max_walk_s)
+        return svc.aeds.nearby(incident_id, k, max_walk_s)
 
     @app.get(f"{api}/audit", tags=["audit"], dependencies=dispatcher, responses=ERRORS)
     async def audit(
@@ -373,8 +375,8 @@ def _http_routes(app: FastAPI) -> None:
         """Who read which patient's data, and when: one record per read (a hospital's
         snapshot or replay, a dispatcher's or crew's read of an incident), oldest first
         after `after`. Page with the last `seq` seen."""
-        await svc.written()
-        return await asyncio.to_thread(svc.read_audit, after, limit)
+        await svc.feeds.written()
+        return await asyncio.to_thread(svc.feeds.read_audit, after, limit)
 
     @app.post(f"{api}/hospitals/{{hospital_id}}/status", tags=["hospitals"], responses=ERRORS)
     async def hospital_status(
@@ -385,7 +387,7 @@ def _http_routes(app: FastAPI) -> None:
         token, or a dispatcher relaying a phone call)."""
         if who != (Role.HOSPITAL, hospital_id) and who[0] is not Role.DISPATCHER:
             raise Forbidden("this hospital's token only")
-        return svc.report_hospital_status(
+        return svc.hospitals.report_status(
             hospital_id, body.diverted, body.ed_occupancy, body.offload_wait_min, body.expires_in_s
         )
 
@@ -418,7 +420,7 @@ def _http_routes(app: FastAPI) -> None:
             )
         )
         await svc.settled()
-        return svc.incident_view(incident_id)
+        return svc.views.incident(incident_id)
 
     @app.post(
         f"{api}/incidents/{{incident_id}}/cancel",
@@ -430,7 +432,7 @@ def _http_routes(app: FastAPI) -> None:
         """Cancel before transport; the unit (if any) becomes available on the road."""
         svc.submit(ev.IncidentCancelled(IncidentId(incident_id), body.reason))
         await svc.settled()
-        return svc.incident_view(incident_id)
+        return svc.views.incident(incident_id)
 
     @app.post(f"{api}/units/{{unit_id}}/status", tags=["units"], responses=ERRORS)
     async def unit_status(unit_id: str, body: StatusIn, svc: Svc, who: Who) -> dict[str, Any]:
@@ -438,7 +440,7 @@ def _http_routes(app: FastAPI) -> None:
         same_unit(who, unit_id)
         svc.submit(ev.UnitStatusReported(UnitId(unit_id), body.status))
         await svc.settled()
-        return svc.unit_view(svc.engine.unit(UnitId(unit_id)))
+        return svc.views.unit(svc.engine.unit(UnitId(unit_id)))
 
     @app.post(f"{api}/units/{{unit_id}}/ack", tags=["units"], responses=ERRORS)
     async def unit_ack(unit_id: str, body: AckIn, svc: Svc, who: Who) -> dict[str, Any]:
@@ -446,4 +448,4 @@ def _http_routes(app: FastAPI) -> None:
         same_unit(who, unit_id)
         svc.submit(ev.OfferAcknowledged(IncidentId(body.incident_id), UnitId(unit_id), body.device))
         await svc.settled()
-        return svc.job_of(unit_id) or {}
+        return svc.views.job_of(unit_id) or {}

@@ -5,7 +5,7 @@
     GET /api/v1/cockpit.csv?...                         the same period, one row per call
 
 The figures are `dispatch.core.cockpit.figures` over the engine's incidents, which are the event
-log's replay; times are put on the wall clock by the log's start anchors (`svc.wall_of`).
+log's replay; times are put on the wall clock by the log's start anchors (`svc.clock.wall_of`).
 """
 
 from __future__ import annotations
@@ -57,7 +57,7 @@ async def cockpit(
     if preset not in PRESETS:
         raise BadPeriod(f"preset is one of {', '.join(PRESETS)}")
     start, end = period(hours, since, until)
-    return figures(svc.cockpit_rows(), start, end, preset)
+    return figures(svc.views.cockpit_rows(), start, end, preset)
 
 
 @router.get("/cockpit.csv", responses=ERRORS, response_class=Response)
@@ -69,7 +69,7 @@ async def cockpit_csv(
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(CSV_HEADER)
-    writer.writerows(csv_rows(svc.cockpit_rows(), start, end))
+    writer.writerows(csv_rows(svc.views.cockpit_rows(), start, end))
     name = f"jijiu-calls-{int(start)}-{int(end)}.csv"
     return Response(
         out.getvalue(),

@@ -31,8 +31,8 @@ async def location_sources(incident_id: str, svc: Svc, who: Who) -> dict[str, An
     scores, the fused estimate with each source's share, and the conflict alarm naming the
     sources that disagree. `kept: false` when the server no longer holds the evidence (a
     restart, or an incident made without a call). Audited as `incident.sources`."""
-    view = svc.location_sources(incident_id)
-    svc.audit(who[0].value, who[1], "incident.sources", [incident_id])
+    view = svc.locations.sources(incident_id)
+    svc.feeds.audit(who[0].value, who[1], "incident.sources", [incident_id])
     return view
 
 
@@ -46,4 +46,4 @@ async def unit_route(
     coming, to the hospital's door while it transports; `route: null` when no unit drives
     (none yet, on scene, done). With `unit_id`: that unit's route to the incident, to preview
     a recommendation."""
-    return svc.unit_route(incident_id, unit_id)
+    return svc.views.unit_route(incident_id, unit_id)

@@ -225,13 +225,13 @@ def encode_map(svc: DispatchService) -> EncodedMap:
             "name_en": h.name_en,
             "lat": h.lat,
             "lon": h.lon,
-            "on_network": svc.hospital_door(h.id) is not None,
+            "on_network": svc.hospitals.door(h.id) is not None,
         }
-        for h in svc.hospitals.hospitals
+        for h in svc.hospitals.registry.hospitals
     ]
     aeds = [
         {"aed_id": a.id, "lat": a.lat, "lon": a.lon, "indoor": a.indoor, "location": a.location}
-        for a in svc.aeds.aeds
+        for a in svc.aeds.index.aeds
     ]
     answer: dict[str, Any] = {
         "version": VERSION,

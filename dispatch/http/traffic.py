@@ -156,7 +156,7 @@ async def add_traffic(body: TrafficIn, svc: Svc) -> dict[str, Any]:
     area = (
         [[(lon, lat) for lon, lat in ring] for ring in body.area.coordinates] if body.area else None
     )
-    entry = svc.add_traffic(body.factor, body.expires_in_s, body.edges, area, body.street)
+    entry = svc.inputs.add_traffic(body.factor, body.expires_in_s, body.edges, area, body.street)
     return entry.view()
 
 
@@ -169,7 +169,7 @@ async def add_traffic(body: TrafficIn, svc: Svc) -> dict[str, Any]:
 )
 async def list_traffic(svc: Svc) -> list[dict[str, Any]]:
     """The active jams: the feed's oldest first, then those learned from the fleet (probe)."""
-    return svc.traffic.views()
+    return svc.inputs.traffic.views()
 
 
 @router.post(
@@ -184,7 +184,7 @@ async def add_fix(incident_id: str, body: FixesIn, svc: Svc) -> dict[str, Any]:
     fix = body.fix.to_fix(svc.now())
     if fix is None:
         raise NoLocation("a fix at (0, 0) is no position")
-    answer = svc.add_fix(incident_id, fix, body.spoken)
+    answer = svc.inputs.add_fix(incident_id, fix, body.spoken)
     await svc.settled()
     return answer
 
@@ -198,6 +198,6 @@ async def add_fix(incident_id: str, body: FixesIn, svc: Svc) -> dict[str, Any]:
 async def place_incident(incident_id: str, body: LocationIn, svc: Svc) -> dict[str, Any]:
     """The dispatcher places the incident: from the caller's words, or a pin on the map."""
     pin = (body.pin.lat, body.pin.lon, body.pin.radius95_m) if body.pin is not None else None
-    svc.place_by_dispatcher(incident_id, body.spoken, pin)
+    svc.inputs.place_by_dispatcher(incident_id, body.spoken, pin)
     await svc.settled()
-    return svc.incident_view(incident_id)
+    return svc.views.incident(incident_id)

@@ -232,7 +232,7 @@ async def volunteer_socket(
         return await conn.close(CLOSE_BAD_REQUEST, "since is a sequence number")
     desk = desk_of(svc)
     topic = f"volunteer:{volunteer_id}"
-    svc.open_feed(topic)
+    svc.feeds.open_feed(topic)
     if since is not None:
         svc.hub.start_at(topic, svc.hub.last_seq(topic))
 

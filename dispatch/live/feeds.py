@@ -12,8 +12,8 @@ The "audit" feed is never published: one record per read of patient data (a hosp
 snapshot or replay, a dispatcher's or crew's read of an incident), saying who read which
 incidents when. Supervisors read it over `GET /api/v1/audit`.
 
-A mixin of `DispatchService`, like `dispatch.service.views`: it shares the service's log, hub and
-group-commit writer.
+A part the dispatch service holds (`svc.feeds`): it shares the service's log, hub, clock and,
+once started, its group-commit writer; a failed write poisons the service through `poison`.
 """
 
 from __future__ import annotations
@@ -46,16 +46,23 @@ def framed(record: FeedRecord) -> dict[str, Any]:
 
 
 class Feeds:
-    """Write and read the durable feeds (mixed into `DispatchService`)."""
+    """Write and read the durable feeds of one event log."""
 
-    log: EventLog
-    hub: Hub
-    now: Callable[[], float]
-    _commit: GroupCommit | None
-    _feed_seq: dict[str, int]
-    _poison: Callable[[BaseException], StoreError]
+    def __init__(
+        self,
+        log: EventLog,
+        hub: Hub,
+        now: Callable[[], float],
+        poison: Callable[[BaseException], StoreError],
+    ) -> None:
+        self.log = log
+        self.hub = hub
+        self.now = now
+        self._poison = poison
+        self.commit: GroupCommit | None = None  # None: write synchronously (before start)
+        self._feed_seq: dict[str, int] = {}  # fed topic -> last seq given out
 
-    def _open_feeds(self, topics: Iterable[str]) -> None:
+    def open_feeds(self, topics: Iterable[str]) -> None:
         """Continue each feed's numbering from the log (a restart), hub topics included."""
         for topic in (*topics, AUDIT):
             self.open_feed(topic)
@@ -69,7 +76,8 @@ class Feeds:
             if fed(topic):
                 self.hub.start_at(topic, last)
 
-    def _next_record(self, topic: str, message: Mapping[str, Any]) -> FeedRecord:
+    def next_record(self, topic: str, message: Mapping[str, Any]) -> FeedRecord:
+        """The topic's next record, numbered now; the caller has it written."""
         self.open_feed(topic)
         seq = self._feed_seq.get(topic, 0) + 1
         self._feed_seq[topic] = seq
@@ -87,19 +95,19 @@ class Feeds:
         (and published): await it before acknowledging what caused it; None when written
         synchronously (before the writer thread starts). A `lazy` record rides in the next
         batch instead of starting one (ETA updates, desk records: nobody waits for them)."""
-        record = self._next_record(topic, message)
-        if self._commit is None:
-            self._write_now([], [record])
+        record = self.next_record(topic, message)
+        if self.commit is None:
+            self.write_now([], [record])
             return None
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._commit.append(record, self._on_durable(record, done), lazy=lazy)
+        self.commit.append(record, self._on_durable(record, done), lazy=lazy)
         return done
 
-    def _queue_logged(self, records: list[FeedRecord]) -> None:
+    def queue_logged(self, records: list[FeedRecord]) -> None:
         """Queue records to ride in the same batch as the event queued right after them."""
-        assert self._commit is not None
+        assert self.commit is not None
         for record in records:
-            self._commit.append(record, self._on_durable(record, None), lazy=True)
+            self.commit.append(record, self._on_durable(record, None), lazy=True)
 
     def _on_durable(
         self, record: FeedRecord, done: asyncio.Future[None] | None
@@ -117,9 +125,10 @@ class Feeds:
 
         return finish
 
-    def _write_now(
+    def write_now(
         self, entries: list[tuple[float, dict[str, Any], str | None]], records: list[FeedRecord]
     ) -> list[tuple[Record, bool]]:
+        """Append events and records in one batch now (before start); publish the records."""
         try:
             written = self.log.append_batch(entries, records)
         except Exception as exc:
@@ -162,16 +171,16 @@ class Feeds:
             "at_s": round(self.now(), 3),
             **detail,
         }
-        record = self._next_record(AUDIT, body)
-        if self._commit is None:
-            self._write_now([], [record])
+        record = self.next_record(AUDIT, body)
+        if self.commit is None:
+            self.write_now([], [record])
         else:
-            self._commit.append(record, self._on_durable(record, None), lazy=True)
+            self.commit.append(record, self._on_durable(record, None), lazy=True)
 
     async def written(self) -> None:
         """Wait until everything queued so far, lazy records included, is durable."""
-        if self._commit is not None:
-            await self._commit.flushed()
+        if self.commit is not None:
+            await self.commit.flushed()
 
     def read_audit(self, after_seq: int, limit: int) -> list[dict[str, Any]]:
         return [{"seq": r.seq, **r.body} for r in self.log.read_feed(AUDIT, after_seq, limit)]

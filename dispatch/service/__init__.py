@@ -1,2 +1,2 @@
-"""The dispatch service: engine, log and fan-out driven in one order per event, and what clients
-are shown."""
+"""The dispatch service (`service.DispatchService`: engine, log and fan-out in one order per
+event) and the parts it holds, one module each: calls, locations, hospitals, notices, AEDs..."""

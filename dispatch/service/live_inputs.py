@@ -3,22 +3,24 @@
 A caller's further fixes are re-fused with the call's earlier evidence; the dispatcher can
 place an incident by the caller's words or a map pin; either becomes an `IncidentLocated`
 event (durable). Traffic jams from the feed are written into the router at once and never
-logged (dispatch/core/traffic.py says why). Mixed into `DispatchService`.
+logged (dispatch/core/traffic.py says why). The service holds it as `svc.inputs`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dispatch.core import events as ev
 from dispatch.core.model import IncidentId
 from dispatch.core.traffic import TrafficBook, TrafficEntry, edges_of
 from dispatch.errors import DispatchError, IllegalTransition, InvalidEvent
-from dispatch.service.views import Frame, Views, plain
+from dispatch.service.views import Frame, plain
 from location_fusion.fixes import DeviceFix
 from location_fusion.geo import haversine_m
 from location_fusion.locate import MAX_FIXES, CallEvidence, Estimate
+
+if TYPE_CHECKING:
+    from dispatch.service.service import DispatchService
 
 #: A re-fused estimate is worth an `IncidentLocated` when it moved or tightened this much.
 MOVED_M = 5.0
@@ -38,14 +40,12 @@ class NoMatch(DispatchError, ValueError):
     reason = "no_match"
 
 
-class LiveInputs(Views):
-    """Relocation and traffic (mixed into `DispatchService`, which provides `submit`)."""
+class LiveInputs:
+    """Relocation and traffic: inputs between the events that only the service can judge."""
 
-    traffic: TrafficBook
-    _evidence: dict[IncidentId, CallEvidence]
-    _placed_by_dispatcher: set[IncidentId]
-    _locate: Callable[[CallEvidence], Estimate | None]
-    submit: Callable[..., list[ev.Decision]]
+    def __init__(self, svc: DispatchService) -> None:
+        self.svc = svc
+        self.traffic = TrafficBook()  # in memory, never logged
 
     # --- a better location: the caller's further fixes, the dispatcher's override ------------
     def add_fix(self, incident_id: str, fix: DeviceFix, spoken: str | None) -> dict[str, Any]:
@@ -55,22 +55,25 @@ class LiveInputs(Views):
         first call's fix and cell are gone), which is why a fused estimate must still move
         `MOVED_M` or tighten `TIGHTER_M` before it replaces the incident's place.
         """
-        inc = self.engine.incident(IncidentId(incident_id))
+        places = self.svc.locations
+        inc = self.svc.engine.incident(IncidentId(incident_id))
         if not inc.open:
             raise IllegalTransition(f"incident {incident_id} is closed")
-        old = self._evidence.get(inc.incident_id, CallEvidence())
+        old = places.evidence(inc.incident_id)
+        if old is None:
+            old = CallEvidence()
         evidence = CallEvidence(
             (*old.fixes, fix)[-MAX_FIXES:], old.cell, spoken if spoken else old.spoken
         )
-        estimate = self._locate(evidence)
+        estimate = places.locate(evidence)
         if estimate is None:  # cannot happen with a fix in hand; kept as a typed refusal
             raise NoLocation("the evidence could not be located")
         moved = float(haversine_m(inc.lon, inc.lat, estimate.lon, estimate.lat)) >= MOVED_M
         tighter = estimate.radius95_m <= inc.radius95_m - TIGHTER_M
-        located = (moved or tighter) and inc.incident_id not in self._placed_by_dispatcher
+        located = (moved or tighter) and not places.placed_by_dispatcher(inc.incident_id)
         if located:
             self._relocate(inc.incident_id, estimate, "caller")
-        self._evidence[inc.incident_id] = evidence
+        places.keep(inc.incident_id, evidence)
         return {
             "incident_id": inc.incident_id,
             "located": located,
@@ -84,9 +87,9 @@ class LiveInputs(Views):
         pin: tuple[float, float, float] | None = None,
     ) -> dict[str, Any]:
         """Relocate from the dispatcher's words (geocoded) or map pin (lat, lon, radius95_m)."""
-        inc = self.engine.incident(IncidentId(incident_id))
+        inc = self.svc.engine.incident(IncidentId(incident_id))
         if spoken is not None:
-            estimate = self._locate(CallEvidence((), None, spoken))
+            estimate = self.svc.locations.locate(CallEvidence((), None, spoken))
             if estimate is None:
                 raise NoMatch("no street, junction or place matches the words")
             self._relocate(inc.incident_id, estimate, "dispatcher")
@@ -98,15 +101,15 @@ class LiveInputs(Views):
                     "lat": lat,
                     "lon": lon,
                     "radius95_m": radius95_m,
-                    "description": self.locator.describe(lon, lat),
+                    "description": self.svc.locator.describe(lon, lat),
                     "conflict": None,
                 },
                 "dispatcher",
             )
         else:
             raise InvalidEvent("give spoken words or a pin")
-        self._placed_by_dispatcher.add(inc.incident_id)
-        return self.incident_view(incident_id)
+        self.svc.locations.mark_placed(inc.incident_id)
+        return self.svc.views.incident(incident_id)
 
     def _estimate_body(self, estimate: Estimate | dict[str, Any]) -> dict[str, Any]:
         if isinstance(estimate, dict):
@@ -133,9 +136,8 @@ class LiveInputs(Views):
             "estimate": body,
             "by": by,
         }
-        before = self._descriptions.get(incident_id)
-        self._descriptions[incident_id] = body["description"]
-        inc = self.engine.incidents[incident_id]
+        before = self.svc.locations.set_description(incident_id, body["description"])
+        inc = self.svc.engine.incidents[incident_id]
         then: list[Frame] = []
         if inc.unit_id is not None:  # the crew hears the new place
             place = {
@@ -147,16 +149,12 @@ class LiveInputs(Views):
             located = {"type": "incident.located", "incident_id": incident_id, "place": place}
             then.append((f"unit:{inc.unit_id}", located, None))
         try:
-            self.submit(event, first=[("console", message, None)], then=then)
+            self.svc.submit(event, first=[("console", message, None)], then=then)
         except DispatchError:
-            if before is None:
-                self._descriptions.pop(incident_id, None)
-            else:
-                self._descriptions[incident_id] = before
+            self.svc.locations.set_description(incident_id, before)
             raise
 
-    # --- live traffic (in memory, never logged: see dispatch/core/traffic.py)
-    # ----------------------
+    # --- live traffic (in memory, never logged: see dispatch/core/traffic.py) ----------------
     def add_traffic(
         self,
         factor: float,
@@ -166,18 +164,20 @@ class LiveInputs(Views):
         street: str | None = None,
     ) -> TrafficEntry:
         """Record a jam and write its factor into the router: the next route sees it."""
-        kind, ids = edges_of(self.router.net, edges, area, street)
-        entry = self.traffic.add(kind, ids, factor, self.now(), expires_in_s, street)
+        router = self.svc.router
+        kind, ids = edges_of(router.net, edges, area, street)
+        entry = self.traffic.add(kind, ids, factor, self.svc.now(), expires_in_s, street)
         for write in self.traffic.written(entry):  # its factor, or a slower probe's
-            self.router.set_congestion(write.edges, write.factor)
+            router.set_congestion(write.edges, write.factor)
         return entry
 
     def expire_traffic(self) -> int:
         """Drop expired jams; their edges go back to the newest remaining factor or free flow."""
-        restores = self.traffic.expire(self.now())
+        router = self.svc.router
+        restores = self.traffic.expire(self.svc.now())
         for restore in restores:
             if restore.factor == 1.0:
-                self.router.clear_congestion(restore.edges)
+                router.clear_congestion(restore.edges)
             else:
-                self.router.set_congestion(restore.edges, restore.factor)
+                router.set_congestion(restore.edges, restore.factor)
         return sum(int(r.edges.shape[0]) for r in restores)

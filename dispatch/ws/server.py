@@ -108,7 +108,7 @@ async def _route(svc: DispatchService, conn: ServerConnection, extensions: WsRou
         if since is not None and not since.isdigit():
             return await conn.close(CLOSE_BAD_REQUEST, "since is a sequence number")
         seen = int(since) if since is not None else None
-        return await stream_topic(conn, svc, "console", seen, svc.console_snapshot)
+        return await stream_topic(conn, svc, "console", seen, svc.views.console_snapshot)
     if kind == "units" and len(rest) == 1:
         unit_id = rest[0]
         if who is None:
@@ -122,7 +122,7 @@ async def _route(svc: DispatchService, conn: ServerConnection, extensions: WsRou
             return await _unit_frame(svc, unit_id, frame)
 
         return await stream_topic(
-            conn, svc, f"unit:{unit_id}", None, lambda: svc.unit_snapshot(unit_id), on_frame
+            conn, svc, f"unit:{unit_id}", None, lambda: svc.views.unit_snapshot(unit_id), on_frame
         )
     if kind == "calls" and len(rest) == 1:
         incident_id = rest[0]
@@ -134,11 +134,11 @@ async def _route(svc: DispatchService, conn: ServerConnection, extensions: WsRou
             return await conn.close(CLOSE_FORBIDDEN, "callers and dispatchers only")
         if incident_id not in svc.engine.incidents:
             return await conn.close(CLOSE_NOT_FOUND, "no such incident")
-        if svc.caller_done(incident_id):  # help is there already: the last state, then close
-            await conn.send(_encode(svc.call_snapshot(incident_id)), text=True)
+        if svc.views.caller_done(incident_id):  # help is there already: the last state, then close
+            await conn.send(_encode(svc.views.call_snapshot(incident_id)), text=True)
             return await conn.close(1000, "the unit is on scene")
         return await stream_topic(
-            conn, svc, f"call:{incident_id}", None, lambda: svc.call_snapshot(incident_id)
+            conn, svc, f"call:{incident_id}", None, lambda: svc.views.call_snapshot(incident_id)
         )
     if kind == "hospitals" and len(rest) == 1:
         hospital_id = rest[0]
@@ -146,7 +146,7 @@ async def _route(svc: DispatchService, conn: ServerConnection, extensions: WsRou
             return await conn.close(CLOSE_UNAUTHENTICATED, "a valid token is required")
         if who != (Role.HOSPITAL, hospital_id) and who[0] is not Role.DISPATCHER:
             return await conn.close(CLOSE_FORBIDDEN, "this hospital's token only")
-        if hospital_id not in svc.hospitals:
+        if hospital_id not in svc.hospitals.registry:
             return await conn.close(CLOSE_NOT_FOUND, "no such hospital")
         since = query.get("since")
         if since is not None and not since.isdigit():
@@ -171,19 +171,21 @@ async def _hospital(
     role, subject = who[0].value, who[1]
 
     def snapshot() -> dict[str, Any]:
-        snap = svc.hospital_snapshot(hospital_id)
-        svc.audit(role, subject, "hospital.snapshot", [p["incident_id"] for p in snap["inbound"]])
+        snap = svc.notices.snapshot(hospital_id)
+        svc.feeds.audit(
+            role, subject, "hospital.snapshot", [p["incident_id"] for p in snap["inbound"]]
+        )
         return snap
 
     async def missed(after: int) -> AsyncIterator[dict[str, Any]]:
         seen: set[str] = set()
         try:
-            async for frame in svc.missed_frames(topic, after):
+            async for frame in svc.feeds.missed_frames(topic, after):
                 if "incident_id" in frame:
                     seen.add(frame["incident_id"])
                 yield frame
         finally:
-            svc.audit(role, subject, "hospital.replay", seen, since=after)
+            svc.feeds.audit(role, subject, "hospital.replay", seen, since=after)
 
     async def on_frame(frame: dict[str, Any]) -> dict[str, Any] | None:
         if frame.get("type") != "ack":
@@ -191,13 +193,13 @@ async def _hospital(
         if role != Role.HOSPITAL.value:
             raise IllegalTransition("only the hospital itself acknowledges its patients")
         incident_id = frame.get("incident_id")
-        first = svc.hospital_ack(hospital_id, incident_id)
+        first = svc.hospitals.ack(hospital_id, incident_id)
         await svc.settled()
         return {"type": "accepted", "frame": "ack", "incident_id": incident_id, "first": first}
 
     if since is not None:  # frames after `since` about the patients routed here now
-        inbound = [p["incident_id"] for p in svc.inbound_to(hospital_id)]
-        svc.audit(role, subject, "hospital.resume", inbound, since=since)
+        inbound = [p["incident_id"] for p in svc.notices.inbound_to(hospital_id)]
+        svc.feeds.audit(role, subject, "hospital.resume", inbound, since=since)
     return await stream_topic(conn, svc, topic, since, snapshot, on_frame, missed)
 
 
@@ -314,7 +316,7 @@ async def _unit_frame(
         incident_id = svc.engine.unit(uid).incident_id
         if incident_id is None:
             raise IllegalTransition(f"unit {unit_id} has no patient")
-        svc.describe_patient(incident_id, frame.get("age_band"), frame.get("sex"))
+        svc.hospitals.describe_patient(incident_id, frame.get("age_band"), frame.get("sex"))
         await svc.settled()
         return {"type": "accepted", "frame": "patient", "incident_id": incident_id}
     raise InvalidEvent(

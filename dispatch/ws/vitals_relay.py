@@ -58,13 +58,13 @@ async def relay_vitals(svc: DispatchService, unit_id: str, frame: dict[str, Any]
         and 0 < at_s < LATEST_AT_S
     ):
         raise InvalidVitalsFrame(f"at_s {at_s!r} is not a Unix time in seconds")
-    sent = svc.vitals_seq.setdefault(inc.incident_id, {})
+    sent = svc.notices.vitals_seq.setdefault(inc.incident_id, {})
     if seq <= sent.get(unit_id, -1):  # a retry of a second already logged: not twice
         return {"type": "accepted", "frame": "vitals", "seq": seq, "duplicate": True}
     try:
         numerics = _numerics(unit_id, seq, at_s, frame.get("numerics"))
         ecg = _ecg(unit_id, frame.get("ecg"))
-        ctx = svc.stream_context(inc.incident_id)
+        ctx = svc.notices.stream_context(inc.incident_id)
         approach = _approach(svc, inc.destination, unit)
         bundle = bundle_second(ctx, unit_id, seq, at_s, numerics, ecg, approach)
     except HospitalLinkError as exc:
@@ -79,15 +79,15 @@ async def relay_vitals(svc: DispatchService, unit_id: str, frame: dict[str, Any]
         "bundle": bundle,
     }
     topic = f"hospital:{inc.destination}"
-    durable = svc.feed(topic, message)
+    durable = svc.feeds.feed(topic, message)
     sent[unit_id] = seq
     if numerics is not None:  # the vitals may change the team to pre-alert (trauma criteria)
-        before = svc.latest_vitals.get(inc.incident_id)
-        svc.latest_vitals[inc.incident_id] = numerics
+        before = svc.notices.latest_vitals.get(inc.incident_id)
+        svc.notices.latest_vitals[inc.incident_id] = numerics
         was, now = (suggest_activation(inc.complaint.value, v) for v in (before, numerics))
         if (was.team, was.criteria) != (now.team, now.criteria):  # not every new number
-            update = {"type": "patient.inbound", **svc.inbound_view(inc, inc.destination)}
-            durable = svc.feed(topic, update)
+            update = {"type": "patient.inbound", **svc.notices.inbound_view(inc, inc.destination)}
+            durable = svc.feeds.feed(topic, update)
     if durable is not None:
         await durable
     return {"type": "accepted", "frame": "vitals", "seq": seq}
@@ -118,6 +118,6 @@ def _ecg(unit_id: str, body: Any) -> list[EcgChunk]:
 
 def _approach(svc: DispatchService, hospital_id: str, unit: Unit) -> Approach | None:
     """The vehicle's position and its road ETA to the door (None off the loaded network)."""
-    door = svc.hospital_door(hospital_id)
-    eta_s = svc.eta_to(unit, door) if door is not None else None
+    door = svc.hospitals.door(hospital_id)
+    eta_s = svc.views.eta_to(unit, door) if door is not None else None
     return Approach(hospital_id, unit.lat, unit.lon, eta_s) if eta_s is not None else None

@@ -11,10 +11,10 @@ traffic period in force when the drive starts, times the call's noise factor.
 
 One call's life: received -> triaged after the call-processing interval (the policy picks a
 unit then; with none, the call waits and is offered each unit that frees up, P1 first) ->
-acknowledged -> en route after turnout -> on scene -> transport to the hospital chosen by
-`hospital_link.destination.rank_destinations` (or treated on scene) -> at hospital; transfer of
-care half-way through the at-hospital interval -> available, then drive to the station the
-policy picks.
+acknowledged -> en route after turnout -> on scene -> transport to the hospital the server's
+own rule picks (`dispatch.core.destination.auto_destination`), or treated on scene -> at
+hospital; transfer of care half-way through the at-hospital interval -> available, then drive
+to the station the policy picks.
 
 The engine runs with `replaying = True`: it derives every state change but skips unsolicited
 advice (recommendations on every call, duplicate and swap suggestions), which nobody reads
@@ -34,9 +34,9 @@ from enum import IntEnum
 import numpy as np
 
 from dispatch.core import events as ev
+from dispatch.core.destination import auto_destination
 from dispatch.core.engine import Engine, EngineSettings
 from dispatch.core.model import Capability, Step, UnitId, UnitStatus
-from hospital_link.destination import rank_destinations
 from routing.network import F64
 from simulator.fast.metrics import Record, RunResult
 from simulator.fast.motion import Trip, plan_trip
@@ -263,25 +263,33 @@ class FastSim:
             self._send(ev.UnitStatusReported(uid, UnitStatus.AVAILABLE_AT_STATION))
 
     def _leave_scene(self, i: int, u: int, c: CallSpec, uid: UnitId) -> None:
-        if not c.transport:
+        """Transport to the hospital the server's auto rule picks, or treat on scene (also when
+        no hospital is reachable at all)."""
+        found = self._auto_destination(c) if c.transport else None
+        if found is None:
             self._send(ev.UnitStatusReported(uid, UnitStatus.AVAILABLE_ON_ROAD))
             self._freed(u)
             return
+        chosen, eta_s = found
+        self.hospital[i] = chosen.hospital_id
+        self._send(chosen)
+        self._send(ev.UnitStatusReported(uid, UnitStatus.TRANSPORTING))
+        self._push(self.now_s + self.p.hospital_ack_s, Kind.HOSPITAL_ACK, i)
+        arrive = self.now_s + eta_s * c.transport_noise
+        self._push(arrive, Kind.AT_HOSPITAL, i, u, self.gen[u])
+
+    def _auto_destination(self, c: CallSpec) -> tuple[ev.DestinationChosen, float] | None:
+        """The server's auto rule (`dispatch.core.destination`) on road ETAs from the incident:
+        the event and the road ETA to that hospital; None when no hospital is reachable."""
         w = self.world
-        pos = self.engine.incidents[c.incident_id].position
+        inc = self.engine.incidents[c.incident_id]
+        pos = inc.position
         eta = from_positions(
             w.net, self.table().to_hospital_s, np.array([pos.edge]), np.array([pos.fraction])
         )[:, 0]
-        travel = {hid: float(t) for hid, t in zip(w.hospital_ids, eta, strict=True)}
-        best = rank_destinations(
-            w.registry, travel, c.complaint.value, int(c.priority), self.now_s
-        )[0]
-        self.hospital[i] = best.hospital_id
-        self._send(ev.DestinationChosen(c.incident_id, best.hospital_id, by="auto"))
-        self._send(ev.UnitStatusReported(uid, UnitStatus.TRANSPORTING))
-        self._push(self.now_s + self.p.hospital_ack_s, Kind.HOSPITAL_ACK, i)
-        arrive = self.now_s + best.eta_s * c.transport_noise
-        self._push(arrive, Kind.AT_HOSPITAL, i, u, self.gen[u])
+        travel_s = {hid: float(t) for hid, t in zip(w.hospital_ids, eta, strict=True)}
+        chosen = auto_destination(inc, w.registry, travel_s, self.now_s)
+        return (chosen, travel_s[chosen.hospital_id]) if chosen is not None else None
 
     # --- decisions ---------------------------------------------------------------------------
     def _dispatch(self) -> None:
