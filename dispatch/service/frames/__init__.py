@@ -1,0 +1,1 @@
+"""Declared wire frames of every websocket, one module per socket; JSON Schema in `schemas`."""

@@ -1,0 +1,293 @@
+"""The dispatcher's console socket, `/ws/console`: a snapshot, then the frames of topic
+"console". The console sends no frames (any frame it sends gets a `read_only` error)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import with_config
+from typing_extensions import TypedDict
+
+from dispatch.core.model import Capability, Complaint, Step
+from dispatch.service.frames.common import (
+    CLOSED,
+    Conflict,
+    Estimate,
+    Place,
+    TimelineEntry,
+    UnitChanged,
+    UnitView,
+)
+from dispatch.service.frames.desks import (
+    AgencyFlagged,
+    AgencyNote,
+    AgencyUnflagged,
+    MciBoard,
+    MciDispatched,
+    MciPlan,
+    VolunteersStatus,
+)
+from hospital_link.registry import Capability as HospitalCapability
+from hospital_link.registry import Freshness
+
+
+@with_config(CLOSED)
+class IncidentView(TypedDict):
+    """An open incident as `GET /api/v1/incidents/{id}` answers it (a snapshot entry)."""
+
+    incident_id: str
+    step: Step
+    open: bool
+    place: Place
+    timeline: list[TimelineEntry]
+    priority: int
+    complaint: Complaint
+    determinant: str
+    unit_id: str | None
+    offer_deadline_s: float | None
+    acked_devices: list[str]
+    conflict: Conflict | None
+
+
+@with_config(CLOSED)
+class ConsoleSnapshot(TypedDict):
+    """The first frame: every open incident and every unit, stamped with the topic's seq."""
+
+    type: Literal["snapshot"]
+    last_seq: int
+    incidents: list[IncidentView]
+    units: list[UnitView]
+
+
+@with_config(CLOSED)
+class CallReceived(TypedDict):
+    """A call opened an incident."""
+
+    type: Literal["call.received"]
+    incident_id: str
+    estimate: Estimate
+    flood_suspected: bool
+    priority: int
+    complaint: Complaint
+
+
+@with_config(CLOSED)
+class CallFloodSuspected(TypedDict):
+    """More calls a minute from one phone than the limit (the call is still taken)."""
+
+    type: Literal["call.flood_suspected"]
+    incident_id: str
+
+
+@with_config(CLOSED)
+class IncidentTriaged(TypedDict):
+    """A dispatcher triaged (or re-triaged) the incident."""
+
+    type: Literal["incident.triaged"]
+    incident_id: str
+    priority: int
+    complaint: Complaint
+    determinant: str
+
+
+@with_config(CLOSED)
+class IncidentStepped(TypedDict):
+    """A timeline step (NEMSIS eTimes value) at engine time `at_s`."""
+
+    type: Literal["incident.stepped"]
+    incident_id: str
+    step: Step
+    at_s: float
+
+
+@with_config(CLOSED)
+class UnitOption(TypedDict):
+    """One recommended unit with its ETA (clearing delay + driving) and reasons."""
+
+    unit_id: str
+    eta_s: float
+    drive_s: float
+    distance_m: float
+    capability: Capability
+    reasons: list[str]
+
+
+@with_config(CLOSED)
+class IncidentRecommended(TypedDict):
+    """A new or changed recommendation, best first."""
+
+    type: Literal["incident.recommended"]
+    incident_id: str
+    options: list[UnitOption]
+
+
+@with_config(CLOSED)
+class OfferSent(TypedDict):
+    """A unit was offered the job, on all its devices at once, until `deadline_s`."""
+
+    type: Literal["offer.sent"]
+    incident_id: str
+    unit_id: str
+    devices: list[str]
+    deadline_s: float | None
+    by: str  # dispatcher, auto, escalation, mci
+
+
+@with_config(CLOSED)
+class OfferEscalated(TypedDict):
+    """No acknowledgement in time: the offer moves on to the next unit (if any)."""
+
+    type: Literal["offer.escalated"]
+    incident_id: str
+    unit_id: str
+    next_unit_id: str | None
+
+
+@with_config(CLOSED)
+class UnitsMoved(TypedDict):
+    """The units that moved since the last flush: `[unit_id, lat, lon]` rows."""
+
+    type: Literal["units.moved"]
+    units: list[tuple[str, float, float]]
+
+
+@with_config(CLOSED)
+class Swap(TypedDict):
+    """A free unit that would reach the incident clearly sooner than the one on its way."""
+
+    incident_id: str
+    current_unit: str
+    better_unit: str
+    current_eta_s: float
+    better_eta_s: float
+
+
+@with_config(CLOSED)
+class SwapSuggested(TypedDict):
+    """A clearly closer unit became free."""
+
+    type: Literal["swap.suggested"]
+    swap: Swap
+
+
+@with_config(CLOSED)
+class DuplicateSuggested(TypedDict):
+    """A call near open incidents: maybe the same emergency."""
+
+    type: Literal["duplicate.suggested"]
+    incident_id: str
+    candidates: list[str]
+
+
+@with_config(CLOSED)
+class NearbyAed(TypedDict):
+    """An open AED on foot from the incident, with directions to read to a bystander."""
+
+    aed_id: str
+    lat: float
+    lon: float
+    distance_m: int
+    walk_s: int
+    round_trip_s: int
+    state: Literal["open", "unknown"]
+    directions: str
+    indoor: bool | None
+    level: str
+    location: str
+    description: str
+    operator: str
+    source: str
+
+
+@with_config(CLOSED)
+class IncidentAeds(TypedDict):
+    """A cardiac arrest: the nearest open AEDs, once per incident."""
+
+    type: Literal["incident.aeds"]
+    incident_id: str
+    aeds: list[NearbyAed]
+
+
+@with_config(CLOSED)
+class DestinationChosen(TypedDict):
+    """A hospital was chosen for the patient (an override is on record with its reason)."""
+
+    type: Literal["destination.chosen"]
+    incident_id: str
+    hospital_id: str
+    by: str  # dispatcher, crew, auto
+    reason: str
+
+
+@with_config(CLOSED)
+class HospitalStatus(TypedDict):
+    """A hospital's status now: its live report, or the defaults once it expired."""
+
+    type: Literal["hospital.status"]
+    hospital_id: str
+    diverted: list[HospitalCapability]
+    ed_occupancy: float | None
+    offload_wait_min: float
+    offload_assumed: bool
+    freshness: Freshness
+    reported_at_s: float | None
+
+
+@with_config(CLOSED)
+class HospitalAcknowledged(TypedDict):
+    """The receiving hospital acknowledged its notice, `after_s` after it was routed there."""
+
+    type: Literal["hospital.acknowledged"]
+    incident_id: str
+    hospital_id: str
+    after_s: float
+
+
+@with_config(CLOSED)
+class HospitalAckOverdue(TypedDict):
+    """No acknowledgement within `hospital_ack_s`: call the hospital."""
+
+    type: Literal["hospital.ack_overdue"]
+    incident_id: str
+    hospital_id: str
+    waited_s: float
+
+
+@with_config(CLOSED)
+class IncidentLocated(TypedDict):
+    """The place changed (a caller's fix, the dispatcher's words or pin)."""
+
+    type: Literal["incident.located"]
+    incident_id: str
+    estimate: Estimate
+    by: Literal["caller", "dispatcher"]
+
+
+ConsoleFrame = (
+    CallReceived
+    | CallFloodSuspected
+    | IncidentTriaged
+    | IncidentStepped
+    | IncidentRecommended
+    | OfferSent
+    | OfferEscalated
+    | UnitChanged
+    | UnitsMoved
+    | SwapSuggested
+    | DuplicateSuggested
+    | IncidentAeds
+    | DestinationChosen
+    | HospitalStatus
+    | HospitalAcknowledged
+    | HospitalAckOverdue
+    | IncidentLocated
+    | VolunteersStatus
+    | AgencyFlagged
+    | AgencyUnflagged
+    | AgencyNote
+    | MciPlan
+    | MciDispatched
+    | MciBoard
+)
+
+__all__ = ["ConsoleFrame", "ConsoleSnapshot"]
