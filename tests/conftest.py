@@ -1,29 +1,24 @@
-"""Fixtures shared by every test, and the rule for tests that need an outside service.
+"""Fixtures shared by every test, and the plugins that bring the rest.
 
-A test that needs a service (say `redis-server`) calls `require_service`: on a developer's
-machine a missing service skips the test, but under CI (`CI=true`) it fails, so a green CI run
-cannot hide a service that was never installed or started. Import it in a test module as
-`from tests.conftest import require_service` (tests run in pytest's importlib mode, so test
-folders need no `__init__.py`).
+Shared helpers live in `tests/support/` and are imported as `tests.support.<module>` (tests run
+in pytest's importlib mode from the repository root, so test folders need no `__init__.py`); no
+test imports another test module or a conftest (`tests/test_layout.py`). The fixtures of the
+live server and of the page tests are plugins in `tests/support/`, registered here.
 """
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 
+pytest_plugins = [
+    "tests.support.server_fixtures",  # settings, live
+    "tests.support.browser",  # browser, console, artefacts
+    "tests.support.frames",  # every websocket frame received is checked against docs/schemas
+]
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
-
-
-def require_service(name: str, available: bool) -> None:
-    """Skip the calling test if service `name` is not available, or fail it under CI."""
-    if available:
-        return
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"{name} is required under CI=true but is not available", pytrace=False)
-    pytest.skip(f"{name} is not available")
 
 
 @pytest.fixture(scope="session")

@@ -1,7 +1,8 @@
 """The benchmarks' quick modes run end to end, so the benchmarks cannot rot.
 
 The numbers of a quick run mean little (few repetitions, a 2 x 2 tiling, 100 fused calls);
-what is checked is that every case runs, every peer answers and the report files are written.
+what is checked is that every case runs, every peer answers, no query of ours fails and the
+report files are written. Whether a missed target fails the run: `test_bench_targets.py`.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from benchmarks import bench_aed, bench_fusion, bench_routing, bench_server, bench_vitals, run
+from benchmarks import bench_aed, bench_fusion, bench_routing, run
 
 
 @pytest.fixture(scope="module")
@@ -21,13 +22,22 @@ def quick_report() -> dict[str, Any]:
     return bench_routing.run(quick=True)
 
 
-def test_quick_run_times_every_case_against_its_peers(quick_report: dict[str, Any]) -> None:
+def test_quick_routing_run_times_every_case_against_its_peers(quick_report: dict[str, Any]) -> None:
     """Cases a-e all report, each timed case names at least one peer, and the table is built."""
     for case in ("a", "b", "c"):
         assert quick_report[case]["peers"], case
         assert quick_report[case]["ours"]["p50_ms"] > 0
     assert quick_report["d"] and quick_report["e"]["nbytes"] > 0
     assert quick_report["table"].startswith("| case |")
+
+
+def test_quick_routing_run_has_no_failed_query(quick_report: dict[str, Any]) -> None:
+    """Every timed ranking (a, b) has k units with finite ETAs and every route (c) answers
+    with a finite ETA: the report counts 0 failed queries, per case and in total."""
+    per_case = [quick_report[case]["failed_queries"] for case in ("a", "b", "c")]
+    assert per_case == [0, 0, 0]
+    assert quick_report["failed_queries"] == 0
+    assert quick_report["targets"]["figures"]["failed_queries_max"] == 0
 
 
 def test_report_files_are_written(quick_report: dict[str, Any], tmp_path: Path) -> None:
@@ -74,6 +84,8 @@ def test_quick_server_run_measures_calls_and_fan_out_against_bare_broadcast(
     """The server benchmark's quick mode (~25 s, real processes on loopback): every call is
     answered 201 and reaches every console, the fan-out runs ours and bare broadcast with no
     client lost, and server.json and server.md are written. No timing is asserted."""
+    from benchmarks import bench_server
+
     report = bench_server.run(quick=True)
     rec = report["calls"]["sqlite"]["rates"][5]
     assert rec["calls"] == 10 and rec["errors"] == 0 and rec["missing"] == 0
@@ -96,6 +108,8 @@ def test_quick_vitals_run_relays_every_sample_and_writes_its_report(tmp_path: Pa
     samples all reach their 10 hospitals with no loss, duplicate or error reply in phase 1 and,
     for the nine that keep reading, in phase 2; vitals.json and vitals.md are written. No
     timing is asserted."""
+    from benchmarks import bench_vitals
+
     report = bench_vitals.run(quick=True)
     assert report["units"] == 20 and len(report["hospitals"]) == 10
     for got in (report["phase1"]["all"], report["phase2"]["others"]):

@@ -33,7 +33,7 @@ from aed_map.walking import (
 from routing.errors import InvalidCoordinate, OutsideNetwork
 from routing.network import RoadNetwork
 from routing.router import Router
-from tests.aed_map.conftest import aed, reference_road_m
+from tests.support.aeds import aed, reference_road_m
 
 SUNDAY_NOON = datetime(2025, 5, 11, 12, 0)
 MONDAY_NOON = datetime(2025, 5, 5, 12, 0)

@@ -10,23 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from hospital_link.registry import Capability, Hospital, HospitalId, Registry
+from hospital_link.registry import Capability, Registry
+from tests.support.hospitals import hospital
 
 C = Capability
-
-
-def hospital(hid: str, *caps: Capability) -> Hospital:
-    """A hospital at a dummy position in Hangzhou with an ED and the given capabilities."""
-    return Hospital(
-        id=HospitalId(hid),
-        name_zh=hid,
-        name_en=f"Hospital {hid.upper()}",
-        address="",
-        lat=30.28,
-        lon=120.16,
-        capabilities=frozenset({C.ED, *caps}),
-        ed_beds=20,
-    )
 
 
 @pytest.fixture

@@ -23,7 +23,7 @@ from hospital_link.destination import (
 )
 from hospital_link.errors import InvalidArgument, UnknownHospital
 from hospital_link.registry import Capability, Freshness, HospitalStatus, Registry
-from tests.hospital_link.conftest import hospital
+from tests.support.hospitals import hospital
 
 C = Capability
 MIN = 60.0

@@ -1,7 +1,9 @@
-"""FHIR output: valid R4 (checked with fhir.resources' R4B models), coded like the R4 examples.
+"""FHIR output: valid R4 4.0.1 and R4B 4.3.0, coded like the official R4 examples.
 
-fhir.resources 8 ships R5 by default and R4B (4.3) beside it, but no 4.0.1 package; R4B's
-Observation, Bundle, Location and Encounter have the R4 shape for every element we use.
+Each resource is checked against fhirclient's models, generated from R4 4.0.1
+(tests/support/fhir_r4.py says what they check), and against fhir.resources 8's R4B (4.3.0)
+models: fhir.resources has no R4 package, and its default models are R5. Neither checks codes,
+so status codes are checked here against R4's required value sets.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from hospital_link.fhir import (
     patient_pseudonym,
 )
 from hospital_link.vitals import EcgChunk, Numerics
+from tests.support.fhir_r4 import validate_r4
 
 MODELS: dict[str, Any] = {"Observation": Observation, "Location": Location, "Encounter": Encounter}
 # The models do not check codes against value sets, so the required bindings are checked here.
@@ -77,8 +80,9 @@ def same_times(x: Any) -> Any:
 
 
 def validate(resource: dict[str, Any]) -> None:
-    """Round-trip through the R4B model: it must parse (the models refuse unknown elements)
-    and give back every element we wrote; status codes are checked against R4's value sets."""
+    """Valid in the R4 model; round-trips through the R4B model (which refuses unknown elements)
+    giving back every element we wrote; status codes are checked against R4's value sets."""
+    validate_r4(resource)
     model = MODELS[resource["resourceType"]].model_validate(resource)
     back = json.loads(model.model_dump_json())
     assert same_times(back) == same_times(json.loads(json.dumps(resource)))
@@ -86,7 +90,7 @@ def validate(resource: dict[str, Any]) -> None:
 
 
 def test_every_numeric_observation_is_valid_fhir() -> None:
-    """A full sample gives 7 Observations (BP is one panel), each a valid R4 Observation."""
+    """A full sample gives 7 Observations (BP is one panel), each valid in R4 and R4B."""
     obs = numerics_observations(CTX, FULL)
     assert sorted(by_kind(obs)) == ["bp", "etco2", "gcs", "hr", "rr", "spo2", "temp_c"]
     for o in obs:
@@ -163,6 +167,7 @@ def test_bundle_of_one_second() -> None:
     """Numerics, ECG and approach in one valid collection Bundle; references resolve inside."""
     b = bundle_second(CTX, "A12", 5, 5.0, FULL, [CHUNK], Approach("zjpph", 30.28, 120.16, 540.0))
     Bundle.model_validate(b)
+    validate_r4(b)
     resources = [e["resource"] for e in b["entry"]]
     for r in resources:
         validate(r)

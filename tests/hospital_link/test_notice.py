@@ -1,8 +1,8 @@
-"""Pre-arrival notices as FHIR R4 Bundles: valid (fhir.resources' R4B models), stable ids, no PII.
+"""Pre-arrival notices as FHIR Bundles: valid R4 4.0.1 and R4B 4.3.0, stable ids, no PII.
 
-As in test_fhir.py, R4B stands in for R4 (fhir.resources 8 ships no 4.0.1 package); every
-element used here has the R4 shape. The models check neither codes nor reference targets, so
-the required bindings and the target types are checked here.
+As in test_fhir.py, each Bundle and resource is checked against fhirclient's R4 (4.0.1) models
+and fhir.resources 8's R4B (4.3.0) models. Neither checks codes nor reference targets, so the
+required bindings and the target types are checked here.
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ from hospital_link.notice import (
     eta_bundle,
     inbound_bundle,
 )
+from tests.support.fhir_r4 import validate_r4
 
 MODELS: dict[str, Any] = {
     "Patient": Patient,
@@ -136,8 +137,10 @@ def targets(bundle: dict[str, Any], kind: str, x: Any, key: str = "") -> list[tu
 
 
 def validate(bundle: dict[str, Any]) -> None:
-    """The Bundle and each resource parse in their R4B model and give back every element we
-    wrote; status codes are in R4's value sets and references point at allowed types."""
+    """The Bundle and each resource in it are valid R4 and parse in their R4B model, giving back
+    every element we wrote; status codes are in R4's value sets, references point at allowed
+    types."""
+    validate_r4(bundle)
     Bundle.model_validate(bundle)
     assert bundle["type"] == "collection"
     urls = [e["fullUrl"] for e in bundle["entry"]]
@@ -160,7 +163,7 @@ def keys(x: Any) -> set[str]:
 
 
 def test_inbound_is_valid_fhir() -> None:
-    """A P1 stroke gives Patient, Encounter, age Observation and team request, all valid R4."""
+    """A P1 stroke gives Patient, Encounter, age Observation and team request, all valid."""
     b = inbound()
     validate(b)
     assert [r["resourceType"] for r in resources(b)] == [
@@ -431,7 +434,7 @@ def test_closed_is_the_same_encounter_arrived_at_handover_else_cancelled() -> No
         bundle = closed_bundle(
             ctx, incident_id="I1", hospital_id="zjpph", at_s=at_s + 400, handed_over=handed_over
         )
-        Bundle.model_validate(bundle)
+        validate(bundle)
         [enc] = [e["resource"] for e in bundle["entry"]]
         assert (enc["id"], enc["status"]) == (enc_id, status)
         assert ("location" in enc) is handed_over

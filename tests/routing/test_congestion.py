@@ -10,7 +10,7 @@ from routing.compile import to_networkx
 from routing.errors import InvalidArgument, UnknownId
 from routing.router import Router
 from routing.snap import Positions
-from tests.routing.conftest import random_positions, reference_eta
+from tests.support.routing import random_positions, reference_eta
 
 
 def test_factor_on_route_edges_slows_the_next_query(own_router: Router) -> None:

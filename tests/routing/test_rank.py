@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from routing.errors import InvalidArgument
 from routing.router import Router
 from routing.snap import Positions
-from tests.routing.conftest import random_positions, reference_eta
+from tests.support.routing import random_positions, reference_eta
 
 
 @settings(max_examples=25, deadline=None)

@@ -15,7 +15,7 @@ from routing.load import load_network
 from routing.network import RoadNetwork
 from routing.router import Router
 from routing.snap import Positions, RoadPosition
-from tests.routing.conftest import random_positions, reference_eta
+from tests.support.routing import random_positions, reference_eta
 
 
 @settings(max_examples=60, deadline=None)
