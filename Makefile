@@ -19,9 +19,12 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/jijiu demo $(if $(MINUTES),--minutes $(MINUTES))
 
-test: $(STAMP)
+# The checks first (ruff, format, mypy --strict, import-linter), then the tests: what CI runs.
+test: check
 	$(BIN)/python -m pytest -q -p no:cacheprovider
 
+# Every benchmark, report in bench-report/; exits 1 when a target in benchmarks/targets.toml
+# is missed (JIJIU_BENCH_TARGETS=FILE judges against another file).
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.run --report bench-report
 

@@ -1,7 +1,8 @@
 """Location fusion benchmark: one call's fusion against a dense-grid posterior, and the figures.
 
-Budgets it guards (issue 3; the `target` column; ratio = peer p50 / ours p50, above 1 = we are
-faster), on SYNTHETIC calls of the default scenario mix on the bundled Hangzhou city:
+Targets it guards (issue 3; the `target` column, values in `benchmarks/targets.toml` [fusion];
+ratio = peer p50 / ours p50, above 1 = we are faster), on SYNTHETIC calls of the default
+scenario mix on the bundled Hangzhou city:
 
 1. `fuse()` of one call takes under 1 ms p50, with the geocoder warm (the call's places are
    geocoded beforehand, as `Locator.locate` does, and one untimed pass has built the street
@@ -27,7 +28,7 @@ geocode, grid (whatever is timed after the grid's large arrays runs slower). `--
 well under 30 s): 100 timed calls and 200 evaluated calls; targets are shown but not judged
 (too few calls to judge).
 
-    python -m benchmarks.bench_fusion [--quick]
+    python -m benchmarks.bench_fusion [--quick]     (exit 1 when a judged target is missed)
 """
 
 from __future__ import annotations
@@ -41,7 +42,9 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks.timing import Row, Timing, close_report, fmt_ms, machine_info, time_calls
+from benchmarks import targets
+from benchmarks.targets import Scorecard
+from benchmarks.timing import NO_PEER, Row, Timing, close_report, fmt_ms, machine_info, time_calls
 from location_fusion.cells import Sector, sector_for
 from location_fusion.evaluate import METHODS, Summary, run_calls, summarise
 from location_fusion.fixes import DeviceFix
@@ -53,15 +56,6 @@ from location_fusion.scenario import Call
 
 SEED = 20240611  # the timed calls
 EVAL_SEED = 1  # the evaluated calls (the seed `jijiu eval-location` uses)
-QUICK_NOTE = "judged in full runs"
-
-FUSE_P50_BUDGET_MS = 1.0
-WITHIN_50M_MIN = 0.85
-OVER_CELL_MIN = 0.30
-OVER_GPS_MIN = 0.10
-CALIBRATION_RANGE = (0.90, 0.98)
-CONFLICT_RECALL_MIN = 0.90
-CONFLICT_PRECISION_MIN = 0.80
 
 GRID_STEP_M = 10.0
 GRID_SAMPLES = 300  # per source, for the grid's box
@@ -175,8 +169,9 @@ def run(quick: bool = False) -> dict[str, Any]:
     plan = QUICK if quick else FULL
     t_start = time.perf_counter()
     rows: list[Row] = []
-    note = None if plan.judged else QUICK_NOTE
+    note = None if plan.judged else targets.QUICK
     report: dict[str, Any] = {"quick": quick, "plan": asdict(plan), "machine": machine()}
+    card = Scorecard(targets.load("fusion"), say)
 
     say(f"# location fusion benchmark ({'quick' if quick else 'full'} mode), SYNTHETIC calls")
     t0 = time.perf_counter()
@@ -215,9 +210,8 @@ def run(quick: bool = False) -> dict[str, Any]:
     mean_ratio = grid.summary()["mean_ms"] / ours.summary()["mean_ms"]
     report_line(grid, ours)
     say(f"   mean per call: ratio {mean_ratio:,.3g}x (the grid pays for wide boxes)")
-    ok = ours.p50_ms < FUSE_P50_BUDGET_MS if plan.judged else None
-    budget = f"p50 < {FUSE_P50_BUDGET_MS:g} ms" + (f" ({note})" if note else "")
-    rows.append(Row(case1, ours.text(), "(absolute)", "—", None, budget, ok))
+    fast = card.check("fuse_p50_ms_max", ours.p50_ms, unjudged=note)
+    rows.append(Row.judged(case1, ours.text(), fast, NO_PEER))
     rows.append(Row(case1, ours.text(), grid.name, grid.text(), ratio))
     rows.append(Row(f"{case1} (first pass, cold street trees)", first.text(), "—", "—"))
 
@@ -253,8 +247,8 @@ def run(quick: bool = False) -> dict[str, Any]:
     report["fuse"] = {
         "ours": ours.summary(),
         "first_pass": first.summary(),
-        "p50_budget_ms": FUSE_P50_BUDGET_MS,
-        "passed": ok,
+        "p50_budget_ms": fast.limit,
+        "passed": fast.passed,
         "peers": {grid.name: dict(grid.summary(), ratio=ratio, mean_ratio=mean_ratio)},
         "agreement": agree,
     }
@@ -283,7 +277,7 @@ def run(quick: bool = False) -> dict[str, Any]:
         summary = figures[m]
         assert isinstance(summary, Summary)
         summaries[m] = summary
-    fig_rows, checks = _figure_rows(summaries, figures, ours, plan)
+    fig_rows, checks = _figure_rows(summaries, figures, card, note)
     rows += fig_rows
     report["figures"] = {
         "calls": plan.eval_calls,
@@ -300,7 +294,7 @@ def run(quick: bool = False) -> dict[str, Any]:
     say("\n" + figures_table)
 
     report["figures_table"] = figures_table
-    close_report(report, rows, t_start, say)
+    close_report(report, rows, t_start, say, card)
     return report
 
 
@@ -336,73 +330,70 @@ def _agreement(
 
 
 def _figure_rows(
-    s: dict[str, Summary], figures: dict[str, object], ours: Timing, plan: Plan
-) -> tuple[list[Row], dict[str, Any]]:
-    """One row per issue-3 target, judged in full runs."""
-    note = None if plan.judged else f"{QUICK_NOTE} of {FULL.eval_calls} calls"
-
-    def verdict(ok: bool) -> bool | None:
-        return ok if plan.judged else None
-
-    def target(text: str) -> str:
-        return text + (f" ({note})" if note else "")
-
+    s: dict[str, Summary], figures: dict[str, object], card: Scorecard, note: str | None
+) -> tuple[list[Row], dict[str, bool | None]]:
+    """One row per issue-3 target (none has an outside peer), judged in full runs."""
     fused, gps, cell = s["fused"], s["gps_only"], s["cell_only"]
     prec, rec = figures["conflict_precision"], figures["conflict_recall"]
     assert isinstance(prec, float) and isinstance(rec, float)
-    lo, hi = CALIBRATION_RANGE
+
+    def check(key: str, value: float) -> targets.Check:
+        return card.check(key, value, unjudged=note)
+
+    within = check("fused_within_50m_share_min", fused.within_50m)
+    over_cell = check("gain_over_cell_only_points_min", 100 * (fused.within_50m - cell.within_50m))
+    over_gps = check("gain_over_gps_only_points_min", 100 * (fused.within_50m - gps.within_50m))
+    cal_lo = check("calibration_95_share_min", fused.calibration)
+    cal_hi = check("calibration_95_share_max", fused.calibration)
+    recall = check("conflict_recall_share_min", rec)
+    precision = check("conflict_precision_share_min", prec)
+
+    def both(a: targets.Check, b: targets.Check, sep: str) -> tuple[str, bool | None]:
+        passed = None if a.passed is None else bool(a.passed and b.passed)
+        return f"{a.text}{sep}{b.label}", passed
+
+    cal_text, cal_ok = both(cal_lo, cal_hi, " and ")
+    conflict_text, conflict_ok = both(recall, precision, " at precision ")
     checks = {
-        "within_50m": fused.within_50m >= WITHIN_50M_MIN,
-        "over_cell_only": fused.within_50m - cell.within_50m >= OVER_CELL_MIN,
-        "over_gps_only": fused.within_50m - gps.within_50m >= OVER_GPS_MIN,
-        "calibration": lo <= fused.calibration <= hi,
-        "conflict": rec >= CONFLICT_RECALL_MIN and prec >= CONFLICT_PRECISION_MIN,
-        "fuse_p50": ours.p50_ms < FUSE_P50_BUDGET_MS,
+        "within_50m": within.passed,
+        "over_cell_only": over_cell.passed,
+        "over_gps_only": over_gps.passed,
+        "calibration": cal_ok,
+        "conflict": conflict_ok,
     }
     case = "4. fused"
     pts = "{:+.1f} points"
     rows = [
-        Row(
-            f"{case} within 50 m",
-            _pct(fused.within_50m),
-            "—",
-            "—",
-            target=target(f"≥ {WITHIN_50M_MIN:.0%}"),
-            passed=verdict(checks["within_50m"]),
-        ),
-        Row(
+        Row.judged(f"{case} within 50 m", _pct(fused.within_50m), within, NO_PEER),
+        Row.judged(
             f"{case} within 50 m vs cell-only",
-            pts.format(100 * (fused.within_50m - cell.within_50m)),
-            "cell-only",
+            pts.format(over_cell.value),
+            over_cell,
+            "cell-only (baseline)",
             _pct(cell.within_50m),
-            target=target(f"≥ +{100 * OVER_CELL_MIN:.0f} points"),
-            passed=verdict(checks["over_cell_only"]),
         ),
-        Row(
+        Row.judged(
             f"{case} within 50 m vs GPS-only",
-            pts.format(100 * (fused.within_50m - gps.within_50m)),
-            "GPS-only",
+            pts.format(over_gps.value),
+            over_gps,
+            "GPS-only (baseline)",
             _pct(gps.within_50m),
-            target=target(f"≥ +{100 * OVER_GPS_MIN:.0f} points"),
-            passed=verdict(checks["over_gps_only"]),
         ),
         Row(
             f"{case} 95 % circle holds the truth",
             _pct(fused.calibration),
+            NO_PEER,
             "—",
-            "—",
-            target=target(f"{lo:.0%}–{hi:.0%}"),
-            passed=verdict(checks["calibration"]),
+            target=cal_text,
+            passed=cal_ok,
         ),
         Row(
             f"{case} conflict alarm",
             f"recall {_pct(rec)}, precision {_pct(prec)}",
+            NO_PEER,
             "—",
-            "—",
-            target=target(
-                f"recall ≥ {CONFLICT_RECALL_MIN:.0%} at precision ≥ {CONFLICT_PRECISION_MIN:.0%}"
-            ),
-            passed=verdict(checks["conflict"]),
+            target=f"recall {conflict_text}",
+            passed=conflict_ok,
         ),
     ]
     return rows, checks
@@ -437,8 +428,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="few calls (CI smoke run)")
     args = parser.parse_args(argv)
-    run(quick=args.quick)
-    return 0
+    return 1 if run(quick=args.quick)["failed"] else 0
 
 
 if __name__ == "__main__":

@@ -16,10 +16,13 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 from tqdm import tqdm
+
+if TYPE_CHECKING:
+    from benchmarks.targets import Check, Scorecard
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -100,7 +103,11 @@ def time_calls(
 
 @dataclass(frozen=True)
 class Row:
-    """One line of the report: our number, a peer's number, their ratio and the budget."""
+    """One line of the report: our number, a peer's number, their ratio and the target.
+
+    `target` and `passed` come from a `benchmarks.targets.Check` (see `judged`); a row with no
+    outside contender says so in its peer column (`NO_PEER`) rather than naming a floor.
+    """
 
     case: str
     ours: str
@@ -117,6 +124,23 @@ class Row:
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    @classmethod
+    def judged(
+        cls,
+        case: str,
+        ours: str,
+        check: Check,
+        peer: str = "—",
+        peer_value: str = "—",
+        ratio: float | None = None,
+    ) -> Row:
+        """A row whose target and verdict are those of `check`."""
+        return cls(case, ours, peer, peer_value, ratio, check.label, check.passed)
+
+
+NO_PEER = "— (no peer: budget)"  # the peer cell of a row judged against a budget alone
+NO_PEER_CHECK = "— (no peer: answer check)"  # ... of a row checking our own answers
 
 
 HEADER = ["case", "ours p50 / p99", "peer", "peer p50 / p99", "ratio", "target", "pass/fail"]
@@ -160,16 +184,31 @@ def machine_info(*modules: Any) -> dict[str, Any]:
 
 
 def close_report(
-    report: dict[str, Any], rows: Sequence[Row], t_start: float, say: Callable[[str], None]
+    report: dict[str, Any],
+    rows: Sequence[Row],
+    t_start: float,
+    say: Callable[[str], None],
+    card: Scorecard | None = None,
 ) -> str:
-    """Put the table, wall time and failed targets into `report`, print them; return the table."""
+    """Put the table, wall time and failed targets into `report`, print them; return the table.
+
+    With a scorecard the failed targets are its failed keys and `report["targets"]` records
+    every figure next to its limit (what `benchmarks.targets.judge` re-checks); without one
+    they are the cases of the rows marked failed.
+    """
     table = markdown_table(rows)
     wall = time.perf_counter() - t_start
-    failed = [row.case for row in rows if row.passed is False]
+    if card is None:
+        failed = [row.case for row in rows if row.passed is False]
+        judged = sum(row.passed is not None for row in rows)
+    else:
+        failed = card.failed
+        judged = sum(c.passed is not None for c in card.checks)
+        report["targets"] = card.as_dict()
     report.update(rows=[row.as_dict() for row in rows], table=table, wall_s=wall, failed=failed)
     say("\n" + table)
     say(
-        f"\nwall time {wall:.1f} s; {len(failed)} target(s) failed"
+        f"\nwall time {wall:.1f} s; {len(failed)} of {judged} judged target(s) failed"
         + (f": {failed}" if failed else "")
     )
     return table

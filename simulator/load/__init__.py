@@ -1,2 +1,2 @@
-"""The load test: a lean load generator, its fleet and consoles, the target server and the
-report."""
+"""The load harness: `jijiu loadtest` and the server and vitals benchmarks' servers, fleets,
+callers, fan-out peer and latency bookkeeping (the vitals load in `vitals/`)."""

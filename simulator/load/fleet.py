@@ -5,12 +5,14 @@ answers the parent's commands over a pipe:
 
 - units: ("count",) -> ("sent", positions sent, send failures, error frames received, CPU s)
 - consoles: ("collect", incident ids, timeout_s) -> ("seen", received, recommended, frames,
-  drops, CPU s): for each incident the times (time.monotonic(), the clock every process shares on
-  Linux) at which each console first showed its `call.received` and `incident.recommended`;
-  waits, bounded, until every live console showed both frames of every incident asked for.
+  drops, CPU s, position frames, drops by close code): for each incident the times
+  (time.monotonic(), the clock every process shares on Linux) at which each console first showed
+  its `call.received` and `incident.recommended`; waits, bounded, until every live console
+  showed both frames of every incident asked for. The counts are since the last collect.
 
 Both speak websocket through `RawClient`, the lean client, so the generator stays cheaper than
-the server it measures.
+the server it measures. Shared by the load test and the server benchmark; the units can also
+stay silent (`positions=False`: connected, no frames), the benchmark's diagnostic.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from collections import Counter
 from contextlib import suppress
 from multiprocessing.connection import Connection
 
@@ -32,15 +35,28 @@ MAX_WRITE_BUFFER = 1 << 20  # bytes queued on one unit socket: beyond it a send 
 
 
 def units_main(
-    conn: Connection, host: str, port: int, units: list[Unit], seed: int, deadline_s: float
+    conn: Connection,
+    host: str,
+    port: int,
+    units: list[Unit],
+    seed: int,
+    deadline_s: float,
+    positions: bool = True,
 ) -> None:
-    run_child(_units(conn, host, port, units, seed, deadline_s), deadline_s)
+    run_child(_units(conn, host, port, units, seed, deadline_s, positions), deadline_s)
 
 
 async def _units(
-    conn: Connection, host: str, port: int, units: list[Unit], seed: int, deadline_s: float
+    conn: Connection,
+    host: str,
+    port: int,
+    units: list[Unit],
+    seed: int,
+    deadline_s: float,
+    positions: bool,
 ) -> None:
-    """One socket per unit, a position frame each second from a random phase, until stopped."""
+    """One socket per unit, a position frame each second from a random phase (none when not
+    `positions`), until stopped."""
     rng = np.random.default_rng(seed)
     counts = {"sent": 0, "failed": 0, "error_frames": 0}
     stop = asyncio.Event()
@@ -79,8 +95,9 @@ async def _units(
             t += 1.0
 
     phases = rng.uniform(0.0, 1.0, size=len(sockets))
+    moving = sockets if positions else []  # silent units: connected, sending nothing
     senders = []
-    for c, phase in zip(sockets, phases, strict=True):
+    for c, phase in zip(moving, phases[: len(moving)], strict=True):
         _, _, lat, lon = units[place[id(c)]]
         senders.append(asyncio.create_task(report(c, lat, lon, float(phase))))
     with suppress(TimeoutError):
@@ -135,20 +152,24 @@ async def _consoles(
     """
     received: dict[str, list[float]] = {}
     recommended: dict[str, list[float]] = {}
-    counts = {"frames": 0, "drops": 0}
+    counts = {"frames": 0, "drops": 0, "positions": 0}
+    by_code: Counter[str] = Counter()  # drops by close code
     firsts: list[set[tuple[bytes, str]]] = [set() for _ in range(n)]
 
     def on_frame(i: int, payload: bytes, now: float) -> None:
         counts["frames"] += 1
         kind, iid = frame_kind(payload)
+        if kind == b"units.moved":
+            counts["positions"] += 1
         if iid is None or (kind, iid) in firsts[i]:
             return
         firsts[i].add((kind, iid))
         seen = received if kind == b"call.received" else recommended
         seen.setdefault(iid, []).append(now)
 
-    def on_drop(_: int) -> None:
+    def on_drop(code: int) -> None:
         counts["drops"] += 1
+        by_code[str(code)] += 1
 
     consoles = Consoles(port, token, on_frame, on_drop, host, MAX_RECONNECTS)
     connected = await consoles.open(n)
@@ -174,12 +195,15 @@ async def _consoles(
                     counts["frames"],
                     counts["drops"],
                     time.process_time(),
+                    counts["positions"],
+                    dict(by_code),
                 )
             )
             received.clear()  # frames of incidents not asked for are of a past step
             recommended.clear()
             for mine in firsts:
                 mine.clear()
-            counts.update(frames=0, drops=0)
+            counts.update(frames=0, drops=0, positions=0)
+            by_code.clear()
     consoles.close()
     await asyncio.sleep(0.1)

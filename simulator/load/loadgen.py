@@ -1,9 +1,10 @@
 """The lean load generator: a minimal websocket client, a keep-alive HTTP/1.1 client, children.
 
 Shared by `jijiu loadtest` (simulator/load/loadtest.py) and the server benchmark
-(benchmarks/bench_server.py). Full clients (websockets, httpx) cost the generator more CPU per
-message than the server spends on it (httpx ~4 ms per request), which a measurement would
-charge to the server; these write the bytes at once and parse only what they must.
+(benchmarks/bench_server.py), through `session`, `fleet`, `openloop` and `fanout`. Full clients
+(websockets, httpx) cost the generator more CPU per message than the server spends on it (httpx
+~4 ms per request), which a measurement would charge to the server; these write the bytes at
+once and parse only what they must.
 
 Loopback only: every connection goes to `host` (default 127.0.0.1) given by the caller, and
 every wait is bounded: `open_raw` and `HttpPool.send` time out, children run under a deadline

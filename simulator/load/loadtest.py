@@ -17,24 +17,16 @@ import argparse
 import asyncio
 import json
 import math
-import os
 import sys
-import time
-from collections import Counter
 from collections.abc import Callable
-from contextlib import ExitStack, suppress
+from contextlib import ExitStack
 from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from simulator.errors import InvalidArgument
-from simulator.load.fleet import consoles_main, units_main
-from simulator.load.loadgen import HttpPool, ask, child
-from simulator.load.procfs import cpu_seconds, pid_listening_on, rss_bytes
+from simulator.load.procfs import pid_listening_on, rss_bytes
 from simulator.load.report import (
-    Call,
     Plan,
     Step,
     Traffic,
@@ -44,8 +36,9 @@ from simulator.load.report import (
     render,
     summarise_step,
 )
+from simulator.load.servers import RunFailed
+from simulator.load.session import Session, Where
 from simulator.load.target import (
-    RunFailed,
     Target,
     discover,
     loopback_url,
@@ -53,10 +46,7 @@ from simulator.load.target import (
     serve,
 )
 
-MAX_IN_FLIGHT = 500  # calls awaiting their answer; beyond it a call is not sent (a failure)
-SETTLE_S = 2.0  # after connecting, before the first call: the 1 Hz positions are flowing
 BAR = "{desc}: {percentage:3.0f}%|{bar}| {n}/{total} s of load [{elapsed}<{remaining}]"
-COLLECT_S = 10.0  # at most this long after a step for the consoles to show its last frames
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -137,9 +127,9 @@ def run(plan: Plan, target: Target, tick: Callable[[int], object]) -> dict[str, 
     ws_host, ws_port, units = asyncio.run(discover(target, plan.units))
     if not units:
         raise RunFailed("the server has no unit this tokens file has a token for")
-    places = np.array([(u[2], u[3]) for u in units])
-    deadline_s = plan.planned_s + 600
-    nonce = os.urandom(4).hex()
+    where = Where(
+        target.host, target.port, ws_host, ws_port, target.tokens["dispatcher"], target.pid
+    )
     steps: list[Step] = []
     out: dict[str, Any] = {
         "plan": asdict(plan),
@@ -147,29 +137,14 @@ def run(plan: Plan, target: Target, tick: Callable[[int], object]) -> dict[str, 
         "steps": steps,
         "server_pid": target.pid,
     }
-    with (
-        child(units_main, ws_host, ws_port, units, plan.seed, deadline_s) as unit_conn,
-        child(
-            consoles_main, ws_host, ws_port, target.tokens["dispatcher"], plan.consoles, deadline_s
-        ) as console_conn,
-    ):
-        _, n_units, units_failed = ask(unit_conn, None, 240)
-        _, n_consoles, consoles_failed = ask(console_conn, None, 120)
-        out.update(
-            units_connected=n_units,
-            units_failed=units_failed,
-            consoles_connected=n_consoles,
-            consoles_failed=consoles_failed,
+    with Session(where, units, plan.consoles, plan.seed, plan.planned_s + 600) as session:
+        out.update(session.connected)
+        n_units, n_consoles = (
+            session.connected["units_connected"],
+            session.connected["consoles_connected"],
         )
         if n_units == 0 or n_consoles == 0:
             raise RunFailed(f"{n_units} unit and {n_consoles} console sockets opened")
-        time.sleep(SETTLE_S)
-        warm = asyncio.run(post_calls(target, 5.0, 1.0, places, f"lt-{nonce}-w", plan.seed))
-        consoles_cpu = ask(
-            console_conn, ("collect", _ids(warm["calls"]), COLLECT_S), COLLECT_S + 30
-        )[5]
-        before = ask(unit_conn, ("count",), 30)
-        mark, main_cpu = time.monotonic(), time.process_time()
         overloaded_at: float | None = None
         for k, rate in enumerate(plan.rates):
             if overloaded_at is not None:
@@ -178,150 +153,33 @@ def run(plan: Plan, target: Target, tick: Callable[[int], object]) -> dict[str, 
                 )
                 tick(round(plan.duration_s))
                 continue
-            cpu0, t0 = _cpu(target.pid), time.monotonic()
-            tag = f"lt-{nonce}-{k}"
-            got = asyncio.run(
-                post_calls(target, rate, plan.duration_s, places, tag, plan.seed + k, tick)
-            )
-            cpu1, t1 = _cpu(target.pid), time.monotonic()
-            _, received, recommended, frames, drops, consoles_cpu1 = ask(
-                console_conn, ("collect", _ids(got["calls"]), COLLECT_S), COLLECT_S + 60
-            )
-            after = ask(unit_conn, ("count",), 30)
-            mark1, main_cpu1 = time.monotonic(), time.process_time()
-            generator_cpu = (
-                (after[4] - before[4]) + (consoles_cpu1 - consoles_cpu) + (main_cpu1 - main_cpu)
-            )
+            got = session.step(rate, plan.duration_s, str(k), plan.seed + k, tick)
             traffic = Traffic(
-                after[1] - before[1],
-                (after[2] - before[2]) + (after[3] - before[3]),
-                frames,
-                drops,
-                mark1 - mark,
-                generator_cpu,
+                got["positions_sent"],
+                got["position_errors"],
+                got["console_frames"],
+                got["console_drops"],
+                got["span_s"],
+                got["generator_cpu_s"],
             )
-            before, mark, main_cpu, consoles_cpu = after, mark1, main_cpu1, consoles_cpu1
             step = summarise_step(
                 rate,
                 plan.duration_s,
                 got["calls"],
                 got["floor"],
-                received,
-                recommended,
+                got["received"],
+                got["recommended"],
                 n_consoles,
                 traffic,
                 got["failures"],
             )
-            cpu = (cpu1 - cpu0) / (t1 - t0) if cpu0 is not None and cpu1 is not None else None
             rss = rss_bytes(target.pid) if target.pid is not None else None
-            step = replace(step, rss_bytes=rss, cpu_share=cpu)
+            step = replace(step, rss_bytes=rss, cpu_share=got["server_cpu_share"])
             steps.append(step)
             if overloaded(step):
                 overloaded_at = rate
     out["verdict_calls_per_s"] = highest_passing(steps)
     return out
-
-
-def _cpu(pid: int | None) -> float | None:
-    return cpu_seconds(pid) if pid is not None else None
-
-
-def _ids(calls: list[Call]) -> list[str]:
-    return [iid for iid, _, _, status in calls if status == 201 and iid is not None]
-
-
-async def post_calls(
-    target: Target,
-    rate: float,
-    seconds: float,
-    places: np.ndarray,
-    tag: str,
-    seed: int,
-    tick: Callable[[int], object] | None = None,
-) -> dict[str, Any]:
-    """Open-loop calls at `rate` for `seconds`, a GET /healthz half a period after each."""
-    rng = np.random.default_rng(seed)
-    n = max(1, round(rate * seconds))
-    picks = rng.integers(0, len(places), size=n)
-    jitter = rng.normal(0.0, 0.001, size=(n, 2))  # ~100 m about a unit's place: on roads
-    phone0 = int(rng.integers(0, 1000))
-    calls: list[Call] = []
-    floor: list[float] = []
-    reasons: Counter[str] = Counter()
-    in_flight = [0]
-    pool = HttpPool(target.port, target.host)
-
-    async def call(i: int) -> None:
-        t0 = time.monotonic()
-        if in_flight[0] >= MAX_IN_FLIGHT:
-            calls.append((None, t0, t0, 0))
-            reasons["not sent: too many calls awaiting an answer"] += 1
-            return
-        lat, lon = (
-            float(places[picks[i], 0] + jitter[i, 0]),
-            float(places[picks[i], 1] + jitter[i, 1]),
-        )
-        fix = {"lat": lat, "lon": lon, "accuracy_m": 15}
-        phone = f"+86{phone0:03d}{seed % 100:02d}{i:07d}"
-        body = {"phone": phone, "consent_location": True, "complaint": "chest_pain", "fix": fix}
-        in_flight[0] += 1
-        try:
-            status, answer, t0, t1 = await pool.send(
-                "POST",
-                "/api/v1/calls",
-                json.dumps(body).encode(),
-                {"Idempotency-Key": f"{tag}-{i}"},
-            )
-        except (TimeoutError, OSError) as exc:
-            calls.append((None, t0, time.monotonic(), 0))
-            reasons[type(exc).__name__] += 1
-            return
-        finally:
-            in_flight[0] -= 1
-        reply = _json(answer)
-        calls.append((reply.get("incident_id") if status == 201 else None, t0, t1, status))
-        if status != 201:
-            reasons[f"{status} {reply.get('reason', '')}".strip()] += 1
-
-    async def healthz() -> None:
-        with suppress(OSError, TimeoutError):
-            status, _, t0, t1 = await pool.send("GET", "/healthz")
-            if status == 200:
-                floor.append(t1 - t0)
-
-    async def ticker(start: float) -> None:
-        for k in range(1, math.ceil(seconds) + 1):
-            await asyncio.sleep(max(0.0, start + k - time.monotonic()))
-            if tick is not None:
-                tick(1)
-
-    try:
-        start = time.monotonic() + 0.05
-        ticking = asyncio.create_task(ticker(start))
-        callers, probes = [], []
-        for i in range(n):
-            await asyncio.sleep(max(0.0, start + i / rate - time.monotonic()))
-            callers.append(asyncio.create_task(call(i)))
-            await asyncio.sleep(max(0.0, start + (i + 0.5) / rate - time.monotonic()))
-            probes.append(asyncio.create_task(healthz()))
-        _, pending = await asyncio.wait(callers + probes, timeout=30)
-        for task in pending:
-            task.cancel()
-            if task in callers:  # HttpPool.send gives up after 15 s: only a stuck connect
-                reasons["no answer within 30 s"] += 1
-        await asyncio.wait({ticking}, timeout=2)
-        ticking.cancel()
-    finally:
-        pool.close()
-    return {"calls": calls, "floor": floor, "failures": dict(reasons)}
-
-
-def _json(body: bytes) -> dict[str, Any]:
-    with suppress(ValueError):
-        value = json.loads(body) if body else {}
-        if isinstance(value, dict):
-            return value
-    return {}
 
 
 def _plain(value: Any) -> Any:

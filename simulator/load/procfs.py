@@ -14,14 +14,19 @@ PROC = Path("/proc")
 LISTEN = "0A"  # TCP state LISTEN in /proc/net/tcp
 
 
-def vmrss_bytes(status_text: str) -> int | None:
-    """The VmRSS line of /proc/<pid>/status ("VmRSS:   123456 kB") in bytes."""
+def status_bytes(status_text: str, key: str) -> int | None:
+    """A kB line of /proc/<pid>/status ("VmRSS:   123456 kB" for key "VmRSS") in bytes."""
     for line in status_text.splitlines():
-        if line.startswith("VmRSS:"):
+        if line.startswith(f"{key}:"):
             parts = line.split()
             if len(parts) >= 2 and parts[1].isdigit():
                 return int(parts[1]) * 1024
     return None
+
+
+def vmrss_bytes(status_text: str) -> int | None:
+    """The VmRSS line of /proc/<pid>/status (resident memory now) in bytes."""
+    return status_bytes(status_text, "VmRSS")
 
 
 def listening_inodes(net_tcp_text: str, port: int) -> set[int]:
@@ -40,9 +45,10 @@ def listening_inodes(net_tcp_text: str, port: int) -> set[int]:
     return found
 
 
-def rss_bytes(pid: int) -> int | None:
+def rss_bytes(pid: int, key: str = "VmRSS") -> int | None:
+    """A process's resident memory now (VmRSS) or at its peak (key "VmHWM"), in bytes."""
     try:
-        return vmrss_bytes((PROC / str(pid) / "status").read_text())
+        return status_bytes((PROC / str(pid) / "status").read_text(), key)
     except OSError:
         return None
 

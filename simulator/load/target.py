@@ -1,7 +1,7 @@
 """The load test's target: the server on loopback, who we are to it, where its sockets are.
 
 Either a running server (`--url`, checked to be loopback, and `--tokens`) or one started here
-(`serve`: `python -m dispatch serve` in its own process and temp dir, stopped afterwards), and
+(`serve`: `simulator.load.servers.jijiu_serve` in a temp dir, stopped afterwards), and
 `discover`, which asks it where its websockets listen and which units it has and where.
 """
 
@@ -10,29 +10,18 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import json
-import os
-import socket
-import subprocess
 import sys
 import tempfile
-import time
-import urllib.request
 from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 from simulator.load.fleet import Unit
-from simulator.load.loadgen import HttpPool, open_raw, stop_server
-
-ROOT = Path(__file__).resolve().parents[2]
-LOOPBACK = "127.0.0.1"
-
-
-class RunFailed(RuntimeError):
-    """The run could not start or went wrong outside what the report measures."""
+from simulator.load.loadgen import HttpPool, open_raw
+from simulator.load.servers import LOOPBACK, RunFailed, jijiu_serve
 
 
 @dataclass(frozen=True)
@@ -86,78 +75,21 @@ def read_tokens(path: Path) -> dict[str, Any]:
     return book
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind((LOOPBACK, 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
 @contextmanager
 def serve(network: str, units: int, ready_s: float = 600.0) -> Iterator[Target]:
-    """`python -m dispatch serve` in its own process and temp dir, `units` seeded; stopped after.
-
-    Its own process, so its RSS and CPU are its own and the GIL is not shared with the caller.
-    """
+    """`python -m dispatch serve` in its own process and temp dir, `units` seeded, a fresh
+    SQLite event log; stopped after (`simulator.load.servers.jijiu_serve`)."""
     with tempfile.TemporaryDirectory(prefix="jijiu-loadtest-") as tmp:
         work = Path(tmp)
-        port, ws_port = _free_port(), _free_port()
-        while ws_port == port:
-            ws_port = _free_port()
-        env = {
-            **os.environ,
-            "JIJIU_SEED_FLEET": str(units),
-            "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
-        }
-        cmd = [
-            sys.executable,
-            "-m",
-            "dispatch",
-            "serve",
-            "--network",
-            network,
-            "--store",
-            f"sqlite:///{work / 'events.db'}",
-            "--tokens",
-            str(work / "tokens.json"),
-            "--host",
-            LOOPBACK,
-            "--port",
-            str(port),
-            "--ws-port",
-            str(ws_port),
-        ]
-        log_path = work / "server.log"
-        with log_path.open("w") as log:
-            proc = subprocess.Popen(cmd, cwd=work, env=env, stdout=log, stderr=subprocess.STDOUT)
-            try:
-                _wait_ready(proc, port, ready_s, log_path)
-                tokens = json.loads((work / "tokens.json").read_text())
-                yield Target(LOOPBACK, port, tokens, proc.pid)
-            finally:
-                stop_server(proc)
+        with jijiu_serve(network, units, f"sqlite:///{work / 'events.db'}", work, ready_s) as srv:
+            yield Target(LOOPBACK, srv.port, srv.tokens, srv.proc.pid)
         bad = [
             line
-            for line in log_path.read_text(errors="replace").splitlines()
+            for line in srv.log_path.read_text(errors="replace").splitlines()
             if line.startswith(("ERROR", "CRITICAL", "Traceback"))
         ]
         if bad:
             print(f"server log: {len(bad)} error lines, first: {bad[0][:200]}", file=sys.stderr)
-
-
-def _wait_ready(proc: subprocess.Popen[bytes], port: int, ready_s: float, log: Path) -> None:
-    deadline = time.monotonic() + ready_s
-    while True:
-        if proc.poll() is not None:
-            tail = log.read_text(errors="replace")[-1500:]
-            raise RunFailed(f"the server exited with {proc.returncode} at start:\n{tail}")
-        if time.monotonic() > deadline:
-            raise RunFailed(f"the server was not ready within {ready_s:.0f} s")
-        url = f"http://{LOOPBACK}:{port}/readyz"
-        with suppress(OSError), urllib.request.urlopen(url, timeout=2) as answer:
-            if answer.status == 200:
-                return
-        time.sleep(0.2)
 
 
 async def discover(target: Target, want: int) -> tuple[str, int, list[Unit]]:
