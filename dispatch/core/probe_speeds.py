@@ -1,7 +1,7 @@
 """Probe speeds: how slowly the fleet really drives each road edge, as congestion factors.
 
 Every unit's tablet reports a position a second; the server snaps them to the road in batches
-(`dispatch.http.app._run_positions`). `ProbeLearner.observe` takes one batch (unit ids, edge and
+(`dispatch.http.loops.run_positions`). `ProbeLearner.observe` takes one batch (unit ids, edge and
 fraction along it, whether the unit is driving) with the time, and returns the edges whose
 learned factor changed. Pure: arrays in, factors out, no clock and no I/O; it reads only the
 network's static arrays (lengths, free-flow times, tails, heads, twins).
