@@ -17,7 +17,7 @@ engine never reads feeds, so their volume does not slow a restart.
     sqlite:///relative/path.db, sqlite:////abs/path.db   the default, one file (WAL, fsync)
     redis://host:port/db[?prefix=jijiu:]                  a Redis stream; AOF with fsync always
 
-`dispatch.store.sqlite_log` is the reference; `tests/dispatch/test_eventlog_contract.py` runs
+`dispatch.store.sqlite_log` is the reference; `tests/dispatch/store/test_eventlog_contract.py` runs
 one suite against every backend so they cannot drift. Failures of the store are `StoreError`.
 """
 

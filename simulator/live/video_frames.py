@@ -6,7 +6,7 @@ time the picture was taken), with a bar that sweeps across once every two wall s
 frame counter, so two pictures always differ. No clock is read here: the caller passes both
 times. The background and the font are made once per camera; a picture then costs about a
 millisecond (drawing a few lines of text, a JPEG at quality 60, 6-10 KB), far under the
-10 ms budget (`tests/simulator/test_live_pages.py` checks the size and that it decodes).
+10 ms budget (`tests/simulator/live/test_video_frames.py` checks the size and that it decodes).
 """
 
 from __future__ import annotations

@@ -1,9 +1,8 @@
 """The load test's pure part: its plan, the per-rate summary, the Markdown table and the verdict.
 
-No sockets, no clock, no processes: `simulator.load.loadtest` measures and hands the raw timings
-here
-(seconds on one monotonic clock, shared by every process on Linux), and this joins them into one
-row per message kind. Latencies are reported in milliseconds.
+No sockets, no clock, no processes: `simulator.load.loadtest` measures and hands the raw
+timings here (seconds on one monotonic clock, shared by every process on Linux), and this joins
+them into one row per message kind. Latencies are reported in milliseconds.
 """
 
 from __future__ import annotations

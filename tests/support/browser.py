@@ -42,6 +42,9 @@ def browser() -> Iterator[Browser]:
     require_service("chromium", CHROMIUM is not None)
     with sync_playwright() as pw:
         chromium = pw.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        from tests.support.frames import watch_pages  # a plugin of its own: imported by pytest
+
+        watch_pages(chromium)  # every frame a page receives is checked against docs/schemas
         yield chromium
         chromium.close()
 

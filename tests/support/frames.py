@@ -9,17 +9,24 @@ checked-in file of that socket under docs/schemas/, chosen by the URL path (`/ws
 in the test's own flow; since a client running in a background task or a protocol callback
 may swallow that, every rejection is also kept and fails the test at teardown.
 
+The browser pages' own sockets are checked too: `watch_pages(browser)` (called by the
+`browser` fixture in tests/support/browser.py) hooks every page of every context the tests
+open and checks each frame Playwright reports the page received; a rejection there fails the
+test at teardown.
+
 Frames from paths that are no jijiu socket, and binary frames, pass unchecked.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 from collections.abc import Iterator
 from functools import cache
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 from jsonschema import Draft202012Validator
@@ -104,6 +111,29 @@ def check_text(path: str, data: Any) -> None:
         message = f"{found}\n  frame: {str(data)[:400]}"
         DRIFTS.add(message)
         raise FrameDrift(message)
+
+
+def watch_pages(browser: Any) -> None:
+    """Check the frames every page of `browser` (a Playwright Browser) receives from a jijiu
+    socket: each context it opens from now on hooks its pages' websockets."""
+    new_context = browser.new_context
+
+    def opened(*args: Any, **kwargs: Any) -> Any:
+        context = new_context(*args, **kwargs)
+        context.on("page", lambda page: page.on("websocket", _watch_socket))
+        return context
+
+    browser.new_context = opened
+
+
+def _watch_socket(ws: Any) -> None:
+    path = urlsplit(ws.url).path
+
+    def received(payload: str | bytes) -> None:
+        with contextlib.suppress(FrameDrift):  # kept in DRIFTS: the test fails at teardown
+            check_text(path, payload)
+
+    ws.on("framereceived", received)
 
 
 def _path_of(conn: Any) -> str:
