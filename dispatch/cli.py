@@ -79,6 +79,27 @@ def _rank_demo(argv: list[str]) -> int:
     return code
 
 
+def _print_network(network: str) -> bool:
+    """Load (and so cache) the road network, print what was kept and dropped; False on failure.
+
+    The app loads it again at start-up from the cache this fills, so a file that cannot be read
+    is a one-line refusal here rather than "Application startup failed".
+    """
+    from routing.errors import NetworkLoadError
+    from routing.load import load_network
+
+    try:
+        _, report = load_network(network)
+    except NetworkLoadError as exc:
+        print(f"jijiu serve: {exc}", file=sys.stderr)
+        return False
+    how = "from the cache" if report.cached else "compiled"
+    print(f"network      {network} ({how} in {report.seconds:.1f} s)")
+    for line in report.summary.lines() if report.summary else []:
+        print(f"             {line}")
+    return True
+
+
 def _serve(ns: argparse.Namespace) -> int:
     """Run uvicorn on the app factory; prints where the tokens are, never the tokens."""
     import uvicorn
@@ -98,6 +119,8 @@ def _serve(ns: argparse.Namespace) -> int:
         settings = Settings.from_env().with_text({k: v for k, v in flags.items() if v is not None})
     except ValueError as exc:
         print(f"jijiu serve: {exc}", file=sys.stderr)
+        return 2
+    if not _print_network(settings.network):
         return 2
     # Our loggers (jijiu.*, dispatch.*) to stderr beside uvicorn's, in its "LEVEL:" style.
     logging.basicConfig(level=logging.INFO, format="%(levelname)s:  %(name)s  %(message)s")

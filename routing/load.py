@@ -1,9 +1,10 @@
-"""Read a road network from disk: the bundled Hangzhou CSVs or any OpenStreetMap XML file.
+"""Read a road network from disk: the bundled Hangzhou CSVs or any OpenStreetMap file.
 
-The I/O shell of the routing core. Both sources become an osmnx-compatible networkx
-MultiDiGraph (the OSM file through `osmnx.graph_from_xml`), are compiled to a RoadNetwork and
-cached as `.npz`, keyed by the source file's identity and the speed model, so the second start
-skips parsing and compiling.
+The I/O shell of the routing core. The CSV pair becomes a networkx MultiDiGraph compiled by
+`routing.compile`; an OSM file (.osm, .osm.bz2, .osm.pbf) is read by `routing.osm` and built by
+`routing.osm_graph` (allow-listed roads, ways cut at the extract's edge). Either is cached as
+`.npz`, keyed by the source file's identity, the reader and the speed model, so the second
+start skips parsing and compiling; the load summary travels in the cached metadata.
 """
 
 from __future__ import annotations
@@ -20,7 +21,10 @@ import numpy as np
 
 from routing.compile import compile_graph
 from routing.errors import NetworkLoadError
+from routing.load_summary import LoadSummary
 from routing.network import FORMAT_VERSION, RoadNetwork
+from routing.osm import FORMATS, osm_format, read_osm_ways
+from routing.osm_graph import build_network
 from routing.params import SpeedModel
 
 #: Bundled networks by name: (nodes CSV, edges CSV) under the data directory.
@@ -29,25 +33,9 @@ BUNDLED = {
     "wulin": ("hangzhou/wulin_fixture_nodes.csv.gz", "hangzhou/wulin_fixture_edges.csv.gz"),
 }
 
-#: OSM highway values an ambulance cannot drive on; dropped from OSM files.
-NOT_DRIVABLE = frozenset(
-    {
-        "footway", "path", "cycleway", "steps", "pedestrian", "bridleway", "corridor",
-        "elevator", "escalator", "proposed", "construction", "platform", "raceway",
-        "abandoned", "bus_guideway", "busway", "via_ferrata", "track",
-    }
-)  # fmt: skip
-
-
-#: Free-flow km/h by OSM highway class where a way has no maxspeed tag (urban defaults);
-#: osmnx uses a tagged maxspeed first, then the mean of its class in the file, then these.
-HWY_SPEEDS_KPH = {
-    "motorway": 90.0, "motorway_link": 50.0, "trunk": 70.0, "trunk_link": 40.0,
-    "primary": 50.0, "primary_link": 35.0, "secondary": 45.0, "secondary_link": 30.0,
-    "tertiary": 40.0, "tertiary_link": 30.0, "unclassified": 30.0, "residential": 25.0,
-    "living_street": 10.0, "service": 15.0, "road": 30.0,
-}  # fmt: skip
-FALLBACK_KPH = 25.0
+#: Bumped when reading a source changes what it yields, so caches built by an older reader
+#: are rebuilt (v2: the allow-list OSM loader that cuts ways at the extract's edge).
+READER_VERSION = 2
 
 
 def data_dir() -> Path:
@@ -65,12 +53,13 @@ def cache_dir() -> Path:
 
 @dataclass(frozen=True)
 class LoadReport:
-    """How a network was obtained: from the cache or compiled, and how long it took."""
+    """How a network was obtained: from the cache or compiled, how long it took, what it kept."""
 
     source: str
     cached: bool
     seconds: float
     cache_path: Path | None
+    summary: LoadSummary | None = None  # what was kept and dropped (the same when cached)
 
 
 def load_network(
@@ -80,7 +69,7 @@ def load_network(
     use_cache: bool = True,
     cache: Path | None = None,
 ) -> tuple[RoadNetwork, LoadReport]:
-    """Load a bundled network by name ("hangzhou", "wulin") or an OSM XML file by path."""
+    """Load a bundled network by name ("hangzhou", "wulin") or an OSM file by path."""
     model = model or SpeedModel()
     t0 = time.perf_counter()
     files = _source_files(source)
@@ -90,22 +79,27 @@ def load_network(
         if cache_path.exists():
             try:
                 net = RoadNetwork.load(cache_path)
-                return net, LoadReport(str(source), True, time.perf_counter() - t0, cache_path)
+                seconds = time.perf_counter() - t0
+                summary = LoadSummary.from_meta(net.meta)
+                return net, LoadReport(str(source), True, seconds, cache_path, summary)
             except NetworkLoadError:
                 pass  # stale or torn cache: rebuild below and overwrite it
-    graph = read_graph(files)
-    net = compile_graph(graph, model, source=str(source))
+    net = read_network(files, model, str(source))
     if cache_path is not None:
         cache_path.parent.mkdir(parents=True, exist_ok=True)
         net.save(cache_path)
-    return net, LoadReport(str(source), False, time.perf_counter() - t0, cache_path)
+    seconds = time.perf_counter() - t0
+    summary = LoadSummary.from_meta(net.meta)
+    return net, LoadReport(str(source), False, seconds, cache_path, summary)
 
 
-def read_graph(files: tuple[Path, ...]) -> nx.MultiDiGraph[Any]:
-    """Parse source files into an osmnx-compatible MultiDiGraph (x/y, length, travel_time)."""
+def read_network(files: tuple[Path, ...], model: SpeedModel, source: str) -> RoadNetwork:
+    """Parse and compile the source files: the CSV pair, or one OSM file."""
     if len(files) == 2:
-        return read_csv_graph(files[0], files[1])
-    return read_osm_graph(files[0])
+        return compile_graph(read_csv_graph(files[0], files[1]), model, source=source)
+    ways, counts = read_osm_ways(files[0])
+    net, _ = build_network(ways, counts, model, source)
+    return net
 
 
 def read_csv_graph(nodes_csv: Path, edges_csv: Path) -> nx.MultiDiGraph[Any]:
@@ -155,33 +149,6 @@ def read_csv_graph(nodes_csv: Path, edges_csv: Path) -> nx.MultiDiGraph[Any]:
     return graph
 
 
-def read_osm_graph(path: Path) -> nx.MultiDiGraph[Any]:
-    """An OSM XML file through osmnx, kept to drivable ways, with imputed speeds and times."""
-    import osmnx as ox
-
-    try:
-        graph = ox.graph_from_xml(path, simplify=True, retain_all=True)
-    except (OSError, ValueError, KeyError) as exc:
-        raise NetworkLoadError(f"{path}: {exc}") from exc
-    drop = []
-    for u, v, k, data in graph.edges(keys=True, data=True):
-        hw: object = data.get("highway")
-        if hw is None or _highways(hw) <= NOT_DRIVABLE:  # no highway tag: not a road
-            drop.append((u, v, k))
-    graph.remove_edges_from(drop)
-    graph.remove_nodes_from([v for v in list(graph.nodes) if graph.degree(v) == 0])
-    if graph.number_of_edges() == 0:
-        raise NetworkLoadError(f"{path}: no drivable roads")
-    graph = ox.add_edge_speeds(graph, hwy_speeds=dict(HWY_SPEEDS_KPH), fallback=FALLBACK_KPH)
-    return ox.add_edge_travel_times(graph)
-
-
-def _highways(value: object) -> set[str]:
-    if isinstance(value, list):
-        return {str(v) for v in value}
-    return {str(value)}
-
-
 def _source_files(source: str | Path) -> tuple[Path, ...]:
     if isinstance(source, str) and source in BUNDLED:
         nodes, edges = BUNDLED[source]
@@ -190,12 +157,12 @@ def _source_files(source: str | Path) -> tuple[Path, ...]:
         path = Path(source)
         if path.name.endswith(("_nodes.csv", "_nodes.csv.gz")):
             files = (path, path.with_name(path.name.replace("_nodes.csv", "_edges.csv")))
-        elif path.name.endswith((".osm", ".osm.bz2", ".xml", ".osm.xml")):
+        elif osm_format(path) is not None:
             files = (path,)
         else:
             raise NetworkLoadError(
-                f"{source}: not a bundled network ({', '.join(BUNDLED)}), an OSM XML file "
-                "(.osm, .osm.bz2) or a *_nodes.csv[.gz] file"
+                f"{source}: not a bundled network ({', '.join(BUNDLED)}), an OSM file "
+                f"({', '.join(FORMATS)}) or a *_nodes.csv[.gz] file"
             )
     for f in files:
         if not f.is_file():
@@ -209,7 +176,7 @@ def _stem(path: Path) -> str:
 
 def _cache_key(files: tuple[Path, ...], model: SpeedModel) -> str:
     """Identity of the sources (path, size, mtime) and of the parameters that shape the arrays."""
-    h = hashlib.sha256(f"v{FORMAT_VERSION}|{model!r}".encode())
+    h = hashlib.sha256(f"v{FORMAT_VERSION}|r{READER_VERSION}|{model!r}".encode())
     for f in files:
         st = f.stat()
         h.update(f"|{f.resolve()}|{st.st_size}|{st.st_mtime_ns}".encode())

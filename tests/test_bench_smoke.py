@@ -139,3 +139,23 @@ def test_quick_aed_run_times_ours_and_brute_force_and_they_agree(tmp_path: Path)
     paths = run.write_aed_report(report, tmp_path)
     assert [p.name for p in paths] == ["aed.json", "aed.md"]
     assert json.loads(paths[0].read_text())["quick"] is True
+
+
+def test_quick_startup_run_places_fleets_like_the_brute_force(tmp_path: Path) -> None:
+    """The start-up benchmark's quick mode (~10 s): 20, 200 and 1000 units are placed, the old
+    brute force at 20 and 200 puts every station on the same node, a fresh process starts from
+    the cache, and startup.json and startup.md are written. No timing is asserted."""
+    from benchmarks import bench_startup
+
+    report = bench_startup.run(quick=True)
+    assert set(report["placement"]) == {20, 200, 1000}
+    assert report["placement"][1000]["peer"] is None  # too slow for a quick run
+    for units in (20, 200):
+        peer = report["placement"][units]["peer"]
+        assert peer["differing"] == 0 and peer["ratio"] > 0
+    assert report["cached_start_s"] > 0 and len(report["starts_s"]) == 1
+    assert report["targets"]["figures"]["placement_stations_differing_max"] == 0
+    assert report["table"].startswith("| case |") and report["failed"] == []
+    paths = run.write_startup_report(report, tmp_path)
+    assert [p.name for p in paths] == ["startup.json", "startup.md"]
+    assert json.loads(paths[0].read_text())["quick"] is True

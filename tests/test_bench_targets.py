@@ -25,7 +25,7 @@ from benchmarks import targets
 from benchmarks.targets import MissingTarget, Scorecard, TargetError, Targets, judge, load, parse
 
 ROOT = Path(__file__).resolve().parents[1]
-TABLES = ("routing", "fusion", "server", "vitals", "aed", "console")
+TABLES = ("routing", "fusion", "server", "vitals", "aed", "console", "startup")
 
 
 def write(path: Path, text: str) -> Path:

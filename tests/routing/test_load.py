@@ -90,7 +90,7 @@ def test_osm_xml_file_loads(test_data_dir: Path) -> None:
     assert _strongly_connected(net)
     assert "Willow Street" in set(net.names.tolist())
     assert np.all(net.time_s > 0) and np.all(np.isfinite(net.time_s))
-    # Residential streets: osmnx imputes 25 km/h, an ambulance is not faster there.
+    # Untagged residential streets run at 25 km/h; nothing in the file reaches 100 km/h.
     kph = net.length_m / net.time_s * 3.6
     assert kph.max() < 100
 

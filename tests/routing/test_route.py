@@ -86,7 +86,7 @@ def test_matrix_matches_single_routes(router: Router) -> None:
 
 
 def test_curved_osm_roads_route_exactly(test_data_dir: Path) -> None:
-    """On West Oakland (osmnx edges with curved shapes) routes match networkx end to end."""
+    """On West Oakland (OSM edges with curved shapes) routes match networkx end to end."""
     net, _ = load_network(test_data_dir / "West-Oakland.osm.bz2", use_cache=False)
     assert net.geom_lonlat.shape[0] > 0  # some edges carry inner shape points
     r = Router(net)
