@@ -10,6 +10,8 @@ JIJIU_HOSPITAL_ACK_S   seconds a hospital has to acknowledge a pre-arrival notic
 JIJIU_AUTO_DISPATCH_P1 1/true: a P1 call is offered to the best unit without a click
 JIJIU_SEED_FLEET       demo units registered when the event log is empty (0: none)
 JIJIU_MAX_BODY_BYTES   request bodies above this are refused with 413
+JIJIU_REBUILD_COPY_RECORDS  durable records kept in memory to undo a failed append at once
+                       (past it, the undo waits for the store; 0: never kept)
 """
 
 from __future__ import annotations
@@ -44,6 +46,10 @@ class Settings:
     ws_send_buffer_bytes: int = 0
     position_flush_s: float = 0.5  # units' positions go to consoles and callers this often
     position_log_s: float = 30.0  # a unit's position is written to the event log this often
+    # Durable records kept in memory so a failed append can be undone at once (about 0.5 KB
+    # each: 200,000 is ~100 MB). Past this the copy is dropped and a failed append is undone
+    # from the log itself when the store is back (dispatch.service.outage).
+    rebuild_copy_records: int = 200_000
     hospital_ack_s: float = 60.0  # a hospital silent this long after a notice: console alert
     video_keep_s: float = 0.0  # in-vehicle video kept in memory this long (0: not at all)
     hospital_eta_every_s: float = 10.0  # a transporting unit's ETA goes to its hospital this often
@@ -65,6 +71,7 @@ class Settings:
             ("seed_fleet", 0, 1000),
             ("max_body_bytes", 1024, 16 * 1024 * 1024),
             ("calls_per_phone_per_min", 1, 10_000),
+            ("rebuild_copy_records", 0, 100_000_000),
         ):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
@@ -103,6 +110,7 @@ class Settings:
             "JIJIU_AUTO_DISPATCH_P1": "auto_dispatch_p1",
             "JIJIU_SEED_FLEET": "seed_fleet",
             "JIJIU_MAX_BODY_BYTES": "max_body_bytes",
+            "JIJIU_REBUILD_COPY_RECORDS": "rebuild_copy_records",
         }
         return cls().with_text({field: env[var] for var, field in names.items() if var in env})
 

@@ -6,6 +6,8 @@
 
 The figures are `dispatch.core.cockpit.figures` over the engine's incidents, which are the event
 log's replay; times are put on the wall clock by the log's start anchors (`svc.clock.wall_of`).
+`store` says the event log's state now and, since this process started, the calls refused
+with 503 while the store was down and the outages (`dispatch.service.outage`).
 """
 
 from __future__ import annotations
@@ -57,7 +59,7 @@ async def cockpit(
     if preset not in PRESETS:
         raise BadPeriod(f"preset is one of {', '.join(PRESETS)}")
     start, end = period(hours, since, until)
-    return figures(svc.views.cockpit_rows(), start, end, preset)
+    return {**figures(svc.views.cockpit_rows(), start, end, preset), "store": svc.outage.figures()}
 
 
 @router.get("/cockpit.csv", responses=ERRORS, response_class=Response)

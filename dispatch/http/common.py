@@ -32,6 +32,7 @@ from dispatch.errors import (
 )
 from dispatch.http.wire import ErrorOut
 from dispatch.service.live_inputs import NoLocation, NoMatch
+from dispatch.service.outage import RETRY_AFTER_S
 from dispatch.service.service import DispatchService
 from dispatch.tokens import Forbidden, Role, Unauthenticated
 from hospital_link.errors import HospitalLinkError
@@ -62,16 +63,32 @@ STATUS: tuple[tuple[type[Exception], int], ...] = (
     (IdempotencyKeyRequired, 400),
     (StoreError, 503),
 )
+STORE_DETAIL = {
+    "store_unavailable": "the event log is not acknowledging writes now; "
+    "retry with the same Idempotency-Key",
+    "store_recovering": "the event log is back; writes resume in a moment",
+    "store_diverged": "the event log moved on without this server; writes are stopped",
+}
 ERRORS: dict[int | str, dict[str, Any]] = {
     code: {"model": ErrorOut} for code in (400, 401, 403, 404, 409, 413, 422, 429, 503)
 }
 
 
-def error_response(status: int, reason: str, detail: Any = None) -> JSONResponse:
+def error_response(
+    status: int, reason: str, detail: Any = None, headers: dict[str, str] | None = None
+) -> JSONResponse:
     body: dict[str, Any] = {"reason": reason}
     if detail is not None:
         body["detail"] = detail
-    return JSONResponse(body, status_code=status)
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+def store_refusal(reason: str) -> JSONResponse:
+    """A 503 for a store that does not acknowledge writes now: the reason code, a fixed text
+    and Retry-After; never the store's address or its error text."""
+    detail = STORE_DETAIL.get(reason, STORE_DETAIL["store_unavailable"])
+    retry_after_s = RETRY_AFTER_S.get(reason, 1)
+    return error_response(503, reason, detail, {"Retry-After": str(retry_after_s)})
 
 
 class BodyLimit:
@@ -146,6 +163,8 @@ def install_handlers(app: FastAPI) -> None:
     async def dispatch_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, DispatchError)
         status = next((code for cls, code in STATUS if isinstance(exc, cls)), 400)
+        if isinstance(exc, StoreError):  # logged once where it failed, never echoed
+            return store_refusal(exc.reason)
         if status >= 500:
             logger.error("%s %s: %s", request.method, request.url.path, exc.reason)
         return error_response(status, exc.reason, str(exc))

@@ -1,5 +1,12 @@
-"""Health and discovery: `/healthz` (the process is up), `/readyz` (the event log answers and no
-append has failed), and `GET /api/v1/endpoints` (where the websockets listen)."""
+"""Health and discovery: `/healthz` (liveness: the process answers), `/readyz` (calls are being
+acknowledged now, else 503 with a reason code and no internals), and `GET /api/v1/endpoints`
+(where the websockets listen).
+
+/readyz reasons: `store_unavailable` (the event log cannot be reached or refuses writes; the
+server retries by itself), `store_recovering` (it answers again; the server is checking its
+position before it writes), `store_diverged` (the log moved on without this server: writes
+stop until a person looks). The same reasons come with every 503 of a write, with Retry-After.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +15,7 @@ import asyncio
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
-from dispatch.http.common import Svc, error_response, ws_base
+from dispatch.http.common import Svc, store_refusal, ws_base
 from dispatch.http.wire import EndpointsOut, ErrorOut
 
 router = APIRouter(tags=["health"])
@@ -22,11 +29,12 @@ async def healthz() -> dict[str, str]:
 
 @router.get("/readyz", responses={503: {"model": ErrorOut}})
 async def readyz(svc: Svc) -> JSONResponse:
-    """Ready when the event log answers and no append has failed since the start."""
-    if svc.poisoned:
-        return error_response(503, "restart_required", "an event log append failed; restart")
-    if not await asyncio.to_thread(svc.log.ping):  # never block the loop on the store
-        return error_response(503, "store_unavailable")
+    """Ready when calls are acknowledged now: no store outage and the event log answers."""
+    state = svc.outage.state
+    if state is None and not await asyncio.to_thread(svc.log.ping):  # never block the loop
+        state = "store_unavailable"
+    if state is not None:
+        return store_refusal(state)
     return JSONResponse({"status": "ready"})
 
 

@@ -13,7 +13,10 @@ snapshot or replay, a dispatcher's or crew's read of an incident), saying who re
 incidents when. Supervisors read it over `GET /api/v1/audit`.
 
 A part the dispatch service holds (`svc.feeds`): it shares the service's log, hub, clock and,
-once started, its group-commit writer; a failed write poisons the service through `poison`.
+once started, its group-commit writer; a failed write is reported to the service through
+`fail`. While the store is down (`holding`) a feed refuses frames without numbering them,
+audit records wait in memory, and numbering goes back to what is durable (`rewind`); once the
+store is back it continues from the log (`resync`) and the waiting audit records are written.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ AUDIT = "audit"
 FED_PREFIXES = ("hospital:", "volunteer:", "agency:")
 REPLAY_PAGE = 200  # feed records per read when filling a reconnecting hospital's gap
 MAX_REPLAY_PAGES = 10_000  # ~2M frames: more than a day of one ambulance's vitals
+MAX_HELD_AUDIT = 100_000  # audit records kept while the store is down (~200 bytes each)
 
 
 def fed(topic: str) -> bool:
@@ -53,14 +57,17 @@ class Feeds:
         log: EventLog,
         hub: Hub,
         now: Callable[[], float],
-        poison: Callable[[BaseException], StoreError],
+        fail: Callable[[BaseException], StoreError],
     ) -> None:
         self.log = log
         self.hub = hub
         self.now = now
-        self._poison = poison
+        self._fail = fail
         self.commit: GroupCommit | None = None  # None: write synchronously (before start)
         self._feed_seq: dict[str, int] = {}  # fed topic -> last seq given out
+        self._durable_seq: dict[str, int] = {}  # topic -> last seq known durable
+        self.holding = False  # the store is down: refuse frames, keep audit records
+        self._held_audit: list[dict[str, Any]] = []
 
     def open_feeds(self, topics: Iterable[str]) -> None:
         """Continue each feed's numbering from the log (a restart), hub topics included."""
@@ -72,7 +79,7 @@ class Feeds:
         frame and before anyone subscribes to it (hospitals' feeds are opened at start; a
         volunteer's or an agency's on first use, one indexed read)."""
         if topic not in self._feed_seq:
-            last = self._feed_seq[topic] = self.log.feed_last_seq(topic)
+            last = self._feed_seq[topic] = self._durable_seq[topic] = self.log.feed_last_seq(topic)
             if fed(topic):
                 self.hub.start_at(topic, last)
 
@@ -83,7 +90,30 @@ class Feeds:
         self._feed_seq[topic] = seq
         return FeedRecord(topic, seq, self.now(), dict(message))
 
+    @property
+    def topics(self) -> list[str]:
+        """Every feed opened so far."""
+        return list(self._feed_seq)
+
+    def rewind(self) -> None:
+        """A batch failed: number each feed on from its last durable record again."""
+        self._feed_seq.update(self._durable_seq)
+
+    def resync(self, last_seqs: Mapping[str, int]) -> None:
+        """The store is back: continue each feed from the log's last seq (a batch in doubt may
+        have landed), then write the audit records kept meanwhile."""
+        for topic, last in last_seqs.items():
+            last = max(last, self._durable_seq.get(topic, 0))
+            self._feed_seq[topic] = self._durable_seq[topic] = last
+            if fed(topic) and last > self.hub.last_seq(topic):
+                self.hub.start_at(topic, last)  # frames that landed unpublished: in the log
+        self.holding = False
+        held, self._held_audit = self._held_audit, []
+        for body in held:
+            self._append_audit(body)
+
     def _publish_logged(self, record: FeedRecord) -> None:
+        self._durable_seq[record.feed] = max(record.seq, self._durable_seq.get(record.feed, 0))
         if fed(record.feed):
             self.hub.publish(record.feed, record.body, seq=record.seq)
 
@@ -94,7 +124,10 @@ class Feeds:
         own records, "desk:agencies"), only log it. Returns a future done once it is durable
         (and published): await it before acknowledging what caused it; None when written
         synchronously (before the writer thread starts). A `lazy` record rides in the next
-        batch instead of starting one (ETA updates, desk records: nobody waits for them)."""
+        batch instead of starting one (ETA updates, desk records: nobody waits for them).
+        StoreError, with nothing numbered, while the store is down."""
+        if self.holding:
+            raise self._fail(StoreError("the event log is not acknowledging writes"))
         record = self.next_record(topic, message)
         if self.commit is None:
             self.write_now([], [record])
@@ -114,10 +147,10 @@ class Feeds:
     ) -> Callable[[tuple[Record, bool] | None, BaseException | None], None]:
         def finish(_: tuple[Record, bool] | None, error: BaseException | None) -> None:
             if error is not None:
-                failure = self._poison(error)
+                failure = self._fail(error)
                 if done is not None and not done.done():
                     done.set_exception(failure)
-                    done.exception()  # retrieved: _poison logged it
+                    done.exception()  # retrieved: the service logged the failure
                 return
             self._publish_logged(record)
             if done is not None and not done.done():
@@ -132,7 +165,7 @@ class Feeds:
         try:
             written = self.log.append_batch(entries, records)
         except Exception as exc:
-            raise self._poison(exc) from exc
+            raise self._fail(exc) from exc
         for record in records:
             self._publish_logged(record)
         return written
@@ -171,6 +204,13 @@ class Feeds:
             "at_s": round(self.now(), 3),
             **detail,
         }
+        if self.holding:  # a read served from memory while the store is down: logged later
+            if len(self._held_audit) < MAX_HELD_AUDIT:
+                self._held_audit.append(body)
+            return
+        self._append_audit(body)
+
+    def _append_audit(self, body: dict[str, Any]) -> None:
         record = self.next_record(AUDIT, body)
         if self.commit is None:
             self.write_now([], [record])

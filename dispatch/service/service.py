@@ -7,11 +7,12 @@ awaits `settled()` before it answers. Check and apply run on the event loop's th
 await between them, so two requests racing for one unit are applied one after the other: one
 wins, the other gets 409. The loop never waits on the disk; a burst shares one fsync.
 
-If the append fails, the engine already holds an event the log does not: the service marks
-itself poisoned, refuses every further event with StoreError (503) and `/readyz` stays failing
-until the process is restarted, which rebuilds the engine from the log. A `ClockTicked` is
-logged only when it decided something (an offer escalated), so replay repeats escalations at
-the times they happened without a record per second.
+If an append fails, the engine may hold events the log does not: `outage` (dispatch.service.
+outage) rebuilds it from `durable`, the in-memory copy of every durable record, so a refused
+event leaves no trace; writes are refused (503) until the store is back and the log checked,
+which happens by itself. A route answers once *its own* events are durable (`settled`). A
+`ClockTicked` is logged only when it decided something (an offer escalated), so replay repeats
+escalations at the times they happened without a record per second.
 
 The rest is parts it holds, each owning its state: `feeds`, `calls`, `locations`, `inputs`
 (fixes, pins, traffic), `hospitals`, `notices`, `aeds`, `views`, `fanout` and `clock`.
@@ -20,6 +21,7 @@ The rest is parts it holds, each owning its state: `feeds`, `calls`, `locations`
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -40,12 +42,13 @@ from dispatch.service.hospitals import Hospitals
 from dispatch.service.live_inputs import LiveInputs
 from dispatch.service.locations import Locations
 from dispatch.service.notices import Notices
+from dispatch.service.outage import DurableCopy, Outage
 from dispatch.service.views import Frame, Views
 from dispatch.settings import Settings
 from dispatch.store import codec
 from dispatch.store.committer import Done, GroupCommit
 from dispatch.store.eventlog import EventLog, FeedRecord, Record, open_log
-from dispatch.store.replay import replay
+from dispatch.store.replay import replay_records
 from dispatch.tokens import Role, TokenBook
 from location_fusion.locate import Locator
 from routing.router import Router
@@ -53,6 +56,10 @@ from routing.router import Router
 logger = logging.getLogger("jijiu.dispatch")
 
 Entry = tuple[float, dict[str, Any], str | None]  # (engine time, the event's dict, idem key)
+# The last event this task (a request, a socket) submitted: `settled` waits for it.
+_mine: contextvars.ContextVar[asyncio.Future[None] | None] = contextvars.ContextVar(
+    "jijiu_submitted", default=None
+)
 
 
 class DispatchService:
@@ -74,22 +81,14 @@ class DispatchService:
         self.router = router
         self.locator = locator
         self.tokens = tokens
-        self.engine = Engine(
-            router,
-            EngineSettings(
-                settings.ack_timeout_s,
-                settings.auto_dispatch_p1,
-                # The flush clock refreshes every position_flush_s off the loop; a search
-                # snaps on its own path only if that clock fell well behind.
-                position_refresh_s=2 * settings.position_flush_s,
-                hospital_ack_s=settings.hospital_ack_s,
-            ),
-        )
-        self.poisoned = False
+        self.engine = self.new_engine()
+        # The durable records (bounded), to undo a failed append (dispatch.service.outage).
+        self.durable = DurableCopy(settings.rebuild_copy_records)
+        self.outage = Outage(self)
         self._commit: GroupCommit | None = None  # None: append synchronously (before start)
         self._settled: asyncio.Future[None] | None = None  # the last entry's, while pending
         self._position_logged: dict[str, float] = {}  # unit -> engine time of its last record
-        self.feeds = Feeds(log, hub, self.now, self._poison)
+        self.feeds = Feeds(log, hub, self.now, self.outage.failed)
         self.hospitals = Hospitals(self)
         self.aeds = Aeds(self)
         self.calls = Calls(self)
@@ -104,12 +103,15 @@ class DispatchService:
         self.token_resolvers: list[Callable[[str], tuple[Role, str] | None]] = []
         self.extensions: dict[str, object] = {}  # each attached desk by name (dispatch.http.app)
         last_at_s = 0.0  # engine time goes on from the log's last record (dispatch.service.clock)
-        for record in log.read():
+        records = list(log.read())
+        for record in records:
             last_at_s = max(last_at_s, record.at_s)
             if record.event.get("type") == "CallReceived":
                 self.calls.recall(record.event, record.idem_key)
         warm_up(router, locator)  # before the first call, not during it
-        replayed = replay(log, self.engine)
+        replayed = replay_records(records, self.engine)
+        self.durable.extend(records)
+        del records
         self.feeds.open_feeds(f"hospital:{h.id}" for h in self.hospitals.registry.hospitals)
         self.clock = EngineClock(last_at_s, clock)
         self.clock.anchor(self.feeds, self.now())
@@ -137,20 +139,63 @@ class DispatchService:
             log.close()
             raise
 
+    def new_engine(self) -> Engine:
+        """An empty engine with this centre's settings (at start, and to rebuild from)."""
+        settings = self.settings
+        return Engine(
+            self.router,
+            EngineSettings(
+                settings.ack_timeout_s,
+                settings.auto_dispatch_p1,
+                # The flush clock refreshes every position_flush_s off the loop; a search
+                # snaps on its own path only if that clock fell well behind.
+                position_refresh_s=2 * settings.position_flush_s,
+                hospital_ack_s=settings.hospital_ack_s,
+            ),
+        )
+
+    @property
+    def poisoned(self) -> bool:
+        """True while writes are refused (the store failed; see `outage.state`)."""
+        return self.outage.state is not None
+
     def start(self, loop: asyncio.AbstractEventLoop) -> None:
         """From now on appends go to a writer thread in batches (group commit), off the loop."""
         self._commit = self.feeds.commit = GroupCommit(self.log, loop)
+        self._commit.on_failure = self.outage.begin
+
+    def halt_writes(self, error: StoreError) -> None:
+        """The store failed outside the writer: it refuses appends until `resume_writes`."""
+        if self._commit is not None:
+            self._commit.fail(error)
+
+    def resume_writes(self) -> None:
+        """The outage is over (dispatch.service.outage): the writer accepts appends again."""
+        if self._commit is not None:
+            self._commit.resume()
+
+    def forget_positions(self) -> None:
+        """The engine was rebuilt: log each unit's next position."""
+        self._position_logged.clear()
 
     async def settled(self) -> None:
-        """Wait until every event submitted so far is durable and published; StoreError if not.
+        """Wait until the events this task submitted are durable and published; StoreError
+        (503) if their batch failed. A task that submitted nothing (a retried call answered
+        from memory) waits for the last event anyone submitted.
 
         A request handler awaits this before it answers: nothing is acknowledged before it is
-        in the log. Appends complete in order, so the last one pending speaks for all.
+        in the log. Appends complete in order, so the last one pending speaks for those
+        before it.
         """
-        if self._settled is not None:
+        mine = _mine.get()
+        if mine is not None:
+            _mine.set(None)
+            await asyncio.shield(mine)
+        elif self._settled is not None:
             await asyncio.shield(self._settled)
 
     def close(self) -> None:
+        self.outage.stop()
         if self._commit is not None:
             self._commit.close()
         self.log.close()
@@ -160,7 +205,7 @@ class DispatchService:
         return max(self.clock.read(), self.engine.now_s)
 
     def ready(self) -> bool:
-        return not self.poisoned and self.log.ping()
+        return self.outage.state is None and self.log.ping()
 
     def identify(self, token: str) -> tuple[Role, str] | None:
         """(role, subject): subject is the unit id of a unit, the incident id of a caller."""
@@ -210,13 +255,31 @@ class DispatchService:
         published by `flush_positions` and logged at most every `position_log_s` per unit,
         since a tablet re-sends it every second and no one is answered for it.
         """
-        if self.poisoned:
-            raise StoreError("the event log failed earlier; the server must be restarted")
+        if self.outage.state is not None:
+            raise self.outage.refuse(event)  # nothing applied: the store is down
         now = self.now()
+        call = isinstance(event, ev.CallReceived)
         self.engine.receive(event, now)  # a refusal raises here and changes nothing
+        try:
+            return self._hand_on(event, idem_key, first, then, now, call)
+        except StoreError as exc:  # applied but not logged: undone by a rebuild
+            if self._commit is None:
+                raise
+            raise self.outage.broke(exc, event) from None
+
+    def _hand_on(
+        self,
+        event: ev.Event,
+        idem_key: str | None,
+        first: Iterable[Frame],
+        then: Iterable[Frame],
+        now: float,
+        call: bool,
+    ) -> list[ev.Decision]:
+        """The rest of `_submit_one` once the engine applied the event: log, then publish."""
         if self._commit is not None and self.engine.advice_due:
             entry = (now, codec.to_dict(event), idem_key)
-            return self._submit_advised(event, entry, first, then)
+            return self._submit_advised(event, entry, first, then, call)
         decisions = self.engine.decisions()
         frames = [*first, *self.fanout.frames(event, decisions), *then]
         logged: list[FeedRecord] = []  # a hospital's frames: logged with the event
@@ -241,18 +304,24 @@ class DispatchService:
             return decisions
         entry = (now, codec.to_dict(event), idem_key)
         if self._commit is None:
-            [(_, created)] = self.feeds.write_now([entry], logged)
+            [(record, created)] = self.feeds.write_now([entry], logged)
             if not created:  # the key was taken between the check and the append
-                raise self._poison(StoreError("idempotency key already logged"))
+                raise StoreError("idempotency key already logged")
+            self.durable.append(record)
             self.fanout.emit(frames)
             return decisions
         self.feeds.queue_logged(logged)  # first, so they ride in the batch the event starts
         quiet = isinstance(event, ev.UnitPositionReported) and not decisions
-        self._commit.append(entry, self._on_settled(frames), lazy=quiet)
+        self._commit.append(entry, self._on_settled(frames, call, awaited=not quiet), lazy=quiet)
         return decisions
 
     def _submit_advised(
-        self, event: ev.Event, entry: Entry, first: Iterable[Frame], then: Iterable[Frame]
+        self,
+        event: ev.Event,
+        entry: Entry,
+        first: Iterable[Frame],
+        then: Iterable[Frame],
+        call: bool,
     ) -> list[ev.Decision]:
         """An event that owes a recommendation (a call, a triage, a new place): append it
         first, then rank the units while the disk writes (the fsync and the ranking each take
@@ -260,7 +329,7 @@ class DispatchService:
         a fed topic made here rides in the next batch, published once that is durable."""
         assert self._commit is not None
         frames: list[Frame] = []  # filled below, before the loop can run the callback
-        self._commit.append(entry, self._on_settled(frames))
+        self._commit.append(entry, self._on_settled(frames, call))
         decisions = self.engine.decisions()
         made = [*first, *self.fanout.frames(event, decisions), *then]
         logged = [self.feeds.next_record(t, m) for t, m, _ in made if fed(t) and m is not None]
@@ -268,33 +337,30 @@ class DispatchService:
         frames.extend(f for f in made if not fed(f[0]))
         return decisions
 
-    def _on_settled(self, frames: list[Frame]) -> Done:
-        """The callback of a queued event: publish its frames once durable, else poison;
-        `settled()` waits for it."""
+    def _on_settled(self, frames: list[Frame], call: bool, awaited: bool = True) -> Done:
+        """The callback of a queued event: once durable, keep its record and publish its
+        frames; else the 503 (`call`: a refused call, counted). `settled()` waits for it;
+        for this task's own event only if `awaited` (a position is not)."""
         settled = asyncio.get_running_loop().create_future()
         self._settled = settled
+        if awaited:
+            _mine.set(settled)
 
         def done(written: tuple[Record, bool] | None, error: BaseException | None) -> None:
-            if written is not None and not written[1]:
+            if written is not None and not written[1]:  # another writer logged the key
+                self.outage.diverge("log_moved_on")
                 error = StoreError("idempotency key already logged")
             if error is not None:
-                settled.set_exception(self._poison(error))
-                settled.exception()  # retrieved: an unawaited failure is logged by _poison
+                settled.set_exception(self.outage.refusal(call))
+                settled.exception()  # retrieved: an unawaited failure was logged once
             else:
+                assert written is not None
+                if self.outage.state is not None:  # applied before a rebuild that lacked it
+                    self.outage.landed(written[0])
+                self.durable.append(written[0])
                 self.fanout.emit(frames)
                 settled.set_result(None)
             if self._settled is settled:
                 self._settled = None
 
         return done
-
-    def _poison(self, exc: BaseException) -> StoreError:
-        """Engine and log now differ: refuse everything until a restart replays the log."""
-        if not self.poisoned:
-            self.poisoned = True
-            logger.error(
-                "event log append failed (%s); engine and log differ: restart", type(exc).__name__
-            )
-        if isinstance(exc, StoreError):
-            return exc
-        return StoreError(f"event log append failed: {type(exc).__name__}")

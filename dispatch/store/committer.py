@@ -8,9 +8,12 @@ to other clients are sent from that callback, so nothing is acknowledged or show
 durable, and a burst of calls shares fsyncs instead of queueing behind them (the pattern of
 PostgreSQL's commit_delay and of every write-ahead log since System R, without the delay).
 
-A failed batch fails every entry in it and every entry queued after it: the engine has applied
-events the log does not hold, so the service stops accepting changes (it is "poisoned") and
-must be restarted, which replays the log: exactly what was acknowledged.
+A failed batch fails every entry in it and every entry queued after it, and every append after
+it, until `resume`: the engine has applied events the log may not hold. Before any entry's
+callback runs, `on_failure` is told the error and the batch's events, whose fate is in doubt
+(a write can land although its answer was lost); the service rebuilds its engine from what is
+durable, retries in the background and calls `resume` once the log is checked
+(`dispatch.store.position`).
 """
 
 from __future__ import annotations
@@ -32,6 +35,9 @@ LAZY_WITHIN_S = 1.0  # a lazy entry waits at most this long for a batch to ride 
 # (written, error): written is (record, created) as from EventLog.append for an event, None
 # for a feed record; error is None once durable.
 Done = Callable[[tuple[Record, bool] | None, BaseException | None], None]
+# (error, the failed batch's events in append order): called once per failure, before the
+# callbacks of the failed entries.
+OnFailure = Callable[[BaseException, list[Entry]], None]
 
 
 class GroupCommit:
@@ -49,6 +55,30 @@ class GroupCommit:
         self._idle.set()
         self.batches = 0  # how many transactions, for the stats and the tests
         self.entries = 0
+        self.on_failure: OnFailure | None = None
+
+    @property
+    def failed(self) -> bool:
+        """True from a failed batch until `resume`: appends are refused meanwhile."""
+        return self._failed is not None
+
+    def fail(self, error: StoreError) -> None:
+        """Refuse appends from now on, and fail the entries queued but not being written (the
+        service found the store failing elsewhere); a batch being written finishes as it will."""
+        if self._failed is not None:
+            return
+        self._failed = error
+        failed, self._queued = self._queued, []
+        for _, done in failed:
+            if done is not None:
+                done(None, error)
+        if not self._writing:
+            self._idle.set()
+
+    def resume(self) -> None:
+        """Accept appends again (the service checked the log after a failure)."""
+        assert not self._queued and not self._writing, "nothing is queued while failed"
+        self._failed = None
 
     @property
     def pending(self) -> int:
@@ -122,6 +152,9 @@ class GroupCommit:
             )
             logger.error("event log batch of %d failed: %s", len(batch), error)
             failed, self._queued = batch + self._queued, []
+            if self.on_failure is not None:
+                in_doubt = [e for e, _ in batch if not isinstance(e, FeedRecord)]
+                self.on_failure(self._failed, in_doubt)
             for _, done in failed:
                 if done is not None:
                     done(None, self._failed)

@@ -8,6 +8,8 @@ because skipping it would silently serve a state that never existed.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from dispatch.core.engine import Engine
 from dispatch.errors import DispatchError, StoreError
 from dispatch.store import codec
@@ -16,10 +18,16 @@ from dispatch.store.eventlog import EventLog, Record
 
 def replay(log: EventLog, engine: Engine) -> int:
     """Feed every record to `engine` in seq order, dropping its decisions; the count replayed."""
-    count, last = 0, 0
+    return replay_records(log.read(), engine)
+
+
+def replay_records(records: Iterable[Record], engine: Engine, after_seq: int = 0) -> int:
+    """Feed `records` (seq order, after `after_seq`) to `engine`: the log's, or the copy of
+    what was durable the service keeps in memory to rebuild from while the store is down."""
+    count, last = 0, after_seq
     engine.replaying = True  # skip advice nobody will see; state changes are all re-derived
     try:
-        for record in log.read():
+        for record in records:
             last = _apply(engine, record, last)
             count += 1
     finally:

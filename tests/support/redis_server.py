@@ -1,6 +1,7 @@
 """A real `redis-server` process for the event-log tests, on a free loopback port.
 
 `RedisServer` starts one in its own directory with the given options and stops it on `stop`;
+`restart` starts it again on the same port with the same directory (an outage that ends);
 `DURABLE` are the options production must use (AOF, fsync on every write, no RDB snapshots).
 Without redis-server the test skips locally and fails under CI (`require_service`).
 """
@@ -39,7 +40,20 @@ class RedisServer:
         self.url = f"redis://127.0.0.1:{self.port}/0"
         args = [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(workdir)]
         args += ["--logfile", str(workdir / "redis.log"), *options]
-        self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self._args = args
+        self._launch()
+
+    def restart(self) -> None:
+        """Start the stopped server again: same port, same directory, same data."""
+        if self.proc.poll() is None:
+            raise RuntimeError("redis-server is still running; stop it first")
+        self._launch()
+
+    def _launch(self) -> None:
+        """Run redis-server with the saved arguments; return once it answers PING."""
+        self.proc = subprocess.Popen(
+            self._args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
         client = redis.Redis(port=self.port, socket_connect_timeout=0.2)
         try:
             for _ in range(100):  # up to ~5 s
@@ -53,7 +67,7 @@ class RedisServer:
         finally:
             client.close()
         self.stop()
-        raise RuntimeError(f"redis-server did not start; see {workdir / 'redis.log'}")
+        raise RuntimeError(f"redis-server did not start; see {self.workdir / 'redis.log'}")
 
     def stop(self) -> None:
         if self.proc.poll() is None:

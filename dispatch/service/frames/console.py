@@ -263,6 +263,24 @@ class IncidentLocated(TypedDict):
     by: Literal["caller", "dispatcher"]
 
 
+@with_config(CLOSED)
+class StoreDegraded(TypedDict):
+    """The event log stopped acknowledging writes: a banner; reads go on from memory."""
+
+    type: Literal["store.degraded"]
+    reason: Literal["store_unavailable", "store_diverged"]
+    retry_after_s: int  # what a refused write is told to wait
+
+
+@with_config(CLOSED)
+class StoreRestored(TypedDict):
+    """The event log is back and checked: writes are acknowledged again."""
+
+    type: Literal["store.restored"]
+    outage_s: float
+    refused_calls: int  # calls answered 503 during this outage
+
+
 ConsoleFrame = (
     CallReceived
     | CallFloodSuspected
@@ -288,6 +306,8 @@ ConsoleFrame = (
     | MciPlan
     | MciDispatched
     | MciBoard
+    | StoreDegraded
+    | StoreRestored
 )
 
 __all__ = ["ConsoleFrame", "ConsoleSnapshot"]

@@ -379,7 +379,8 @@ def test_restart_replays_the_log(settings: Settings) -> None:
 
 
 def test_a_failed_append_answers_503_and_keeps_readyz_failing(settings: Settings) -> None:
-    """A store that refuses an append: 503, readyz fails until restart; the call is not logged."""
+    """A store that keeps refusing appends: 503, readyz fails while it does (recovery cannot
+    prove a write); the call is not logged, and a restart on a healthy store does not show it."""
 
     def broken_store(s: Settings, hub: Hub) -> DispatchService:
         svc = DispatchService.open(s, hub)
@@ -395,7 +396,7 @@ def test_a_failed_append_answers_503_and_keeps_readyz_failing(settings: Settings
         r = new_call(broken, "lost-1")
         assert (r.status_code, r.json()["reason"]) == (503, "store_unavailable")
         assert httpx.get(f"{broken.http}/readyz").status_code == 503
-        assert new_call(broken, "lost-2").status_code == 503  # poisoned: refuses until restart
+        assert new_call(broken, "lost-2").status_code == 503  # still refusing: no write proven
         assert httpx.get(f"{broken.http}/healthz").status_code == 200
     finally:
         broken.stop()

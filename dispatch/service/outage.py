@@ -1,0 +1,258 @@
+"""Store outages: refuse writes while the event log fails, heal without a restart, count refusals.
+
+When a batch fails to append (Redis down, a reset connection, a timeout, a full disk, an SQLite
+I/O error), the group-commit writer tells `begin` before any caller is answered. The engine may
+hold events the log does not, so it is rebuilt at once from the records the service knows are
+durable (`svc.durable`, its in-memory copy of the log): an event whose append failed leaves no
+trace, and every request whose event was in the failed batch or queued behind it gets the same
+503. The copy is bounded (`Settings.rebuild_copy_records`); past the bound it is dropped, and
+the rebuild waits for the store: it is read back from the log itself before writes resume, so
+until then the engine may still show an event that was refused (its 503 was the truth).
+Reads go on from memory; every console gets a `store.degraded` frame.
+
+Meanwhile a task retries with backoff (`dispatch.store.position.backoff_s`). When the store
+answers, `dispatch.store.position.probe` checks the log against the last durable record (no
+gap, no fork), adopts the failed batch if it landed after all, and proves a durable write;
+then the writer resumes and consoles get `store.restored`. A log that moved on without this
+process (another writer) stops writes for good (`store_diverged`), said on /readyz.
+
+`state` is None while writes are acknowledged, else the reason /readyz gives:
+`store_unavailable`, `store_recovering` or `store_diverged`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+from dispatch.core import events as ev
+from dispatch.errors import StoreError
+from dispatch.service.calls import Calls
+from dispatch.store.eventlog import Entry, EventLog, Record
+from dispatch.store.position import Verdict, backoff_s, prove_write, read_position
+from dispatch.store.replay import replay_records
+
+if TYPE_CHECKING:
+    from dispatch.service.service import DispatchService
+
+logger = logging.getLogger("jijiu.dispatch")
+
+UNAVAILABLE = "store_unavailable"
+RECOVERING = "store_recovering"
+DIVERGED = "store_diverged"
+RETRY_AFTER_S = {UNAVAILABLE: 1, RECOVERING: 1, DIVERGED: 30}  # what a 503 tells the caller
+REFUSED = "the event log is not acknowledging writes now; retry with the same Idempotency-Key"
+
+
+def _read_all(log: EventLog) -> list[Record]:
+    return list(log.read())
+
+
+class DurableCopy:
+    """The durable event records in log order, kept in memory up to `cap` records; past the
+    cap only the last record is kept (`complete` turns False for good)."""
+
+    def __init__(self, cap: int) -> None:
+        self.cap = cap
+        self.records: list[Record] = []
+        self.last: Record | None = None
+        self.complete = True
+
+    def append(self, record: Record) -> None:
+        self.last = record
+        if not self.complete:
+            return
+        self.records.append(record)
+        if len(self.records) > self.cap:
+            self.records, self.complete = [], False
+            logger.warning(
+                "over %d durable records: a failed append is now undone from the log", self.cap
+            )
+
+    def extend(self, records: Iterable[Record]) -> None:
+        for record in records:
+            self.append(record)
+
+
+class Outage:
+    """The store's health as the service sees it, and the recovery from a failure."""
+
+    def __init__(self, svc: DispatchService) -> None:
+        self.svc = svc
+        self.state: str | None = None
+        self.refused_calls = 0  # calls answered 503 because the store failed, since start
+        self.outages = 0  # failures since start
+        self.diverged_reason: str | None = None  # why writes stopped for good (check_position)
+        self._since: float | None = None  # monotonic time the current outage began
+        self._refused_at_start = 0
+        self._in_doubt: list[Entry] = []
+        self._task: asyncio.Task[None] | None = None
+        self._rebuild_from_log = False  # the copy was dropped: rebuild once the log reads
+
+    def figures(self) -> dict[str, Any]:
+        """For the cockpit: the state, the refused calls and the outages since start."""
+        return {
+            "state": self.state or "ok",
+            "refused_calls": self.refused_calls,
+            "outages": self.outages,
+        }
+
+    def refusal(self, call: bool = False) -> StoreError:
+        """The 503 for a write now; `call`: it refused a call, which is counted."""
+        if call:
+            self.refused_calls += 1
+        exc = StoreError(REFUSED)
+        exc.reason = self.state or UNAVAILABLE
+        return exc
+
+    def failed(self, exc: BaseException) -> StoreError:
+        """A write failed (its batch, or one refused while the store is down): the 503."""
+        return self.refusal()
+
+    def refuse(self, event: ev.Event) -> StoreError:
+        """`submit` while the store is down: the event is not applied."""
+        return self.refusal(isinstance(event, ev.CallReceived))
+
+    def broke(self, error: StoreError, event: ev.Event) -> StoreError:
+        """The store failed while an applied event was being handed on (a feed's first
+        number read from the log): refuse writes and rebuild, as for a failed batch."""
+        self.svc.halt_writes(error)
+        self.begin(error, [])
+        return self.refusal(isinstance(event, ev.CallReceived))
+
+    def landed(self, record: Record) -> None:
+        """A record written after the engine was rebuilt without it (it was being written
+        when the store failed elsewhere): apply it too, in seq order."""
+        svc = self.svc
+        last = svc.durable.last
+        replay_records([record], svc.engine, last.seq if last is not None else 0)
+        if record.event.get("type") == "CallReceived":
+            svc.calls.recall(record.event, record.idem_key)
+
+    # --- failing -----------------------------------------------------------------------------
+    def begin(self, error: BaseException, in_doubt: list[Entry]) -> None:
+        """A batch failed (the writer calls this before answering anyone): rebuild from what
+        is durable, tell the consoles, retry in the background."""
+        if self.state == DIVERGED:  # stopped for good: only drop what did not land
+            self.rebuild()
+            return
+        if self.state is None:
+            self.outages += 1
+            self._since = time.monotonic()
+            self._refused_at_start = self.refused_calls
+            logger.error("event log append failed (%s): writes refused", type(error).__name__)
+        self.state = UNAVAILABLE
+        self._in_doubt = in_doubt
+        self.svc.feeds.holding = True
+        self.svc.feeds.rewind()
+        self.rebuild()
+        self._publish({"type": "store.degraded", "reason": UNAVAILABLE, "retry_after_s": 1})
+        if self._task is None or self._task.done():
+            self._task = asyncio.get_running_loop().create_task(self._recover())
+
+    def diverge(self, reason: str) -> None:
+        """The log holds what this process did not write: stop writing, rebuild, say why."""
+        self.state, self.diverged_reason = DIVERGED, reason
+        self.svc.halt_writes(StoreError(f"event log diverged: {reason}"))
+        self.svc.feeds.holding = True
+        self.svc.feeds.rewind()
+        logger.error("event log moved on without this server (%s): writes stopped", reason)
+        self.rebuild()  # records of its batch that land after this are applied (`landed`)
+        self._publish({"type": "store.degraded", "reason": DIVERGED, "retry_after_s": 30})
+
+    def rebuild(self, records: list[Record] | None = None) -> None:
+        """Engine and calls from the durable records only: a failed event leaves no trace.
+        Without a complete copy in memory (and no `records` read from the log) it waits for
+        the store to read again."""
+        svc = self.svc
+        if records is None and not svc.durable.complete:
+            self._rebuild_from_log = True
+            return
+        records = svc.durable.records if records is None else records
+        engine = svc.new_engine()
+        try:
+            replay_records(records, engine)
+        except StoreError:  # cannot happen unless the code changed under the log
+            logger.exception("rebuilding the engine from the durable records failed")
+            self.state, self.diverged_reason = DIVERGED, "rebuild_failed"
+            return
+        calls = Calls(svc)
+        for record in records:
+            if record.event.get("type") == "CallReceived":
+                calls.recall(record.event, record.idem_key)
+        svc.engine, svc.calls = engine, calls
+        svc.forget_positions()
+
+    # --- healing -----------------------------------------------------------------------------
+    async def _recover(self) -> None:
+        attempt = 0
+        while self.state in (UNAVAILABLE, RECOVERING):
+            await asyncio.sleep(backoff_s(attempt))
+            attempt += 1
+            svc = self.svc
+            await svc.feeds.written()  # a batch still being written is durable or failed
+            held = svc.durable.last
+            figures = {
+                "outage_s": round(time.monotonic() - (self._since or time.monotonic()), 3),
+                "refused_calls": self.refused_calls - self._refused_at_start,
+            }
+            try:
+                verdict = await asyncio.to_thread(read_position, svc.log, held, self._in_doubt)
+                if verdict.status != "in_step":
+                    self.diverge(verdict.reason)
+                    return
+                self.state = RECOVERING  # it reads again and we are in step: can it write?
+                last_seqs = await asyncio.to_thread(
+                    prove_write, svc.log, svc.feeds.topics, svc.now(), figures
+                )
+                from_log = None
+                if self._rebuild_from_log:  # the copy was dropped: undo from the log itself
+                    from_log = await asyncio.to_thread(_read_all, svc.log)
+            except Exception as exc:  # still down or full: the next round tries again
+                logger.debug("event log still failing: %s", type(exc).__name__)
+                self.state = UNAVAILABLE
+                continue
+            self._resume(held, verdict, last_seqs, figures, from_log)
+
+    def _resume(
+        self,
+        held: Record | None,
+        verdict: Verdict,
+        last_seqs: dict[str, int],
+        figures: dict[str, Any],
+        from_log: list[Record] | None = None,
+    ) -> None:
+        """The log is where we left it (plus, maybe, the batch in doubt): write again."""
+        svc = self.svc
+        adopted = verdict.adopted
+        if from_log is not None:  # the whole log, adopted records included
+            self.rebuild(from_log)
+            self._rebuild_from_log = False
+            if from_log:
+                svc.durable.last = from_log[-1]
+        elif adopted:  # the failed batch landed after all: a retry with its key finds it
+            replay_records(adopted, svc.engine, held.seq if held is not None else 0)
+            svc.durable.extend(adopted)
+            for record in adopted:
+                if record.event.get("type") == "CallReceived":
+                    svc.calls.recall(record.event, record.idem_key)
+        svc.feeds.resync(last_seqs)
+        svc.resume_writes()
+        self.state, self._in_doubt = None, []
+        self._publish({"type": "store.restored", **figures})
+        logger.warning(
+            "event log back after %.1f s: %d calls refused, %d records adopted",
+            figures["outage_s"],
+            figures["refused_calls"],
+            len(adopted),
+        )
+
+    def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+
+    def _publish(self, frame: dict[str, Any]) -> None:
+        self.svc.hub.publish("console", frame)
