@@ -225,6 +225,16 @@
     setTimeout(connect, delayMs);
   }
 
+  // The server says at once when its event log stops or starts acknowledging writes; the
+  // /readyz poll below would say the same within READY_EVERY_MS.
+  function onStore(frame) {
+    readiness = frame.type === "store.degraded" ? frame.reason : "";
+    const pill = $("#ready");
+    pill.dataset.state = readiness ? "error" : "connected";
+    pill.textContent = readiness ? `server ${readiness}` : "server ready";
+    showBanner();
+  }
+
   async function checkReady() {
     let reason = "";
     try {
@@ -256,6 +266,9 @@
     }
     const inc = frame.incident_id ? incidents.get(frame.incident_id) : null;
     switch (frame.type) {
+      case "store.degraded": // writes refused until the store heals (docs/wire-protocol.md)
+      case "store.restored":
+        return onStore(frame);
       case "call.received":
         return onCall(frame);
       case "incident.stepped":
