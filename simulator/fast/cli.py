@@ -1,11 +1,14 @@
 """`jijiu simulate`: dispatch policies compared in the fast engine, as a table and plots.
 
     jijiu simulate --policy closest-idle,default,coverage --hours 24 --seeds 10 --plot out/
+    jijiu simulate --calls my_calls.csv --format csv --columns received=Time,priority=Prio
 
 The I/O shell of the policy study: reads the city (network, hospitals, SYNTHETIC stations) and,
-for `--calls replay`, the San Francisco log; runs every policy on every seed with a progress
-bar; prints the policy table (mean [95 % t interval] over seeds), the paired comparison of
-coverage-aware against closest-idle, and the wall time; writes the PNGs under `--plot`.
+for `--calls replay`, the San Francisco log, or for `--calls FILE` the call log named (refused,
+exit 2, when empty, of the wrong layout or with too many unreadable rows); runs every policy on
+every seed with a progress bar; prints the policy table (mean [95 % t interval] over seeds), the
+paired comparison of coverage-aware against closest-idle, and the wall time; writes the PNGs
+under `--plot`.
 """
 
 from __future__ import annotations
@@ -17,9 +20,15 @@ import time
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from simulator.fast.metrics import COLUMNS, RunResult, comparison, figures, policy_table
 from simulator.fast.policies import COMPARED, POLICIES
+from simulator.world.call_log import FORMATS
+
+if TYPE_CHECKING:
+    from routing.network import RoadNetwork
+    from simulator.fast.study import CallSource
 
 
 def _policies(text: str) -> list[str]:
@@ -45,11 +54,37 @@ def _parser() -> argparse.ArgumentParser:
     ap.add_argument("--seed", type=int, default=1, help="first seed")
     ap.add_argument(
         "--calls",
-        choices=("synthetic", "replay"),
         default="synthetic",
-        help="synthetic demand, or replay the San Francisco week (data/sf_fire_calls)",
+        metavar="synthetic|replay|FILE",
+        help="synthetic demand, replay the bundled San Francisco week (data/sf_fire_calls), "
+        "or replay the call log FILE (.csv or .csv.gz; needs --format)",
     )
-    ap.add_argument("--replay-day", type=int, default=0, help="first day of the week to replay")
+    ap.add_argument(
+        "--format",
+        choices=FORMATS,
+        default=None,
+        help="layout of the --calls FILE: sf (SF Fire Department calls for service), csv (one "
+        "row per call: received, priority, lat, lon[, complaint, transport, id]); nemsis: not "
+        "supported yet",
+    )
+    ap.add_argument(
+        "--columns",
+        default="",
+        metavar="FIELD=HEADER,...",
+        help="--format csv: the file's header names for received, priority, lat, lon, "
+        "complaint, transport, id (default: those names)",
+    )
+    ap.add_argument(
+        "--time-format",
+        default=None,
+        help="--format csv: strptime format of the received times (default ISO 8601)",
+    )
+    ap.add_argument(
+        "--replay-day",
+        type=int,
+        default=0,
+        help="first day of the log to replay (0: the day of its first call)",
+    )
     ap.add_argument(
         "--calls-per-day", type=float, default=None, help="synthetic demand (default 300)"
     )
@@ -82,6 +117,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         ap.error("--hours must be in (0, 8784], --seeds in 1..1000, --jobs in 1..64")
     from simulator.fast.engine import RunParams
     from simulator.fast.study import CallSource, study
+    from simulator.world.call_log import CallLogError
     from simulator.world.calls import DemandParams
     from simulator.world.replay import ReplayDataMissing, read_sf_log
     from simulator.world.rhythm import Rhythm
@@ -103,8 +139,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         source = CallSource()
         if args.calls == "replay":
             source = CallSource("replay", tuple(read_sf_log()), args.replay_day)
+        elif args.calls != "synthetic":
+            source = _log_source(args)
+        elif args.format is not None or args.columns or args.time_format:
+            ap.error("--format, --columns and --time-format go with --calls FILE")
         run = RunParams(horizon_s=args.hours * 3600.0)
-    except ReplayDataMissing as exc:
+    except (ReplayDataMissing, CallLogError) as exc:
         print(f"jijiu simulate: {exc}", file=sys.stderr)
         return 2
     except ValueError as exc:
@@ -125,6 +165,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         runs = study(world, args.policy, seeds, run, source, args.jobs, advance)
         ran_s = time.perf_counter() - t0
     print(header(args, world.n_units, len(world.stations), seeds))
+    if source.kind == "log":
+        print(log_summary(source, world.net, args.network, run.horizon_s))
     print()
     print(policy_table(runs))
     print()
@@ -156,9 +198,55 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
+def _log_source(args: argparse.Namespace) -> CallSource:
+    """The named call log as a call source; CallLogError when it cannot be replayed."""
+    from simulator.fast.study import CallSource
+    from simulator.world.call_log import CallLogError, ColumnMap, read_call_log
+
+    if not Path(args.calls).is_file():
+        raise CallLogError(
+            f"--calls takes synthetic, replay or a call log FILE; {args.calls} does not exist"
+        )
+    if args.format is None:
+        raise CallLogError(
+            f"--calls {args.calls}: say its layout with --format {'|'.join(FORMATS)}"
+        )
+    if args.replay_day < 0:
+        raise CallLogError("--replay-day must be 0 or more")
+    columns = ColumnMap.parse(args.columns, args.time_format)
+    log = read_call_log(Path(args.calls), args.format, columns)
+    if log.bad:
+        first = log.bad[0]
+        print(
+            f"jijiu simulate: {len(log.bad)} of {log.rows} rows of {args.calls} skipped as "
+            f"unreadable (first: line {first.line}: {first.why})",
+            file=sys.stderr,
+        )
+    return CallSource("log", first_day=args.replay_day, named=log.calls)
+
+
+def log_summary(source: CallSource, net: RoadNetwork, network: str, horizon_s: float) -> str:
+    """How the named log's calls meet the run: its clock origin, the window, the network."""
+    from simulator.world.log_replay import located, origin, sim_times_s
+
+    calls = source.named
+    t0 = origin(calls, source.first_day)
+    times = sim_times_s(calls, source.first_day)
+    in_run = int(((times >= 0) & (times < horizon_s)).sum())
+    where = located(calls, net)
+    return (
+        f"call log: {len(calls)} calls; time 0 = {t0:%Y-%m-%d} 00:00 local, times of day kept; "
+        f"{in_run} fall in the {horizon_s / 3600:g} h run; {where.on_network} lie on the "
+        f"{network} road network, {where.outside} outside it (or without a place) and are "
+        "placed by demand density"
+    )
+
+
 def header(args: argparse.Namespace, n_units: int, n_stations: int, seeds: list[int]) -> str:
     if args.calls == "replay":
         calls = f"the San Francisco week replayed from day {args.replay_day} (DataSF)"
+    elif args.calls != "synthetic":
+        calls = f"the call log {args.calls} ({args.format}) replayed from day {args.replay_day}"
     else:
         calls = f"SYNTHETIC calls, {args.calls_per_day or 300:g} a day"
     traffic = "free flow" if args.no_congestion else "time-of-day congestion"

@@ -16,27 +16,36 @@ from dataclasses import dataclass
 from simulator.fast.engine import FastSim, RunParams
 from simulator.fast.metrics import RunResult
 from simulator.fast.policies import make_policy
+from simulator.world.call_log import LogCall
 from simulator.world.calls import CallSpec, generate_calls
+from simulator.world.log_replay import replay_log
 from simulator.world.replay import LoggedIncident, replay_calls
 from simulator.world.scenario import World
 
 
 @dataclass(frozen=True)
 class CallSource:
-    """Where a run's calls come from: "synthetic", or a replayed log from `first_day`."""
+    """Where a run's calls come from: "synthetic", the bundled week replayed ("replay", `log`)
+    or a named call log ("log", `named`), each replayed from `first_day`."""
 
     kind: str = "synthetic"
     log: tuple[LoggedIncident, ...] = ()
     first_day: int = 0
+    named: tuple[LogCall, ...] = ()
 
     def __post_init__(self) -> None:
-        if self.kind not in ("synthetic", "replay"):
-            raise ValueError("kind is synthetic or replay")
+        if self.kind not in ("synthetic", "replay", "log"):
+            raise ValueError("kind is synthetic, replay or log")
         if self.kind == "replay" and not self.log:
             raise ValueError("a replay needs the log")
+        if self.kind == "log" and not self.named:
+            raise ValueError("a log replay needs its calls")
 
     def calls(self, world: World, seed: int, run: RunParams) -> list[CallSpec]:
         start, end = -run.warmup_s, run.horizon_s
+        if self.kind == "log":
+            net = world.net
+            return replay_log(self.named, world.zones, net, seed, start, end, self.first_day)
         if self.kind == "replay":
             return replay_calls(self.log, world.zones, world.net, seed, start, end, self.first_day)
         p = world.params

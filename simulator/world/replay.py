@@ -55,7 +55,7 @@ WEEK_S = 7 * 86_400.0
 AMBULANCE_UNIT_TYPES = frozenset({"MEDIC", "PRIVATE"})
 EMERGENCY_CODES = frozenset({"3", "E", "1", "A"})
 _TIME_FORMAT = "%m/%d/%Y %I:%M:%S %p"
-_STAMPS = (
+STAMP_COLUMNS = (
     "Dispatch DtTm",
     "Response DtTm",
     "On Scene DtTm",
@@ -161,26 +161,27 @@ def parse_rows(rows: Iterable[dict[str, str]]) -> list[LoggedIncident]:
             continue
         number = row["Incident Number"]
         held = first.get(number)
-        if held is None or _stamp(row["Dispatch DtTm"]) < _stamp(held["Dispatch DtTm"]):
+        if held is None or stamp_s(row["Dispatch DtTm"]) < stamp_s(held["Dispatch DtTm"]):
             first[number] = row
-    out = [_incident(number, row) for number, row in first.items()]
+    out = [incident_from_row(number, row) for number, row in first.items()]
     out.sort(key=lambda i: (i.received_s, i.incident_number))
     return out
 
 
-def _stamp(text: str) -> float:
+def stamp_s(text: str) -> float:
     """Seconds since WEEK_START; inf for an empty field (sorts last)."""
     if not text:
         return math.inf
     return (datetime.strptime(text, _TIME_FORMAT) - WEEK_START).total_seconds()
 
 
-def _incident(number: str, row: dict[str, str]) -> LoggedIncident:
-    stamps = [_stamp(row[k]) for k in _STAMPS]
+def incident_from_row(number: str, row: dict[str, str]) -> LoggedIncident:
+    """One unit row as an incident; ValueError for a time not in the log's format."""
+    stamps = [stamp_s(row[k]) for k in STAMP_COLUMNS]
     times = [None if math.isinf(s) else s for s in stamps]
     return LoggedIncident(
         number,
-        _stamp(row["Received DtTm"]),
+        stamp_s(row["Received DtTm"]),
         row["Call Type"],
         row.get("Call Type Group") or "",
         row["Original Priority"],
