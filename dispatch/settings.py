@@ -10,6 +10,11 @@ JIJIU_HOSPITAL_ACK_S   seconds a hospital has to acknowledge a pre-arrival notic
 JIJIU_AUTO_DISPATCH_P1 1/true: a P1 call is offered to the best unit without a click
 JIJIU_SEED_FLEET       demo units registered when the event log is empty (0: none)
 JIJIU_MAX_BODY_BYTES   request bodies above this are refused with 413
+JIJIU_REPEAT_WINDOW_S  a phone calling again this soon after its last call, while its incident
+                       is open, is counted on that incident ("called again"), not a new one
+                       (0: off)
+JIJIU_QUARANTINE_CALLS_PER_MIN  above this many calls a minute a phone is quarantined: its
+                       calls are logged and answered (202) but open no incident
 JIJIU_REBUILD_COPY_RECORDS  durable records kept in memory to undo a failed append at once
                        (past it, the undo waits for the store; 0: never kept)
 """
@@ -41,6 +46,9 @@ class Settings:
     max_body_bytes: int = 64 * 1024
     tick_s: float = 1.0  # how often the clock ticks the engine (offer escalation)
     calls_per_phone_per_min: int = 5  # above this a phone's calls are flagged, never dropped
+    # A call this soon after the phone's last joins its open incident (0: every call opens one).
+    repeat_window_s: float = 600.0
+    quarantine_calls_per_min: int = 20  # a rate no person produces: the phone is quarantined
     # Kernel send buffer per websocket (0: the kernel's autotuning, up to MBs per client).
     # Smaller bounds the memory a stalled client can pin and makes it lag out sooner.
     ws_send_buffer_bytes: int = 0
@@ -71,6 +79,7 @@ class Settings:
             ("seed_fleet", 0, 1000),
             ("max_body_bytes", 1024, 16 * 1024 * 1024),
             ("calls_per_phone_per_min", 1, 10_000),
+            ("quarantine_calls_per_min", 2, 100_000),
             ("rebuild_copy_records", 0, 100_000_000),
         ):
             value = getattr(self, name)
@@ -89,6 +98,9 @@ class Settings:
             value = getattr(self, name)
             if not (isinstance(value, int | float) and math.isfinite(value) and value > 0):
                 raise ValueError(f"{name} must be a positive number of seconds, got {value!r}")
+        window = self.repeat_window_s
+        if not (isinstance(window, int | float) and 0 <= window <= 86_400):
+            raise ValueError(f"repeat_window_s must be 0-86400 seconds (0: off), got {window!r}")
         if not (isinstance(self.video_keep_s, int | float) and 0 <= self.video_keep_s <= 3600):
             raise ValueError(f"video_keep_s must be 0-3600 seconds, got {self.video_keep_s!r}")
         if not isinstance(self.auto_dispatch_p1, bool):
@@ -111,6 +123,8 @@ class Settings:
             "JIJIU_SEED_FLEET": "seed_fleet",
             "JIJIU_MAX_BODY_BYTES": "max_body_bytes",
             "JIJIU_REBUILD_COPY_RECORDS": "rebuild_copy_records",
+            "JIJIU_REPEAT_WINDOW_S": "repeat_window_s",
+            "JIJIU_QUARANTINE_CALLS_PER_MIN": "quarantine_calls_per_min",
         }
         return cls().with_text({field: env[var] for var, field in names.items() if var in env})
 

@@ -145,6 +145,18 @@ class Unit:
         )
 
 
+@dataclass
+class Quarantine:
+    """A phone in quarantine: when it entered, and its calls since (logged, never ranked)."""
+
+    since_s: float
+    calls_per_min: int  # the rate that tripped the limit
+    calls: int = 0  # quarantined calls since
+    last_at_s: float | None = None
+    lat: float | None = None  # the last quarantined call's place
+    lon: float | None = None
+
+
 def _rank(step: Step) -> int:
     if step is Step.CANCELLED:
         return ORDER.index(Step.CLOSED) - 1
@@ -180,6 +192,11 @@ class Engine:
         self._refreshed_at_s = -math.inf
         params = self.settings.recommend
         self._recent = RecentIncidents(params.duplicate_radius_m, params.duplicate_window_s)
+        # Flood isolation: a phone's keyed hash -> (its latest incident, its last call's time),
+        # how often each incident's caller called again, and the phones in quarantine.
+        self.phone_calls: dict[str, tuple[IncidentId, float]] = {}
+        self.repeats: dict[IncidentId, int] = {}
+        self.quarantine: dict[str, Quarantine] = {}
         #: Set while the event log is replayed: advice (recommendations, duplicate and swap
         #: suggestions) is skipped, since nobody sees it; every state change is still derived.
         self.replaying = False
@@ -271,7 +288,32 @@ class Engine:
             if dups:
                 self._out.append(ev.DuplicateSuggested(inc.incident_id, tuple(dups)))
         self._recent.add(inc.incident_id, e.lat, e.lon, now_s)  # by the first call's place
+        if e.phone_sha256:
+            self.phone_calls[e.phone_sha256] = (inc.incident_id, now_s)
         self._recommend_or_auto(inc, now_s)
+
+    def _on_CallRepeated(self, e: ev.CallRepeated, now_s: float) -> None:
+        inc = self.incident(e.incident_id)
+        if not inc.open:
+            raise IllegalTransition(f"incident {e.incident_id} is closed")
+        self.repeats[inc.incident_id] = self.repeats.get(inc.incident_id, 0) + 1
+        self.phone_calls[e.phone_sha256] = (inc.incident_id, now_s)
+
+    def _on_PhoneQuarantined(self, e: ev.PhoneQuarantined, now_s: float) -> None:
+        if e.phone_sha256 in self.quarantine:
+            raise IllegalTransition("the phone is in quarantine already")
+        self.quarantine[e.phone_sha256] = Quarantine(now_s, e.calls_per_min)
+
+    def _on_CallQuarantined(self, e: ev.CallQuarantined, now_s: float) -> None:
+        q = self.quarantine.get(e.phone_sha256)
+        if q is None:
+            raise IllegalTransition("the phone is not in quarantine")
+        q.calls += 1
+        q.last_at_s, q.lat, q.lon = now_s, e.lat, e.lon
+
+    def _on_PhoneReleased(self, e: ev.PhoneReleased, now_s: float) -> None:
+        if self.quarantine.pop(e.phone_sha256, None) is None:
+            raise IllegalTransition("the phone is not in quarantine")
 
     def _on_IncidentLocated(self, e: ev.IncidentLocated, now_s: float) -> None:
         inc = self._open(e.incident_id)

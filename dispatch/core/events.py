@@ -34,6 +34,13 @@ def _check_point(lat: float, lon: float) -> None:
         raise InvalidEvent(f"invalid coordinate lat={lat!r}, lon={lon!r}")
 
 
+def _check_hash(value: str, what: str) -> None:
+    if not (
+        isinstance(value, str) and len(value) == 64 and all(c in "0123456789abcdef" for c in value)
+    ):
+        raise InvalidEvent(f"{what} must be 64 lower-case hex digits")
+
+
 def _check_id(value: str, what: str) -> None:
     if not (isinstance(value, str) and 0 < len(value) <= 64 and value.isprintable()):
         raise InvalidEvent(f"{what} must be 1-64 printable characters")
@@ -50,6 +57,7 @@ class CallReceived:
     complaint: Complaint | None = None
     caller_token_sha256: str = ""  # the caller's incident-scoped token, hashed: never in clear
     conflict: bool = False  # the location sources disagreed (the cockpit's location quality)
+    phone_sha256: str = ""  # the phone's keyed hash (HMAC): a repeat finds its incident by it
 
     def __post_init__(self) -> None:
         _check_id(self.incident_id, "incident_id")
@@ -58,9 +66,70 @@ class CallReceived:
             raise InvalidEvent("conflict must be a boolean")
         if not (math.isfinite(self.radius95_m) and 0 <= self.radius95_m <= 100_000):
             raise InvalidEvent("radius95_m must be in [0, 100 km]")
-        h = self.caller_token_sha256
-        if h and not (len(h) == 64 and all(c in "0123456789abcdef" for c in h)):
-            raise InvalidEvent("caller_token_sha256 must be 64 lower-case hex digits")
+        if self.caller_token_sha256:
+            _check_hash(self.caller_token_sha256, "caller_token_sha256")
+        if self.phone_sha256:
+            _check_hash(self.phone_sha256, "phone_sha256")
+
+
+@dataclass(frozen=True)
+class CallRepeated:
+    """The phone of an open incident called again: counted on that incident, no new one."""
+
+    incident_id: IncidentId
+    phone_sha256: str  # the phone's keyed hash (HMAC), never the number
+    lat: float  # where this call was located (a moved or tighter place is an IncidentLocated)
+    lon: float
+    radius95_m: float
+
+    def __post_init__(self) -> None:
+        _check_id(self.incident_id, "incident_id")
+        _check_hash(self.phone_sha256, "phone_sha256")
+        _check_point(self.lat, self.lon)
+        if not (math.isfinite(self.radius95_m) and 0 <= self.radius95_m <= 100_000):
+            raise InvalidEvent("radius95_m must be in [0, 100 km]")
+
+
+@dataclass(frozen=True)
+class PhoneQuarantined:
+    """A phone called faster than a person can: its calls go to the quarantine queue."""
+
+    phone_sha256: str
+    calls_per_min: int  # how many calls it made in the minute that tripped the limit
+
+    def __post_init__(self) -> None:
+        _check_hash(self.phone_sha256, "phone_sha256")
+        if isinstance(self.calls_per_min, bool) or not isinstance(self.calls_per_min, int):
+            raise InvalidEvent("calls_per_min must be an integer")
+
+
+@dataclass(frozen=True)
+class CallQuarantined:
+    """A call from a quarantined phone: logged and answered, but no incident and no ranking."""
+
+    phone_sha256: str
+    lat: float
+    lon: float
+    radius95_m: float
+    complaint: Complaint | None = None
+
+    def __post_init__(self) -> None:
+        _check_hash(self.phone_sha256, "phone_sha256")
+        _check_point(self.lat, self.lon)
+        if not (math.isfinite(self.radius95_m) and 0 <= self.radius95_m <= 100_000):
+            raise InvalidEvent("radius95_m must be in [0, 100 km]")
+
+
+@dataclass(frozen=True)
+class PhoneReleased:
+    """A dispatcher released a quarantined phone: its next call is an ordinary call again."""
+
+    phone_sha256: str
+    by: str  # who released it (the dispatcher's token subject)
+
+    def __post_init__(self) -> None:
+        _check_hash(self.phone_sha256, "phone_sha256")
+        _check_id(self.by, "by")
 
 
 @dataclass(frozen=True)
@@ -247,7 +316,7 @@ Event = (
     CallReceived | IncidentLocated | IncidentTriaged | UnitRegistered | UnitPositionReported
     | UnitAssigned | OfferAcknowledged | UnitStatusReported | HandoverCompleted
     | DestinationChosen | HospitalAcknowledged | PatientDescribed | IncidentCancelled
-    | ClockTicked
+    | ClockTicked | CallRepeated | PhoneQuarantined | CallQuarantined | PhoneReleased
 )  # fmt: skip
 
 

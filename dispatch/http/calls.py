@@ -18,7 +18,14 @@ router = APIRouter(prefix="/api/v1", tags=["calls"])
     "/calls",
     status_code=201,
     response_model=CallOut,
-    responses={200: {"model": CallOut, "description": "a retry: the first answer"}, **ERRORS},
+    responses={
+        200: {
+            "model": CallOut,
+            "description": "a retry, or the phone's open incident called again",
+        },
+        202: {"description": "the phone is quarantined: logged, `quarantined: true`"},
+        **ERRORS,
+    },
 )
 async def create_call(
     body: CallIn,
@@ -29,12 +36,15 @@ async def create_call(
     """One tap: locate, open an incident, answer with its estimate and a caller token.
 
     Answered once the call is in the event log; a retry with the same key (and phone)
-    gets the first answer with 200, never a second incident.
+    gets the first answer with 200, never a second incident; so does the phone calling again
+    while its incident is open. A phone in quarantine is answered 202 (docs/wire-protocol.md).
     """
     key = checked_idempotency_key(idempotency_key)
     answer, created = svc.calls.create(
         body.phone, evidence_of(body, svc.now()), body.complaint, key
     )
     await svc.settled()
-    answer["stream_url"] = f"{ws_base(request)}/ws/calls/{answer['incident_id']}"
-    return JSONResponse(answer, status_code=201 if created else 200)
+    incident_id = answer["incident_id"]
+    answer["stream_url"] = f"{ws_base(request)}/ws/calls/{incident_id}" if incident_id else None
+    status = 202 if answer.get("quarantined") else 201 if created else 200
+    return JSONResponse(answer, status_code=status)

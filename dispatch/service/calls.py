@@ -3,9 +3,11 @@
 `svc.calls.create` locates the call (`location_fusion`), answers a retried call (same phone, same
 Idempotency-Key) with its first answer from memory (so a retry never waits on the store), and
 submits `CallReceived` with the console's first frames. Only the caller token's hash is logged;
-the caller is known again after a restart by that hash (`recall`). A phone calling more than
-`calls_per_phone_per_min` times a minute is flagged to the console as a suspected flood; phones
-are counted by a keyed hash, never stored.
+the caller is known again after a restart by that hash (`recall`). Phones are known by a keyed
+hash, never stored. A phone whose incident is open calling again within `repeat_window_s` is
+counted on that incident (`CallRepeated`); one above `quarantine_calls_per_min` is quarantined:
+its calls are logged (`CallQuarantined`) and answered but open no incident and cost no console
+frame until a dispatcher releases it. The engine holds that state, so replay rebuilds it.
 """
 
 from __future__ import annotations
@@ -61,7 +63,8 @@ class Calls:
     def create(
         self, phone: str, evidence: CallEvidence, complaint: Complaint | None, key: str
     ) -> tuple[dict[str, Any], bool]:
-        """The call's answer body and True, or the first answer and False for a known key."""
+        """The call's answer body and True for a new incident; False for a known key, a call
+        again (the phone's open incident) or a quarantined call (`quarantined: true`)."""
         svc, places = self.svc, self.svc.locations
         idem = self.key(phone, key)
         earlier = self._call_keys.get(idem)
@@ -70,6 +73,14 @@ class Calls:
         estimate = places.locate(evidence)
         if estimate is None:
             raise NoLocation("nothing in the call could be located")
+        phone_hash = svc.tokens.keyed_hash("phone", phone)
+        per_min = self._count(phone_hash)
+        if phone_hash in svc.engine.quarantine or per_min > svc.settings.quarantine_calls_per_min:
+            return self._quarantined(phone_hash, per_min, estimate, complaint, idem), False
+        incident_id = self._open_incident(phone_hash)
+        if incident_id is not None:
+            flood = per_min > svc.settings.calls_per_phone_per_min
+            return self._repeated(incident_id, phone_hash, evidence, estimate, idem, flood), False
         incident_id = IncidentId("I" + secrets.token_hex(5))
         while incident_id in svc.engine.incidents:
             incident_id = IncidentId("I" + secrets.token_hex(5))
@@ -82,9 +93,10 @@ class Calls:
             complaint,
             sha256_hex(token),
             conflict=estimate.conflict is not None,
+            phone_sha256=phone_hash,
         )
         places.set_description(incident_id, estimate.description)
-        flood = self._count(phone)
+        flood = per_min > svc.settings.calls_per_phone_per_min
         body = self._body(codec.to_dict(event), estimate)
         console = {
             "type": "call.received",
@@ -109,11 +121,122 @@ class Calls:
         places.keep(incident_id, evidence, estimate)
         return body, True
 
+    # --- flood isolation: a call again, a quarantined phone ------------------------------------
+    def _open_incident(self, phone_hash: str) -> IncidentId | None:
+        """The phone's open incident if it last called within `repeat_window_s`, else None."""
+        engine = self.svc.engine
+        last = engine.phone_calls.get(phone_hash)
+        window_s = self.svc.settings.repeat_window_s
+        if last is None or window_s <= 0 or self.svc.now() - last[1] > window_s:
+            return None
+        inc = engine.incidents.get(last[0])
+        return last[0] if inc is not None and inc.open else None
+
+    def _repeated(
+        self,
+        incident_id: IncidentId,
+        phone_hash: str,
+        evidence: CallEvidence,
+        estimate: Estimate,
+        idem: str,
+        flood: bool,
+    ) -> dict[str, Any]:
+        """Count the call on the phone's open incident (`CallRepeated`); its fix relocates the
+        incident if it moved or tightened the estimate (as a caller's further fix does).
+        Logged without its idempotency key: a retry is answered from memory."""
+        svc = self.svc
+        event = ev.CallRepeated(
+            incident_id,
+            phone_hash,
+            estimate.lat,
+            estimate.lon,
+            min(estimate.radius95_m, 100_000.0),
+        )
+        count = svc.engine.repeats.get(incident_id, 0) + 1
+        frame = {"type": "call.repeated", "incident_id": incident_id, "repeat_count": count}
+        firsts: list[Frame] = [("console", frame, None)]
+        if flood:  # above the flag limit, below quarantine: the console is told, as before
+            flagged = {"type": "call.flood_suspected", "incident_id": incident_id}
+            firsts.append(("console", flagged, None))
+        svc.submit(event, None, firsts)
+        if evidence.fixes:
+            svc.inputs.add_fix(incident_id, evidence.fixes[-1], evidence.spoken)
+        inc = svc.engine.incidents[incident_id]
+        answer = {"incident_id": incident_id, "lat": inc.lat, "lon": inc.lon}
+        answer["radius95_m"] = inc.radius95_m
+        self._call_keys[idem] = answer
+        return self._body(answer, estimate)
+
+    def _quarantined(
+        self,
+        phone_hash: str,
+        per_min: int,
+        estimate: Estimate,
+        complaint: Complaint | None,
+        idem: str,
+    ) -> dict[str, Any]:
+        """Log the call as `CallQuarantined` (after `PhoneQuarantined` and one console frame,
+        if the phone just crossed the limit): no incident, no ranking, no frame per call.
+        Answered with the phone's open incident, if it has one, and `quarantined: true`."""
+        svc = self.svc
+        if phone_hash not in svc.engine.quarantine:
+            entered: dict[str, Any] = {"type": "phone.quarantined", "phone_hash": phone_hash}
+            entered["calls_per_min"] = per_min
+            svc.submit(ev.PhoneQuarantined(phone_hash, per_min), None, [("console", entered, None)])
+        event = ev.CallQuarantined(
+            phone_hash, estimate.lat, estimate.lon, min(estimate.radius95_m, 100_000.0), complaint
+        )
+        svc.submit(event)
+        incident_id = self._open_incident(phone_hash)
+        inc = svc.engine.incidents[incident_id] if incident_id is not None else None
+        place = inc if inc is not None else event
+        answer: dict[str, Any] = {"incident_id": incident_id, "quarantined": True}
+        answer.update(lat=place.lat, lon=place.lon, radius95_m=place.radius95_m)
+        self._call_keys[idem] = answer
+        return self._body(answer, estimate)
+
+    def release(self, phone_hash: str, by: str) -> dict[str, Any]:
+        """A dispatcher releases a quarantined phone (`PhoneReleased`, attributed): its next
+        call is counted afresh."""
+        event = ev.PhoneReleased(phone_hash, by)
+        frame = {"type": "phone.released", "phone_hash": phone_hash, "by": by}
+        self.svc.submit(event, None, [("console", frame, None)])
+        self._phone_calls.pop(phone_hash, None)
+        return {"phone_hash": phone_hash, "released_by": by}
+
+    def quarantine(self) -> list[dict[str, Any]]:
+        """The quarantine queue: each phone by its keyed hash, oldest first."""
+        engine = self.svc.engine
+        rows = sorted(engine.quarantine.items(), key=lambda kv: kv[1].since_s)
+        return [
+            {
+                "phone_hash": phone_hash,
+                "since_s": q.since_s,
+                "calls_per_min": q.calls_per_min,
+                "calls": q.calls,
+                "last_at_s": q.last_at_s,
+                "lat": q.lat,
+                "lon": q.lon,
+                "incident_id": self._open_incident(phone_hash),
+            }
+            for phone_hash, q in rows
+        ]
+
     def _body(self, event: dict[str, Any], estimate: Estimate | None) -> dict[str, Any]:
-        """201/200 body; place from the logged event, conflict from the (re-)fused evidence."""
-        incident_id = IncidentId(event["incident_id"])
+        """201/200/202 body; place from the logged event, conflict from the (re-)fused evidence.
+        A quarantined call with no open incident has no incident id and no caller token."""
         conflict = plain(estimate.conflict) if estimate is not None else None
-        return {
+        if event["incident_id"] is None:
+            description = estimate.description if estimate is not None else ""
+            place = {k: event[k] for k in ("lat", "lon", "radius95_m")}
+            return {
+                "incident_id": None,
+                "estimate": {**place, "description": description, "conflict": conflict},
+                "caller_token": None,
+                "quarantined": True,
+            }
+        incident_id = IncidentId(event["incident_id"])
+        body: dict[str, Any] = {
             "incident_id": incident_id,
             "estimate": {
                 "lat": event["lat"],
@@ -126,11 +249,13 @@ class Calls:
             },
             "caller_token": self.svc.tokens.caller_token(incident_id),
         }
+        if event.get("quarantined"):
+            body["quarantined"] = True
+        return body
 
-    def _count(self, phone: str) -> bool:
-        """Count a call from `phone`; True when it is above the per-minute limit (a flood)."""
+    def _count(self, key: str) -> int:
+        """Count a call from the phone of keyed hash `key`; its calls in the last minute."""
         now = self.svc.now()
-        key = self.svc.tokens.keyed_hash("phone", phone)
         times = self._phone_calls.setdefault(key, deque())
         while times and times[0] < now - FLOOD_WINDOW_S:
             times.popleft()
@@ -138,7 +263,7 @@ class Calls:
         if len(self._phone_calls) > MAX_PHONES_TRACKED:  # forget the quietest phones first
             for k in [k for k, t in self._phone_calls.items() if t[-1] < now - FLOOD_WINDOW_S]:
                 del self._phone_calls[k]
-        return len(times) > self.svc.settings.calls_per_phone_per_min
+        return len(times)
 
     def _remember_caller(self, incident_id: str, token_sha256: str) -> None:
         self.caller_hash[IncidentId(incident_id)] = token_sha256

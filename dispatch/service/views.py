@@ -94,6 +94,7 @@ class Views:
             offer_deadline_s=inc.offer_deadline_s,
             acked_devices=sorted(inc.acked_devices),
             conflict=svc.locations.conflict_of(inc),
+            repeat_count=svc.engine.repeats.get(inc.incident_id, 0),  # calls again from its phone
         )
         return view
 

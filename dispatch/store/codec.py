@@ -23,7 +23,8 @@ EVENT_TYPES: dict[str, type] = {
         ev.CallReceived, ev.IncidentLocated, ev.IncidentTriaged, ev.UnitRegistered,
         ev.UnitPositionReported, ev.UnitAssigned, ev.OfferAcknowledged, ev.UnitStatusReported,
         ev.HandoverCompleted, ev.DestinationChosen, ev.HospitalAcknowledged, ev.PatientDescribed,
-        ev.IncidentCancelled, ev.ClockTicked,
+        ev.IncidentCancelled, ev.ClockTicked, ev.CallRepeated, ev.PhoneQuarantined,
+        ev.CallQuarantined, ev.PhoneReleased,
     )
 }  # fmt: skip
 
@@ -82,6 +83,8 @@ def _coerce(hint: Any, value: Any, name: str) -> Any:
             return tuple(value)
         if base is float and isinstance(value, int | float) and not isinstance(value, bool):
             return float(value)
+        if base is int and isinstance(value, int) and not isinstance(value, bool):
+            return value
         if base is str and isinstance(value, str):
             return value
         if base is bool and isinstance(value, bool):

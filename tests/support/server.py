@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -79,11 +80,23 @@ def auth(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
+def phone_of(key: str) -> str:
+    """A phone number of its own for each key: another key is another caller (one phone
+    calling again would join its open incident, see docs/wire-protocol.md)."""
+    return f"+86138{zlib.crc32(key.encode()) % 10**8:08d}"
+
+
 def new_call(
-    live: Running, key: str, fix: dict[str, Any] = HERE, phone: str = "+8613800000001"
+    live: Running, key: str, fix: dict[str, Any] = HERE, phone: str | None = None
 ) -> httpx.Response:
-    """A chest-pain call with consent and `fix`, posted with idempotency key `key`."""
-    body = {"phone": phone, "consent_location": True, "fix": fix, "complaint": "chest_pain"}
+    """A chest-pain call with consent and `fix`, posted with idempotency key `key`, from
+    `phone` (by default one of the key's own)."""
+    body = {
+        "phone": phone or phone_of(key),
+        "consent_location": True,
+        "fix": fix,
+        "complaint": "chest_pain",
+    }
     return httpx.post(f"{live.http}/api/v1/calls", json=body, headers={"Idempotency-Key": key})
 
 

@@ -47,6 +47,7 @@ class IncidentView(TypedDict):
     offer_deadline_s: float | None
     acked_devices: list[str]
     conflict: Conflict | None
+    repeat_count: int  # calls again from its caller's phone (flood isolation)
 
 
 @with_config(CLOSED)
@@ -69,6 +70,33 @@ class CallReceived(TypedDict):
     flood_suspected: bool
     priority: int
     complaint: Complaint
+
+
+@with_config(CLOSED)
+class CallRepeated(TypedDict):
+    """The phone of an open incident called again: counted on it, no new incident."""
+
+    type: Literal["call.repeated"]
+    incident_id: str
+    repeat_count: int
+
+
+@with_config(CLOSED)
+class PhoneQuarantined(TypedDict):
+    """A phone crossed the quarantine rate: one frame; its further calls send none."""
+
+    type: Literal["phone.quarantined"]
+    phone_hash: str  # the phone's keyed hash (never the number)
+    calls_per_min: int
+
+
+@with_config(CLOSED)
+class PhoneReleased(TypedDict):
+    """A dispatcher released a quarantined phone."""
+
+    type: Literal["phone.released"]
+    phone_hash: str
+    by: str
 
 
 @with_config(CLOSED)
@@ -283,6 +311,9 @@ class StoreRestored(TypedDict):
 
 ConsoleFrame = (
     CallReceived
+    | CallRepeated
+    | PhoneQuarantined
+    | PhoneReleased
     | CallFloodSuspected
     | IncidentTriaged
     | IncidentStepped

@@ -24,7 +24,7 @@ from websockets.sync.client import ClientConnection
 from dispatch.settings import Settings
 from tests.support.outage import SmallDisk, call_body, call_stream, store_503_problems
 from tests.support.redis_server import DURABLE, RedisServer
-from tests.support.server import Running, auth, recv_until, start
+from tests.support.server import Running, auth, phone_of, recv_until, start
 
 RECOVERY_TARGET_S = 5.0
 
@@ -58,7 +58,7 @@ def wait_ready(live: Running, within_s: float = 15.0) -> None:
 
 
 def post_call(live: Running, key: str, complaint: str = "chest_pain") -> httpx.Response:
-    body = call_body("+8613800000001", complaint)
+    body = call_body(phone_of(key), complaint)  # another key, another caller
     return httpx.post(f"{live.http}/api/v1/calls", json=body, headers={"Idempotency-Key": key})
 
 
