@@ -83,7 +83,7 @@ class Incident:
     lat: float
     lon: float
     radius95_m: float
-    position: RoadPosition
+    road_position: RoadPosition | None  # None: not placed on a road yet (see `position`)
     priority: Priority
     complaint: Complaint
     determinant: str = ""
@@ -100,10 +100,25 @@ class Incident:
     conflict: bool = False  # the location sources disagreed at the call
     age_band: str | None = None  # as the crew or call-taker judged it
     sex: str | None = None
+    location_status: str = "located"  # "unlocated" | "off_road" until a dispatcher places it
 
     @property
     def step(self) -> Step:
         return max(self.timeline, key=_rank)
+
+    @property
+    def placed(self) -> bool:
+        return self.road_position is not None
+
+    @property
+    def position(self) -> RoadPosition:
+        """The incident's road position; IllegalTransition (409) while it is not placed."""
+        if self.road_position is None:
+            raise IllegalTransition(
+                f"incident {self.incident_id} is not placed ({self.location_status}): "
+                "place it first (POST /api/v1/incidents/{id}/location)"
+            )
+        return self.road_position
 
     @property
     def open(self) -> bool:
@@ -155,6 +170,13 @@ class Quarantine:
     last_at_s: float | None = None
     lat: float | None = None  # the last quarantined call's place
     lon: float | None = None
+
+
+def _status(logged: str, position: RoadPosition | None) -> str:
+    """An incident's location status at the call: as logged, or off_road if it did not snap."""
+    if position is None and logged == "located":
+        return "off_road"
+    return logged if position is None else "located"
 
 
 def _rank(step: Step) -> int:
@@ -249,6 +271,8 @@ class Engine:
 
     def recommend(self, incident_id: IncidentId, now_s: float) -> list[Option]:
         inc = self.incident(incident_id)
+        if not inc.placed:  # nothing to rank until a dispatcher places it
+            return []
         self.refresh_positions(self.settings.position_refresh_s)
         units = [
             u for u in self.units.values() if u.unit_id not in inc.declined and self.can_take(u)
@@ -265,7 +289,12 @@ class Engine:
     def _on_CallReceived(self, e: ev.CallReceived, now_s: float) -> None:
         if e.incident_id in self.incidents:
             raise IllegalTransition(f"incident {e.incident_id} exists already")
-        position = self._snap(e.lat, e.lon)
+        position = None
+        if e.location_status != "unlocated":
+            try:
+                position = self.router.snap(e.lat, e.lon)
+            except OutsideNetwork:  # off the road network: held, the caller's point kept
+                position = None
         prio = self.first_priority(e.complaint)
         inc = Incident(
             e.incident_id,
@@ -277,9 +306,14 @@ class Engine:
             e.complaint or Complaint.OTHER,
             call_radius95_m=e.radius95_m,
             conflict=e.conflict,
+            location_status=_status(e.location_status, position),
         )
         self.incidents[e.incident_id] = inc
         self._step(inc, Step.CALL_RECEIVED, now_s)
+        if position is None:  # held until placed: no LOCATED step, no ranking, no duplicates
+            if e.phone_sha256:
+                self.phone_calls[e.phone_sha256] = (inc.incident_id, now_s)
+            return
         self._step(inc, Step.LOCATED, now_s)
         if not self.replaying:
             near = (self.incidents[i] for i in self._recent.near(e.lat, e.lon, now_s))
@@ -318,7 +352,10 @@ class Engine:
     def _on_IncidentLocated(self, e: ev.IncidentLocated, now_s: float) -> None:
         inc = self._open(e.incident_id)
         position = self._snap(e.lat, e.lon)
-        inc.lat, inc.lon, inc.radius95_m, inc.position = e.lat, e.lon, e.radius95_m, position
+        inc.lat, inc.lon, inc.radius95_m, inc.road_position = e.lat, e.lon, e.radius95_m, position
+        inc.location_status = "located"
+        if Step.LOCATED not in inc.timeline:  # a call held unplaced is placed at last
+            self._step(inc, Step.LOCATED, now_s)
         if inc.unit_id is None:
             self._recommend_or_auto(inc, now_s)
 
@@ -390,6 +427,8 @@ class Engine:
         unit = self.unit(e.unit_id)
         if inc.unit_id is not None:
             raise IllegalTransition(f"incident {inc.incident_id} has unit {inc.unit_id} already")
+        if not inc.placed:
+            raise IllegalTransition(f"incident {inc.incident_id} is not placed: place it first")
         if not self.can_take(unit):
             raise UnitUnavailable(f"unit {unit.unit_id} is {unit.status.value}")
         if unit.incident_id is not None:  # clearing at hospital after the handover: done now

@@ -46,6 +46,9 @@ def _check_id(value: str, what: str) -> None:
         raise InvalidEvent(f"{what} must be 1-64 printable characters")
 
 
+LOCATION_STATUSES = frozenset({"located", "off_road", "unlocated"})
+
+
 @dataclass(frozen=True)
 class CallReceived:
     """A call opened an incident at a located place (the shell fused the location first)."""
@@ -58,10 +61,16 @@ class CallReceived:
     caller_token_sha256: str = ""  # the caller's incident-scoped token, hashed: never in clear
     conflict: bool = False  # the location sources disagreed (the cockpit's location quality)
     phone_sha256: str = ""  # the phone's keyed hash (HMAC): a repeat finds its incident by it
+    # "located"; "off_road": (lat, lon) is the caller's point, off every road; "unlocated":
+    # nothing could be placed, (lat, lon) is the city's centre with a 100 km radius. Either is
+    # held without a road position until a dispatcher places it (`IncidentLocated`).
+    location_status: str = "located"
 
     def __post_init__(self) -> None:
         _check_id(self.incident_id, "incident_id")
         _check_point(self.lat, self.lon)
+        if self.location_status not in LOCATION_STATUSES:
+            raise InvalidEvent(f"location_status must be one of {sorted(LOCATION_STATUSES)}")
         if not isinstance(self.conflict, bool):
             raise InvalidEvent("conflict must be a boolean")
         if not (math.isfinite(self.radius95_m) and 0 <= self.radius95_m <= 100_000):

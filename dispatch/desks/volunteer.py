@@ -463,6 +463,10 @@ class VolunteerDesk:
                 out += self._call_out(inc, decisions)
         elif isinstance(event, ev.IncidentLocated) and event.incident_id in self._open:
             out += self._relocated(self.cases[event.incident_id])
+        elif isinstance(event, ev.IncidentLocated):  # an arrest held unlocated is placed at last
+            inc = self.svc.engine.incidents[event.incident_id]
+            if is_arrest(inc) and self._due(inc):
+                out += self._call_out(inc, decisions)
         elif isinstance(event, ev.ClockTicked):
             # A tick that decided nothing is not logged, and neither would frames it returned
             # be: lapses are written on their own.
@@ -471,6 +475,8 @@ class VolunteerDesk:
 
     def _due(self, inc: Incident) -> bool:
         """An open arrest not called out yet, and the crew not there yet (too late to help)."""
+        if inc.location_status == "unlocated":  # nobody is sent to a placeholder place
+            return False
         return inc.open and inc.incident_id not in self.cases and Step.ON_SCENE not in inc.timeline
 
     def _call_out(self, inc: Incident, decisions: Iterable[ev.Decision]) -> list[Frame]:

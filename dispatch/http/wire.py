@@ -109,6 +109,13 @@ class CallOut(BaseModel):
     estimate: EstimateOut
     caller_token: str = Field(description="bearer token for this incident only (128-bit)")
     stream_url: str = Field(description="the caller's websocket; add ?token=<caller_token>")
+    location_status: Literal["located", "off_road", "unlocated"] = Field(
+        "located",
+        description="off_road: the caller's point is kept but is beyond the road network; "
+        "unlocated: nothing could be placed (a placeholder estimate). Either way the incident "
+        "is open and waits for a dispatcher to place it (docs/wire-protocol.md)",
+    )
+    located: bool = Field(True, description="location_status == 'located'")
 
 
 class EndpointsOut(BaseModel):

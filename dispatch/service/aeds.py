@@ -67,6 +67,8 @@ class Aeds:
         inc = self.svc.engine.incidents[incident_id]
         if inc.complaint is not Complaint.CARDIAC_ARREST or incident_id in self._sent:
             return []
+        if inc.location_status == "unlocated":  # no AED near a placeholder: sent once placed
+            return []
         self._sent.add(incident_id)
         try:
             aeds = self.nearby(incident_id, 3, 600.0)

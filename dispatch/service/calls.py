@@ -19,11 +19,11 @@ from typing import TYPE_CHECKING, Any
 from dispatch.core import events as ev
 from dispatch.core.model import Complaint, IncidentId
 from dispatch.errors import DispatchError
-from dispatch.service.live_inputs import NoLocation
 from dispatch.service.views import Frame, plain
 from dispatch.store import codec
 from dispatch.tokens import same, sha256_hex
 from location_fusion.locate import CallEvidence, Estimate
+from routing.errors import OutsideNetwork
 
 if TYPE_CHECKING:
     from dispatch.service.service import DispatchService
@@ -32,9 +32,13 @@ FLOOD_WINDOW_S = 60.0
 MAX_PHONES_TRACKED = 10_000
 
 
+UNLOCATED_RADIUS_M = 100_000.0  # an unlocated call's placeholder radius: "anywhere in the city"
+
+
 def _first_answer(call: dict[str, Any]) -> dict[str, Any]:
     """What a retried call is answered with, from its logged `CallReceived`."""
-    return {k: call[k] for k in ("incident_id", "lat", "lon", "radius95_m")}
+    keys = ("incident_id", "lat", "lon", "radius95_m", "location_status")
+    return {k: call[k] for k in keys if k in call}
 
 
 class Calls:
@@ -71,12 +75,12 @@ class Calls:
         if earlier is not None:
             return self._body(earlier, places.locate(evidence)), False
         estimate = places.locate(evidence)
-        if estimate is None:
-            raise NoLocation("nothing in the call could be located")
+        lat, lon, radius95_m, status = self._placed(estimate)
         phone_hash = svc.tokens.keyed_hash("phone", phone)
         per_min = self._count(phone_hash)
         if phone_hash in svc.engine.quarantine or per_min > svc.settings.quarantine_calls_per_min:
-            return self._quarantined(phone_hash, per_min, estimate, complaint, idem), False
+            place = (lat, lon, radius95_m)
+            return self._quarantined(phone_hash, per_min, place, estimate, complaint, idem), False
         incident_id = self._open_incident(phone_hash)
         if incident_id is not None:
             flood = per_min > svc.settings.calls_per_phone_per_min
@@ -87,15 +91,16 @@ class Calls:
         token = svc.tokens.caller_token(incident_id)
         event = ev.CallReceived(
             incident_id,
-            estimate.lat,
-            estimate.lon,
-            min(estimate.radius95_m, 100_000.0),
+            lat,
+            lon,
+            radius95_m,
             complaint,
             sha256_hex(token),
-            conflict=estimate.conflict is not None,
+            conflict=estimate is not None and estimate.conflict is not None,
             phone_sha256=phone_hash,
+            location_status=status,
         )
-        places.set_description(incident_id, estimate.description)
+        places.set_description(incident_id, estimate.description if estimate is not None else None)
         flood = per_min > svc.settings.calls_per_phone_per_min
         body = self._body(codec.to_dict(event), estimate)
         console = {
@@ -105,6 +110,7 @@ class Calls:
             "flood_suspected": flood,
             "priority": int(svc.engine.first_priority(complaint)),  # a queue sorts it at once
             "complaint": (complaint or Complaint.OTHER).value,
+            "location_status": status,
         }
         firsts: list[Frame] = [("console", console, None)]
         if flood:
@@ -120,6 +126,20 @@ class Calls:
         self._remember_caller(incident_id, event.caller_token_sha256)
         places.keep(incident_id, evidence, estimate)
         return body, True
+
+    def _placed(self, estimate: Estimate | None) -> tuple[float, float, float, str]:
+        """Where a call is opened and its location status: the estimate if it lies near a
+        road; its point kept ("off_road") if not; the city's centre with a 100 km radius
+        ("unlocated") if nothing in the call could be located. Never a refusal."""
+        if estimate is None:
+            lon, lat = self.svc.router.net.node_lonlat.mean(axis=0)
+            return float(lat), float(lon), UNLOCATED_RADIUS_M, "unlocated"
+        radius95_m = min(estimate.radius95_m, 100_000.0)
+        try:
+            self.svc.router.snap(estimate.lat, estimate.lon)
+        except OutsideNetwork:
+            return estimate.lat, estimate.lon, radius95_m, "off_road"
+        return estimate.lat, estimate.lon, radius95_m, "located"
 
     # --- flood isolation: a call again, a quarantined phone ------------------------------------
     def _open_incident(self, phone_hash: str) -> IncidentId | None:
@@ -137,7 +157,7 @@ class Calls:
         incident_id: IncidentId,
         phone_hash: str,
         evidence: CallEvidence,
-        estimate: Estimate,
+        estimate: Estimate | None,
         idem: str,
         flood: bool,
     ) -> dict[str, Any]:
@@ -145,12 +165,9 @@ class Calls:
         incident if it moved or tightened the estimate (as a caller's further fix does).
         Logged without its idempotency key: a retry is answered from memory."""
         svc = self.svc
+        here = svc.engine.incidents[incident_id] if estimate is None else estimate
         event = ev.CallRepeated(
-            incident_id,
-            phone_hash,
-            estimate.lat,
-            estimate.lon,
-            min(estimate.radius95_m, 100_000.0),
+            incident_id, phone_hash, here.lat, here.lon, min(here.radius95_m, 100_000.0)
         )
         count = svc.engine.repeats.get(incident_id, 0) + 1
         frame = {"type": "call.repeated", "incident_id": incident_id, "repeat_count": count}
@@ -163,7 +180,7 @@ class Calls:
             svc.inputs.add_fix(incident_id, evidence.fixes[-1], evidence.spoken)
         inc = svc.engine.incidents[incident_id]
         answer = {"incident_id": incident_id, "lat": inc.lat, "lon": inc.lon}
-        answer["radius95_m"] = inc.radius95_m
+        answer.update(radius95_m=inc.radius95_m, location_status=inc.location_status)
         self._call_keys[idem] = answer
         return self._body(answer, estimate)
 
@@ -171,7 +188,8 @@ class Calls:
         self,
         phone_hash: str,
         per_min: int,
-        estimate: Estimate,
+        place_at_call: tuple[float, float, float],
+        estimate: Estimate | None,
         complaint: Complaint | None,
         idem: str,
     ) -> dict[str, Any]:
@@ -183,9 +201,7 @@ class Calls:
             entered: dict[str, Any] = {"type": "phone.quarantined", "phone_hash": phone_hash}
             entered["calls_per_min"] = per_min
             svc.submit(ev.PhoneQuarantined(phone_hash, per_min), None, [("console", entered, None)])
-        event = ev.CallQuarantined(
-            phone_hash, estimate.lat, estimate.lon, min(estimate.radius95_m, 100_000.0), complaint
-        )
+        event = ev.CallQuarantined(phone_hash, *place_at_call, complaint)
         svc.submit(event)
         incident_id = self._open_incident(phone_hash)
         inc = svc.engine.incidents[incident_id] if incident_id is not None else None
@@ -236,19 +252,22 @@ class Calls:
                 "quarantined": True,
             }
         incident_id = IncidentId(event["incident_id"])
+        status = event.get("location_status", "located")
         body: dict[str, Any] = {
             "incident_id": incident_id,
             "estimate": {
                 "lat": event["lat"],
                 "lon": event["lon"],
                 "radius95_m": event["radius95_m"],
-                "description": self.svc.locations.description(
-                    incident_id, event["lat"], event["lon"]
+                "description": self.svc.locations.text(
+                    incident_id, event["lat"], event["lon"], status
                 ),
                 "conflict": conflict,
             },
             "caller_token": self.svc.tokens.caller_token(incident_id),
         }
+        body["location_status"] = status
+        body["located"] = status == "located"
         if event.get("quarantined"):
             body["quarantined"] = True
         return body

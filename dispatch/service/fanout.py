@@ -82,8 +82,8 @@ class Fanout:
             out.insert(0, ("console", triaged, None))
         if isinstance(event, ev.IncidentTriaged | ev.PatientDescribed):
             out.extend(svc.notices.inbound_update(event.incident_id))
-        if isinstance(event, ev.CallReceived | ev.IncidentTriaged):
-            out.extend(svc.aeds.for_arrest(event.incident_id))
+        if isinstance(event, ev.CallReceived | ev.IncidentTriaged | ev.IncidentLocated):
+            out.extend(svc.aeds.for_arrest(event.incident_id))  # once per incident
         for watch in svc.watchers:
             out.extend(watch(event, decisions))
         return out

@@ -29,6 +29,11 @@ CONFLICT_AT_CALL: dict[str, Any] = {
 }
 
 
+#: The read-back text of an incident not placed on a road (see `ev.CallReceived`).
+UNLOCATED_TEXT = "位置不明，请与来电者确认 (location unknown: confirm with the caller)"
+OFF_ROAD_TEXT = "（不在道路上，请确认 / off the road network: confirm location）"
+
+
 class Locations:
     """Each incident's read-back text, call evidence and fused estimate."""
 
@@ -55,12 +60,19 @@ class Locations:
             self._descriptions[incident_id] = text
         return before
 
+    def text(self, incident_id: IncidentId, lat: float, lon: float, status: str) -> str:
+        """The read-back text, saying so loudly when the incident is not placed on a road."""
+        if status == "unlocated":
+            return UNLOCATED_TEXT
+        text = self.description(incident_id, lat, lon)
+        return text + OFF_ROAD_TEXT if status == "off_road" else text
+
     def place(self, inc: Incident) -> dict[str, Any]:
         return {
             "lat": inc.lat,
             "lon": inc.lon,
             "radius95_m": inc.radius95_m,
-            "description": self.description(inc.incident_id, inc.lat, inc.lon),
+            "description": self.text(inc.incident_id, inc.lat, inc.lon, inc.location_status),
         }
 
     # --- the call's evidence (in memory) -----------------------------------------------------

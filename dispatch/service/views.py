@@ -95,6 +95,7 @@ class Views:
             acked_devices=sorted(inc.acked_devices),
             conflict=svc.locations.conflict_of(inc),
             repeat_count=svc.engine.repeats.get(inc.incident_id, 0),  # calls again from its phone
+            location_status=inc.location_status,  # not "located": a dispatcher must place it
         )
         return view
 

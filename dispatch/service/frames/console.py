@@ -30,6 +30,8 @@ from dispatch.service.frames.desks import (
 from hospital_link.registry import Capability as HospitalCapability
 from hospital_link.registry import Freshness
 
+LocationStatus = Literal["located", "off_road", "unlocated"]
+
 
 @with_config(CLOSED)
 class IncidentView(TypedDict):
@@ -48,6 +50,9 @@ class IncidentView(TypedDict):
     acked_devices: list[str]
     conflict: Conflict | None
     repeat_count: int  # calls again from its caller's phone (flood isolation)
+    # not "located": held off the road network or unplaced, no recommendations and no
+    # assignment (409) until a dispatcher places it by words or pin
+    location_status: LocationStatus
 
 
 @with_config(CLOSED)
@@ -62,14 +67,17 @@ class ConsoleSnapshot(TypedDict):
 
 @with_config(CLOSED)
 class CallReceived(TypedDict):
-    """A call opened an incident."""
+    """A call opened an incident; one not placed on a road is flagged for a dispatcher."""
 
     type: Literal["call.received"]
     incident_id: str
-    estimate: Estimate
+    estimate: Estimate  # "unlocated": the city's centre with a 100 km radius, a placeholder
     flood_suspected: bool
     priority: int
     complaint: Complaint
+    # "off_road": the caller's point is off every road; "unlocated": nothing placed it. Either
+    # waits for a dispatcher's words or pin (POST /api/v1/incidents/{id}/location).
+    location_status: LocationStatus
 
 
 @with_config(CLOSED)

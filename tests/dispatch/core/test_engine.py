@@ -224,12 +224,21 @@ def test_events_validate_their_fields() -> None:
         ev.IncidentCancelled(IncidentId("I1"), "x" * 10_000)
 
 
-def test_off_network_call_is_refused(router: Router, tmp_path: Path) -> None:
-    """A call placed 30 km away from every road is an InvalidEvent, not a crash."""
+def test_off_network_call_is_held_until_placed(router: Router, tmp_path: Path) -> None:
+    """A call 30 km from every road is held unplaced (never refused): no ranking, even for an
+    arrest, and no assignment until a dispatcher places it; then it is ranked as any call."""
     e = Engine(router)
-    with pytest.raises(InvalidEvent):
-        e.receive(ev.CallReceived(IncidentId("far"), 30.0, 120.5, 10.0), 1.0)
-    assert not e.incidents
+    fleet(e)
+    far = ev.CallReceived(IncidentId("far"), 30.0, 120.5, 10.0, Complaint.CARDIAC_ARREST)
+    e.receive(far, 1.0)
+    inc = e.incident(IncidentId("far"))
+    assert inc.location_status == "off_road" and not inc.placed and inc.unit_id is None
+    assert e.recommend(inc.incident_id, 1.0) == []
+    with pytest.raises(IllegalTransition):
+        e.receive(ev.UnitAssigned(inc.incident_id, UnitId("A1")), 2.0)
+    e.receive(ev.IncidentLocated(inc.incident_id, *INCIDENT, 20.0), 3.0)
+    assert inc.placed and inc.location_status == "located" and Step.LOCATED in inc.timeline
+    assert e.recommend(inc.incident_id, 3.0)
 
 
 def test_replaying_skips_advice_but_not_state(router: Router) -> None:
