@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from pathlib import Path
 
 
 def _build_parser() -> argparse.ArgumentParser:
@@ -50,11 +51,30 @@ def _build_parser() -> argparse.ArgumentParser:
         description="Run the load test; arguments after the command go to it.",
         add_help=False,
     )
+    city = commands.add_parser(
+        "city",
+        help="make a city folder to serve (docs/city.md)",
+        description="City folders: a road network and data layers named in a city.toml.",
+    )
+    city_commands = city.add_subparsers(dest="city_command", required=True, metavar="ACTION")
+    init = city_commands.add_parser(
+        "init",
+        help="build a city folder from an OpenStreetMap file",
+        description="Compile the roads and extract hospitals, ambulance stations, AEDs and "
+        "named places from an OSM file (.osm, .osm.bz2, .osm.pbf) into DIR with a city.toml.",
+    )
+    init.add_argument("dir", type=Path, help="the city folder to write (created if missing)")
+    init.add_argument("--osm", type=Path, required=True, help="the OSM file")
+    init.add_argument("--locale", choices=("zh-CN", "en"), help="read-back language (guessed)")
+    init.add_argument("--timezone", default="UTC", help="IANA zone of the city (default UTC)")
+    init.add_argument("--name", help="the city's name (default: the OSM file's)")
+    init.add_argument("--force", action="store_true", help="overwrite a city.toml in DIR")
     serve = commands.add_parser(
         "serve",
         help="run the dispatch server",
         description="Serve the dispatch API and websockets; flags override JIJIU_* variables.",
     )
+    serve.add_argument("--city", help="a city folder with a city.toml (default: bundled Hangzhou)")
     serve.add_argument("--network", help="bundled network name or OSM file (default hangzhou)")
     serve.add_argument("--store", help="event log URL (default sqlite:///jijiu-events.db)")
     serve.add_argument("--tokens", help="role tokens file (default jijiu-tokens.json)")
@@ -79,25 +99,47 @@ def _rank_demo(argv: list[str]) -> int:
     return code
 
 
-def _print_network(network: str) -> bool:
-    """Load (and so cache) the road network, print what was kept and dropped; False on failure.
+def _print_network(city_dir: str, network: str) -> bool:
+    """Read the city, load (and so cache) its road network, print what was kept and dropped
+    and which layers are not configured; False on failure.
 
     The app loads it again at start-up from the cache this fills, so a file that cannot be read
     is a one-line refusal here rather than "Application startup failed".
     """
-    from routing.errors import NetworkLoadError
-    from routing.load import load_network
+    from routing.city import load_city_network, resolve_city
+    from routing.errors import CityError, NetworkLoadError
 
     try:
-        _, report = load_network(network)
-    except NetworkLoadError as exc:
+        city = resolve_city(city_dir, "" if city_dir else network)
+        _, report = load_city_network(city)
+    except (CityError, NetworkLoadError) as exc:
         print(f"jijiu serve: {exc}", file=sys.stderr)
         return False
     how = "from the cache" if report.cached else "compiled"
-    print(f"network      {network} ({how} in {report.seconds:.1f} s)")
+    print(f"city         {city.name} ({city.folder}, locale {city.locale})")
+    if city.missing():
+        print(f"             not configured: {', '.join(city.missing())} (docs/city.md)")
+    print(f"network      {city.network} ({how} in {report.seconds:.1f} s)")
     for line in report.summary.lines() if report.summary else []:
         print(f"             {line}")
     return True
+
+
+def _city(ns: argparse.Namespace) -> int:
+    """`jijiu city init`: the work is routing.city_init's; this prints its report."""
+    from routing.city_init import init_city
+    from routing.errors import CityError, NetworkLoadError
+
+    try:
+        report = init_city(
+            ns.dir, ns.osm, locale=ns.locale, timezone=ns.timezone, name=ns.name, force=ns.force
+        )
+    except (CityError, NetworkLoadError) as exc:
+        print(f"jijiu city init: {exc}", file=sys.stderr)
+        return 2
+    print("\n".join(report.lines()))
+    print(f"serve it     jijiu serve --city {ns.dir}")
+    return 0
 
 
 def _serve(ns: argparse.Namespace) -> int:
@@ -108,6 +150,7 @@ def _serve(ns: argparse.Namespace) -> int:
     from dispatch.settings import Settings
 
     flags = {
+        "city": ns.city,
         "network": ns.network,
         "store_url": ns.store,
         "tokens_file": ns.tokens,
@@ -120,7 +163,7 @@ def _serve(ns: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"jijiu serve: {exc}", file=sys.stderr)
         return 2
-    if not _print_network(settings.network):
+    if not _print_network(settings.city, settings.network):
         return 2
     # Our loggers (jijiu.*, dispatch.*) to stderr beside uvicorn's, in its "LEVEL:" style.
     logging.basicConfig(level=logging.INFO, format="%(levelname)s:  %(name)s  %(message)s")
@@ -171,4 +214,6 @@ def main(argv: list[str] | None = None) -> int:
         return load_code
     if rest:
         parser.error(f"unrecognized arguments: {' '.join(rest)}")
+    if ns.command == "city":
+        return _city(ns)
     return _serve(ns)

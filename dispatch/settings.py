@@ -1,6 +1,9 @@
 """The server's settings: one frozen value, from defaults, `JIJIU_*` variables or the CLI.
 
-JIJIU_NETWORK          bundled network name ("hangzhou", "wulin") or an OSM file path
+JIJIU_CITY             a city folder with its city.toml (docs/city.md); "" is the bundled
+                       Hangzhou
+JIJIU_NETWORK          bundled network name ("hangzhou", "wulin") or an OSM file path, for the
+                       bundled city only (a city folder names its own network)
 JIJIU_STORE            event log URL: sqlite:///relative.db, sqlite:////abs.db, redis://...
 JIJIU_TOKENS           the role tokens file (created 0600 on first start)
 JIJIU_HOST, JIJIU_PORT where uvicorn listens
@@ -15,6 +18,12 @@ JIJIU_REPEAT_WINDOW_S  a phone calling again this soon after its last call, whil
                        (0: off)
 JIJIU_QUARANTINE_CALLS_PER_MIN  above this many calls a minute a phone is quarantined: its
                        calls are logged and answered (202) but open no incident
+JIJIU_POSITIONS_PER_SOURCE_PER_S  positions a second each unit and each volunteer may send;
+                       above it the newest is held until the limit allows and the rest are
+                       dropped, counted on the cockpit (default 5; a tablet sends 1)
+JIJIU_OFF_LOOP         1 (default): rank units on a worker thread and locate callers in a
+                       worker process, off the event loop; 0: all of it on the loop (a
+                       one-core machine, or the baseline the load benchmark compares with)
 JIJIU_REBUILD_COPY_RECORDS  durable records kept in memory to undo a failed append at once
                        (past it, the undo waits for the store; 0: never kept)
 """
@@ -34,6 +43,7 @@ _FALSE = frozenset({"0", "false", "no", "off", ""})
 
 @dataclass(frozen=True)
 class Settings:
+    city: str = ""  # a city folder (routing.city); "": the bundled Hangzhou
     network: str = "hangzhou"
     store_url: str = "sqlite:///jijiu-events.db"
     tokens_file: Path = Path("jijiu-tokens.json")
@@ -49,6 +59,9 @@ class Settings:
     # A call this soon after the phone's last joins its open incident (0: every call opens one).
     repeat_window_s: float = 600.0
     quarantine_calls_per_min: int = 20  # a rate no person produces: the phone is quarantined
+    # Positions a second one unit or volunteer may send (a tablet sends 1); above it the newest
+    # is held until the limit allows, the rest are dropped and counted (core/position_gate.py).
+    positions_per_source_per_s: float = 5.0
     # Kernel send buffer per websocket (0: the kernel's autotuning, up to MBs per client).
     # Smaller bounds the memory a stalled client can pin and makes it lag out sooner.
     ws_send_buffer_bytes: int = 0
@@ -58,6 +71,7 @@ class Settings:
     # each: 200,000 is ~100 MB). Past this the copy is dropped and a failed append is undone
     # from the log itself when the store is back (dispatch.service.outage).
     rebuild_copy_records: int = 200_000
+    off_loop: bool = True  # ranking on a worker thread, locating in a worker process
     hospital_ack_s: float = 60.0  # a hospital silent this long after a notice: console alert
     video_keep_s: float = 0.0  # in-vehicle video kept in memory this long (0: not at all)
     hospital_eta_every_s: float = 10.0  # a transporting unit's ETA goes to its hospital this often
@@ -65,6 +79,10 @@ class Settings:
     def __post_init__(self) -> None:
         if not (isinstance(self.network, str) and self.network):
             raise ValueError("network must be a bundled name or a file path")
+        if not isinstance(self.city, str):
+            raise ValueError("city must be a folder path, or empty for the bundled city")
+        if self.city and self.network != "hangzhou":
+            raise ValueError("give a city folder or a network, not both: a city names its network")
         if "://" not in self.store_url:
             raise ValueError(
                 f"store_url {self.store_url!r} needs a scheme (sqlite:/// or redis://)"
@@ -98,19 +116,24 @@ class Settings:
             value = getattr(self, name)
             if not (isinstance(value, int | float) and math.isfinite(value) and value > 0):
                 raise ValueError(f"{name} must be a positive number of seconds, got {value!r}")
+        rate = self.positions_per_source_per_s
+        if not (isinstance(rate, int | float) and math.isfinite(rate) and 0 < rate <= 1000):
+            raise ValueError(f"positions_per_source_per_s must be in (0, 1000], got {rate!r}")
         window = self.repeat_window_s
         if not (isinstance(window, int | float) and 0 <= window <= 86_400):
             raise ValueError(f"repeat_window_s must be 0-86400 seconds (0: off), got {window!r}")
         if not (isinstance(self.video_keep_s, int | float) and 0 <= self.video_keep_s <= 3600):
             raise ValueError(f"video_keep_s must be 0-3600 seconds, got {self.video_keep_s!r}")
-        if not isinstance(self.auto_dispatch_p1, bool):
-            raise ValueError("auto_dispatch_p1 must be a boolean")
+        for flag in ("auto_dispatch_p1", "off_loop"):
+            if not isinstance(getattr(self, flag), bool):
+                raise ValueError(f"{flag} must be a boolean")
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         """Defaults overridden by the JIJIU_* variables; ValueError names a malformed one."""
         env = os.environ if environ is None else environ
         names = {
+            "JIJIU_CITY": "city",
             "JIJIU_NETWORK": "network",
             "JIJIU_STORE": "store_url",
             "JIJIU_TOKENS": "tokens_file",
@@ -123,8 +146,10 @@ class Settings:
             "JIJIU_SEED_FLEET": "seed_fleet",
             "JIJIU_MAX_BODY_BYTES": "max_body_bytes",
             "JIJIU_REBUILD_COPY_RECORDS": "rebuild_copy_records",
+            "JIJIU_OFF_LOOP": "off_loop",
             "JIJIU_REPEAT_WINDOW_S": "repeat_window_s",
             "JIJIU_QUARANTINE_CALLS_PER_MIN": "quarantine_calls_per_min",
+            "JIJIU_POSITIONS_PER_SOURCE_PER_S": "positions_per_source_per_s",
         }
         return cls().with_text({field: env[var] for var, field in names.items() if var in env})
 

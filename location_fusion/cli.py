@@ -1,6 +1,7 @@
 """`jijiu eval-location`: fuse SYNTHETIC calls on the bundled city and print how well it did.
 
-The I/O shell of location fusion: loads the network, hospitals and the synthetic cell table,
+The I/O shell of location fusion: loads the city (`routing.city`: the bundled Hangzhou by
+default) with its network, named places and cell table (the bundled one is SYNTHETIC),
 runs `location_fusion.evaluate` with a progress bar, prints the figures against the targets,
 and with --plot draws the error CDFs of fused vs the baselines.
 """
@@ -17,8 +18,10 @@ from location_fusion.cells import CellTable
 from location_fusion.evaluate import METHODS, Summary, run_calls, summarise
 from location_fusion.gazetteer import Gazetteer
 from location_fusion.locate import Locator
+from location_fusion.readback import readback_for
 from location_fusion.scenario import CallMaker
-from routing.load import data_dir, load_network
+from routing.city import load_city_network, resolve_city
+from routing.errors import CityError
 from routing.router import Router
 
 TARGETS = (
@@ -27,12 +30,16 @@ TARGETS = (
 )
 
 
-def build(network: str = "hangzhou") -> tuple[CallMaker, Locator, CellTable]:
-    """The bundled city's evaluation world: network, gazetteer, cells, hospitals."""
-    net, _ = load_network(network)
-    places = Gazetteer.load_places_csv(data_dir() / "hangzhou" / "hospitals.csv")
-    gazetteer = Gazetteer.from_network(net, places)
-    cells = CellTable.load(data_dir() / "cells" / "hangzhou_cells_synthetic.csv")
+def build(network: str = "hangzhou", city: str = "") -> tuple[CallMaker, Locator, CellTable]:
+    """A city's evaluation world: network, gazetteer, cells, places (the bundled city on
+    `network` when `city` is ""); CityError when the city has no cell table or places."""
+    spec = resolve_city(city, "" if city else network)
+    if spec.cells is None or spec.places is None:
+        raise CityError(f"{spec.folder}: the evaluation needs the cells and places layers")
+    net, _ = load_city_network(spec)
+    places = Gazetteer.load_places_csv(spec.places)
+    gazetteer = Gazetteer.from_network(net, places, readback_for(spec.locale))
+    cells = CellTable.load(spec.cells)
     locator = Locator(gazetteer, cells, Router(net))
     maker = CallMaker(net, gazetteer, list(cells), places)
     return maker, locator, cells
@@ -45,11 +52,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--calls", type=int, default=2000, help="synthetic calls to fuse")
     parser.add_argument("--seed", type=int, default=1, help="random seed")
     parser.add_argument("--network", default="hangzhou", help="bundled network name")
+    parser.add_argument("--city", default="", help="a city folder (docs/city.md)")
     parser.add_argument("--plot", type=Path, default=None, help="write error CDFs to this PNG")
     args = parser.parse_args(argv)
     if not 1 <= args.calls <= 200_000:
         parser.error("--calls must be between 1 and 200000")
-    maker, locator, cells = build(args.network)
+    try:
+        maker, locator, cells = build(args.network, args.city)
+    except CityError as exc:
+        print(f"jijiu eval-location: {exc}", file=sys.stderr)
+        return 2
     from tqdm import tqdm
 
     outcomes = run_calls(

@@ -34,6 +34,7 @@ from scipy.spatial import cKDTree
 
 from location_fusion.errors import MAX_TEXT_CHARS, InvalidInput, TextTooLong
 from location_fusion.geo import LocalFrame, check_lat_lon, haversine_m
+from location_fusion.readback import ZH_CN, ReadBack
 from location_fusion.spoken_text import (
     GENERIC_SYLLABLES,
     SUFFIXES,
@@ -135,7 +136,13 @@ def _sample_segments(a_xy: F64, b_xy: F64) -> tuple[F64, NDArray[np.intp]]:
 class Gazetteer:
     """Names of a road network (streets, intersections, places) and where they are."""
 
-    def __init__(self, net: RoadNetwork, places: Iterable[tuple[str, float, float]] = ()) -> None:
+    def __init__(
+        self,
+        net: RoadNetwork,
+        places: Iterable[tuple[str, float, float]] = (),
+        readback: ReadBack = ZH_CN,
+    ) -> None:
+        self.readback = readback  # the locale's words around names (location_fusion.readback)
         ll = net.node_lonlat
         center = ll.mean(axis=0) if len(ll) else np.zeros(2)
         self._frame = LocalFrame(float(center[0]), float(center[1]))
@@ -150,16 +157,21 @@ class Gazetteer:
 
     @classmethod
     def from_network(
-        cls, net: RoadNetwork, places: Iterable[tuple[str, float, float]] = ()
+        cls,
+        net: RoadNetwork,
+        places: Iterable[tuple[str, float, float]] = (),
+        readback: ReadBack = ZH_CN,
     ) -> Gazetteer:
         """Build the gazetteer of `net`, with named places given as (name, lat, lon)."""
-        return cls(net, places)
+        return cls(net, places, readback)
 
     @classmethod
     def load_places_csv(cls, path: str | Path) -> list[tuple[str, float, float]]:
-        """(name_zh, lat, lon) of every row of a hospitals-style CSV (the only I/O here)."""
+        """(name, lat, lon) of every named row of a places CSV (`name`, lat, lon) or of a
+        hospitals-style one (`name_zh`); the only I/O here."""
         with Path(path).open(encoding="utf-8", newline="") as fh:
-            return [(r["name_zh"], float(r["lat"]), float(r["lon"])) for r in csv.DictReader(fh)]
+            rows = [(r.get("name") or r.get("name_zh") or "", r) for r in csv.DictReader(fh)]
+            return [(name, float(r["lat"]), float(r["lon"])) for name, r in rows if name]
 
     # -- building ------------------------------------------------------------------------------
 
@@ -437,7 +449,7 @@ class Gazetteer:
         p_lon, p_lat = (float(v) for v in st.line_lonlat[k])
         return Place(
             "street_near_place",
-            f"{street}近{place}",
+            self.readback.street_near_place.format(street=street, place=place),
             p_lon,
             p_lat,
             NEAR_PLACE_RADIUS_M,
@@ -461,7 +473,7 @@ class Gazetteer:
                     out.append(
                         Place(
                             "intersection",
-                            f"{a}与{b}",
+                            self.readback.junction.format(a=a, b=b),
                             lon,
                             lat,
                             INTERSECTION_RADIUS_M,
@@ -477,7 +489,13 @@ class Gazetteer:
                         radius = INTERSECTION_RADIUS_M + gap
                         out.append(
                             Place(
-                                "intersection", f"{a}与{b}", lon, lat, radius, score * trust, (a, b)
+                                "intersection",
+                                self.readback.junction.format(a=a, b=b),
+                                lon,
+                                lat,
+                                radius,
+                                score * trust,
+                                (a, b),
                             )
                         )
         if not out:

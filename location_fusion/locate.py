@@ -98,15 +98,18 @@ class Locator:
         )
 
     def describe(self, lon: float, lat: float) -> str:
-        """Read-back text: "文三路与学院路交叉口附近，约 40 米", or the nearest street."""
+        """Read-back text in the city's locale (the gazetteer's `readback`): "文三路与学院路交叉口
+        附近，约 40 米" or "near the junction of 7th Street and Wood Street, about 40 m", else
+        the nearest street, else the coordinates."""
+        words = self.gazetteer.readback
         junction = self.gazetteer.nearest_intersection(lon, lat)
         if junction is not None and junction[4] <= 150:
             a, b, _, _, d = junction
-            return f"{a}与{b}交叉口附近，约 {d:.0f} 米"
+            return words.describe_junction(a, b, d)
         street = self.gazetteer.nearest_street(lon, lat)
         if street is not None:
-            return f"{street[0]}附近，约 {street[1]:.0f} 米"
-        return f"北纬 {lat:.5f}，东经 {lon:.5f}"
+            return words.describe_street(street[0], street[1])
+        return words.describe_point(lat, lon)
 
     def _snap(self, lat: float, lon: float) -> RoadPosition | None:
         if self.router is None:

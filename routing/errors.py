@@ -5,7 +5,9 @@
     ├── OutsideNetwork (ValueError)    a point too far from any road to snap
     ├── InvalidArgument (ValueError)   a bad parameter: k < 1, factor <= 0, empty polygon, ...
     ├── UnknownId (KeyError)           an edge, node or street name the network does not have
-    └── NetworkLoadError (OSError)     a network file that is missing, unreadable or empty
+    ├── NetworkLoadError (OSError)     a network file that is missing, unreadable or empty
+    └── CityError (ValueError)         a city folder without a readable city.toml, or one
+                                       naming a layer file that is not there
 
 "No route" and "no unit found" are return values (None, an empty list), not errors.
 """
@@ -60,3 +62,9 @@ class NetworkLoadError(RoutingError, OSError):
     """A network source that cannot be read or holds no usable roads."""
 
     reason = "network_load_error"
+
+
+class CityError(RoutingError, ValueError):
+    """A city folder whose city.toml is missing, malformed or names a file that is not there."""
+
+    reason = "city_error"

@@ -1,6 +1,7 @@
 """Health and discovery: `/healthz` (liveness: the process answers), `/readyz` (calls are being
 acknowledged now, else 503 with a reason code and no internals), and `GET /api/v1/endpoints`
-(where the websockets listen).
+(where the websockets listen), `GET /api/v1/city` (the city served, and which of its data
+layers are not configured: docs/city.md).
 
 /readyz reasons: `store_unavailable` (the event log cannot be reached or refuses writes; the
 server retries by itself), `store_recovering` (it answers again; the server is checking its
@@ -17,6 +18,8 @@ from fastapi.responses import JSONResponse
 
 from dispatch.http.common import Svc, store_refusal, ws_base
 from dispatch.http.wire import EndpointsOut, ErrorOut
+from dispatch.service.city import city_of
+from routing.city import LAYERS
 
 router = APIRouter(tags=["health"])
 
@@ -42,3 +45,18 @@ async def readyz(svc: Svc) -> JSONResponse:
 async def endpoints(request: Request) -> dict[str, str]:
     """Where the websockets listen (their own port, beside this API)."""
     return {"websocket": ws_base(request)}
+
+
+@router.get("/api/v1/city")
+async def city(svc: Svc) -> dict[str, object]:
+    """The city served: its name, read-back locale, timezone and, per data layer, whether it
+    is configured; a feature needing a missing layer answers "not configured" (docs/city.md)."""
+    served = city_of(svc.settings)
+    missing = served.missing()
+    return {
+        "name": served.name,
+        "locale": served.locale,
+        "timezone": served.timezone,
+        "layers": {name: name not in missing for name in LAYERS},  # True: configured
+        "not_configured": list(missing),
+    }

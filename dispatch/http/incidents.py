@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Response
 
 from dispatch.core import events as ev
 from dispatch.core.model import IncidentId, UnitId
@@ -74,8 +74,14 @@ async def cancel(incident_id: str, body: CancelIn, svc: Svc) -> dict[str, Any]:
 async def aeds(
     incident_id: str,
     svc: Svc,
+    response: Response,
     k: Annotated[int, Query(ge=1, le=10)] = 3,
     max_walk_s: Annotated[float, Query(gt=0, le=1800)] = 600.0,
 ) -> list[dict[str, Any]]:
-    """The nearest public AEDs on foot, open now, with directions to read to a bystander."""
-    return svc.aeds.nearby(incident_id, k, max_walk_s)
+    """The nearest public AEDs on foot, open now, with directions to read to a bystander.
+    A city without AEDs answers [] with the header `Jijiu-Reason: no_aeds_configured`."""
+    found = svc.aeds.nearby(incident_id, k, max_walk_s)
+    reason = svc.aeds.why_none()
+    if reason is not None:
+        response.headers["Jijiu-Reason"] = reason
+    return found

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Response
 
 from dispatch.core import events as ev
 from dispatch.core.model import IncidentId, UnitId
@@ -30,11 +30,17 @@ def _dispatcher_or_crew(svc: DispatchService, who: tuple[Role, str], incident_id
 
 
 @router.get("/{incident_id}/destinations")
-async def destinations(incident_id: str, svc: Svc, who: Who) -> list[dict[str, Any]]:
+async def destinations(
+    incident_id: str, svc: Svc, who: Who, response: Response
+) -> list[dict[str, Any]]:
     """Hospitals for the patient, best first: capable, not on diversion, by road ETA plus
-    expected offload delay, each with its reasons. Dispatchers and the unit on the job."""
+    expected offload delay, each with its reasons. Dispatchers and the unit on the job.
+    A city without hospitals answers [] with `Jijiu-Reason: no_hospitals_configured`."""
     _dispatcher_or_crew(svc, who, incident_id)
     ranked = svc.hospitals.destinations(incident_id)
+    reason = svc.hospitals.why_none()
+    if reason is not None:
+        response.headers["Jijiu-Reason"] = reason
     svc.feeds.audit(who[0].value, who[1], "incident.destinations", [incident_id])
     return ranked
 

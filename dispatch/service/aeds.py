@@ -13,17 +13,14 @@ from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from aed_map.errors import AedMapError
-from aed_map.registry import Registry as AedRegistry
 from aed_map.walking import AedIndex, nearest_aeds
 from dispatch.core.model import Complaint, IncidentId
+from dispatch.service.city import aed_registry, city_of
 from dispatch.service.views import Frame
 from routing.errors import RoutingError
-from routing.load import data_dir
 
 if TYPE_CHECKING:
     from dispatch.service.service import DispatchService
-
-CITY_TIME = ZoneInfo("Asia/Shanghai")  # opening hours are local
 
 
 class Aeds:
@@ -31,15 +28,18 @@ class Aeds:
 
     def __init__(self, svc: DispatchService) -> None:
         self.svc = svc
-        aeds = AedRegistry.load_csv(data_dir() / "aed" / "hangzhou_aeds_synthetic.csv")
+        city = city_of(svc.settings)
+        aeds = aed_registry(city)  # empty when the city has no AED layer: see why_none
+        self.configured = len(aeds) > 0
         self.index = AedIndex(svc.router.net, aeds.aeds)
+        self.city_time = ZoneInfo(city.timezone)  # opening hours are local
         self._sent: set[IncidentId] = set()  # arrests whose AEDs the console was shown
 
     def nearby(self, incident_id: str, k: int, max_walk_s: float) -> list[dict[str, Any]]:
         """The k public AEDs a bystander can fetch quickest on foot, open now (or of unknown
         hours, flagged), with the walk and directions to read out (aed_map.walking)."""
         inc = self.svc.engine.incident(IncidentId(incident_id))
-        now_local = datetime.now(CITY_TIME)
+        now_local = datetime.now(self.city_time)
         options = nearest_aeds(self.index, inc.lat, inc.lon, now_local, k, max_walk_s)
         return [
             {
@@ -60,6 +60,10 @@ class Aeds:
             }
             for o in options
         ]
+
+    def why_none(self) -> str | None:
+        """ "no_aeds_configured" when the city has no AED layer (docs/city.md), else None."""
+        return None if self.configured else "no_aeds_configured"
 
     def for_arrest(self, incident_id: IncidentId) -> list[Frame]:
         """A cardiac arrest: the console gets the nearest open AEDs at once, with the

@@ -17,10 +17,10 @@ from dispatch.core.destination import auto_destination
 from dispatch.core.engine import Incident
 from dispatch.core.model import IncidentId
 from dispatch.errors import UnknownHospital, UnknownIncident
+from dispatch.service.city import city_of, hospital_registry
 from dispatch.service.views import WITH_PATIENT, Frame, plain
 from hospital_link.destination import rank_destinations
 from hospital_link.registry import HospitalId, HospitalStatus, Registry, parse_capability
-from routing.load import data_dir
 from routing.router import Router
 from routing.snap import Positions, RoadPosition
 
@@ -42,7 +42,7 @@ class Hospitals:
 
     def __init__(self, svc: DispatchService) -> None:
         self.svc = svc
-        self.registry = Registry.load_csv(data_dir() / "hangzhou" / "hospitals.csv")
+        self.registry = hospital_registry(city_of(svc.settings))  # may be empty: see why_none
         self._doors = _snap_hospitals(svc.router, self.registry)
 
     def door(self, hospital_id: str) -> RoadPosition | None:
@@ -58,6 +58,8 @@ class Hospitals:
             engine.refresh_positions(engine.settings.position_refresh_s)
             origin = engine.units[inc.unit_id].position
         ids = list(self._doors)
+        if not ids:  # no hospital, or none on the network: nothing to time (see why_none)
+            return {}
         doors = Positions.of([self._doors[h] for h in ids])
         eta = self.svc.router.matrix(Positions.of([origin]), doors).eta_s[0]
         return dict(zip(ids, eta.tolist(), strict=True))
@@ -73,6 +75,16 @@ class Hospitals:
             self.svc.now(),
         )
         return [{**plain(c), "summary": c.summary} for c in choices]
+
+    def why_none(self) -> str | None:
+        """Why no destination can ever be offered in this city, or None when some can:
+        "no_hospitals_configured" (the city has no hospitals layer, docs/city.md) or
+        "no_hospital_on_network" (none lies on the loaded road network)."""
+        if not self.registry.hospitals:
+            return "no_hospitals_configured"
+        if not self._doors:
+            return "no_hospital_on_network"
+        return None
 
     def choose(self, incident_id: str, hospital_id: str, by: str, reason: str) -> None:
         """Route the patient to a hospital: it hears `patient.inbound`, and a hospital chosen

@@ -89,6 +89,7 @@ def _parser() -> argparse.ArgumentParser:
         "--calls-per-day", type=float, default=None, help="synthetic demand (default 300)"
     )
     ap.add_argument("--network", default="hangzhou", help="bundled network name")
+    ap.add_argument("--city", default="", help="a city folder (docs/city.md) instead of Hangzhou")
     ap.add_argument(
         "--units",
         type=int,
@@ -128,6 +129,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         map_s = args.map_minutes * 60.0
         params = ScenarioParams(
             network=args.network,
+            city=args.city,
             rhythm=Rhythm(congestion=not args.no_congestion),
             map_threshold_s=map_s,
             zone_limit_s=max(900.0, map_s),
@@ -149,8 +151,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except ValueError as exc:
         ap.error(str(exc))
+    if args.city and args.network != "hangzhou":
+        ap.error("give --city or --network, not both: a city folder names its own network")
+    from routing.errors import RoutingError
+
     started = time.perf_counter()
-    world = load_world(params)
+    try:
+        world = load_world(params)
+    except (RoutingError, ValueError) as exc:  # a bad city folder, or one without hospitals
+        print(f"jijiu simulate: {exc}", file=sys.stderr)
+        return 2
     built_s = time.perf_counter() - started
     seeds = list(range(args.seed, args.seed + args.seeds))
     from tqdm import tqdm

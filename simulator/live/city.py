@@ -31,7 +31,7 @@ import numpy as np
 
 from dispatch.core.model import Step
 from hospital_link.registry import Registry
-from routing.load import data_dir, load_network
+from routing.city import load_city_network, resolve_city
 from routing.router import Router
 from simulator.errors import InvalidArgument
 from simulator.live.caller import run_callers
@@ -138,15 +138,18 @@ async def run_live(
     stop: asyncio.Event | None = None,
     progress: Callable[[str], None] | None = None,
     router: Router | None = None,
+    city: str = "",
 ) -> LiveResult:
-    """Drive the server at `endpoints` (which serves `network`) for one run."""
+    """Drive the server at `endpoints` (which serves the `city` folder, or the bundled city on
+    `network` when that is "") for one run."""
+    spec = resolve_city(city, "" if city else network)
     if router is None:
-        net, _ = await asyncio.to_thread(load_network, network)
+        net, _ = await asyncio.to_thread(load_city_network, spec)
         router = Router(net)
         await asyncio.to_thread(router.warm_up)
     crew_seed = np.random.default_rng([params.seed, 13])  # monitors; calls.py uses stream 7
     ctx = LiveContext(endpoints, router, params.speed, params.start_hour * 3600.0)
-    registry = Registry.load_csv(data_dir() / "hangzhou" / "hospitals.csv")
+    registry = Registry.load_csv(spec.hospitals) if spec.hospitals is not None else Registry(())
     ctx.hospital_doors = {h.id: (h.lat, h.lon) for h in registry.hospitals}
     dispatcher = Dispatcher(ctx)
     tasks = [asyncio.create_task(dispatcher.link.run())]

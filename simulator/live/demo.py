@@ -40,6 +40,7 @@ def _parser() -> argparse.ArgumentParser:
         help="stop after this many wall minutes (default: at Ctrl-C)",
     )
     parser.add_argument("--network", default="hangzhou", help="bundled network name or OSM file")
+    parser.add_argument("--city", default="", help="a city folder (docs/city.md) to run instead")
     parser.add_argument("--units", type=int, default=40, help="ambulances (default 40)")
     parser.add_argument(
         "--calls-per-day",
@@ -76,6 +77,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--minutes must be a positive number")
     if not 1 <= args.units <= 1000:
         parser.error("--units must be in 1..1000")
+    if args.city and args.network != "hangzhou":
+        parser.error("give --city or --network, not both: a city folder names its own network")
     try:
         duration_s = args.minutes * 60 if args.minutes else None
         params = LiveParams(
@@ -92,6 +95,7 @@ def main(argv: list[str] | None = None) -> int:
     for name in RUN_FILES:  # a fresh city every run: the old log would replay old incidents
         (folder / name).unlink(missing_ok=True)
     settings = Settings(
+        city=args.city,
         network=args.network,
         store_url=f"sqlite:///{folder / 'events.db'}",
         tokens_file=folder / "tokens.json",
@@ -101,8 +105,8 @@ def main(argv: list[str] | None = None) -> int:
         seed_fleet=args.units,
     )
     print(
-        f"loading the {args.network} network and starting jijiu (a first run compiles the "
-        "network and its kernels: up to a minute) ...",
+        f"loading the {args.city or args.network} network and starting jijiu (a first run "
+        "compiles the network and its kernels: up to a minute) ...",
         flush=True,
     )
     server = LocalServer(settings, folder / "server.log")
@@ -111,7 +115,7 @@ def main(argv: list[str] | None = None) -> int:
         _print_where(server, settings, folder, args, params)
         endpoints = Endpoints(server.http, server.ws, server.tokens)
         status = _StatusLine()
-        result = asyncio.run(_run(endpoints, args.network, params, status.show))
+        result = asyncio.run(_run(endpoints, args.network, params, status.show, args.city))
         status.done()
         print()
         print(result.render(server_error_logs=server.errors.count))
@@ -123,7 +127,11 @@ def main(argv: list[str] | None = None) -> int:
 
 
 async def _run(
-    endpoints: Endpoints, network: str, params: LiveParams, progress: Callable[[str], None]
+    endpoints: Endpoints,
+    network: str,
+    params: LiveParams,
+    progress: Callable[[str], None],
+    city: str = "",
 ) -> LiveResult:
     """The run; the first Ctrl-C ends it gracefully (the summary follows), a second one hard."""
     stop = asyncio.Event()
@@ -135,7 +143,7 @@ async def _run(
             loop.remove_signal_handler(signal.SIGINT)
 
         loop.add_signal_handler(signal.SIGINT, first_interrupt)
-    return await run_live(endpoints, network, params, stop=stop, progress=progress)
+    return await run_live(endpoints, network, params, stop=stop, progress=progress, city=city)
 
 
 def _print_where(
@@ -152,7 +160,7 @@ def _print_where(
     if _serves(f"{server.http}/console"):  # the console page, once the server has one
         console = f"  console        {server.http}/console#token={server.tokens['dispatcher']}\n"
     print(
-        f"\njijiu live city: {args.units} units on {args.network}, "
+        f"\njijiu live city: {args.units} units on {args.city or args.network}, "
         f"{params.calls_per_day:g} calls a day, from {params.start_hour:g}:00 city time, "
         f"time x{params.speed:g}\n"
         f"  hospital page  {server.http}/hospital#hospital={shown}&token={hospitals.get(shown)}\n"

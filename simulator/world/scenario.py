@@ -2,9 +2,10 @@
 
 `build_world` is pure: it takes a loaded network, hospital registry and stations and computes
 what every run shares (zones, the fleet as `UnitRegistered` events, one reach table per traffic
-period). `load_world` is the thin file-reading shell in front of it: the bundled network, the
-bundled hospitals (`data/hangzhou/hospitals.csv`) and the SYNTHETIC station file
-(`data/stations/`), or stations placed on the fly for another network or fleet size.
+period). `load_world` is the thin file-reading shell in front of it: a city folder
+(`routing.city`; the bundled Hangzhou by default, with its SYNTHETIC station file) gives the
+network, the hospitals and the stations, or stations are placed on the fly for a city without
+a stations layer, another network or another fleet size.
 
 A world is built once and then driven by many runs (seeds x policies); a run owns the only
 mutable part, the router's live congestion factors, and sets them itself as its clock moves.
@@ -35,12 +36,13 @@ from simulator.world.zones import ZoneParams, Zones, build_zones
 class ScenarioParams:
     """Everything that defines a simulated city, apart from the seed."""
 
-    network: str = "hangzhou"
+    network: str = "hangzhou"  # for the bundled city; a city folder names its own
+    city: str = ""  # a city folder (routing.city); "": the bundled Hangzhou
     demand: DemandParams = field(default_factory=DemandParams)
     zones: ZoneParams = field(default_factory=ZoneParams)
     rhythm: Rhythm = field(default_factory=Rhythm)
-    # Stations: a CSV file; None takes the bundled SYNTHETIC file for "hangzhou" and places
-    # stations on the fly (with `placement`) for any other network.
+    # Stations: a CSV file; None takes the city's stations layer (the bundled SYNTHETIC file
+    # for Hangzhou) and places stations on the fly (with `placement`) without one.
     stations_csv: Path | None = None
     placement: PlacementParams = field(default_factory=PlacementParams)
     map_threshold_s: float = 480.0  # "covered": an idle unit can drive there within this
@@ -122,7 +124,8 @@ def build_world(
     )
     on_net = [(h.id, p) for h, p in zip(registry.hospitals, found, strict=True) if p is not None]
     if not on_net:
-        raise ValueError("no hospital lies on the network")
+        why = "lies on the network" if registry.hospitals else "is configured (docs/city.md)"
+        raise ValueError(f"the simulator needs hospitals, and no hospital {why}")
     hospital_node = np.array([net.edge_head[p.edge] for _, p in on_net], dtype=np.int64)
     tables = {}
     for period in rhythm.period_names():
@@ -151,15 +154,16 @@ def build_world(
 
 
 def load_world(params: ScenarioParams | None = None) -> World:
-    """Read the network, hospitals and stations from the data folder and build the world."""
-    from routing.load import data_dir, load_network
-    from simulator.world.stations import STATIONS_CSV, read_stations
+    """Read the network, hospitals and stations of the city folder and build the world."""
+    from routing.city import load_city_network, resolve_city
+    from simulator.world.stations import read_stations
 
     params = params or ScenarioParams()
-    net, _ = load_network(params.network)
-    registry = Registry.load_csv(data_dir() / "hangzhou" / "hospitals.csv")
+    city = resolve_city(params.city, "" if params.city else params.network)
+    net, _ = load_city_network(city)
+    registry = Registry.load_csv(city.hospitals) if city.hospitals is not None else Registry(())
     path = params.stations_csv
-    if path is None and params.network == "hangzhou" and params.placement == PlacementParams():
-        path = data_dir() / STATIONS_CSV
+    if path is None and city.stations is not None and params.placement == PlacementParams():
+        path = city.stations
     stations = read_stations(path) if path is not None else None
     return build_world(net, registry, stations, params)
