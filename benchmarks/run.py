@@ -10,8 +10,10 @@ websocket fan-out next to bare `websockets` broadcast); then DIR/vitals.json and
 (vitals from 100 tablets to 10 hospitals: latency, CPU, and one slow hospital); then
 DIR/aed.json and DIR/aed.md (nearest AEDs over a 10,000-AED registry against brute force);
 then DIR/startup.json and DIR/startup.md (fleet station placement against the old brute force,
-and a cached start on Hangzhou). `--only routing`, `--only fusion`, `--only server`,
-`--only vitals`, `--only aed` or `--only startup` runs one of them.
+and a cached start on Hangzhou); then DIR/flood.json and DIR/flood.md (one phone flooding at
+100 calls/s beside genuine calls: their p99 with and without it, the phone's incidents and its
+quarantine entry). `--only routing`, `--only fusion`, `--only server`, `--only vitals`,
+`--only aed`, `--only startup` or `--only flood` runs one of them.
 
 Every figure is printed next to its target (`benchmarks/targets.toml`, or the file the
 environment variable JIJIU_BENCH_TARGETS names); the last line says how many targets failed,
@@ -124,6 +126,19 @@ def write_startup_report(report: dict[str, Any], out: Path) -> list[Path]:
     return _write("startup", report, out, "Start-up benchmark", intro)
 
 
+def write_flood_report(report: dict[str, Any], out: Path) -> list[Path]:
+    """Write flood.json and flood.md into `out`; return the paths."""
+    plan = report["plan"]
+    intro = (
+        f"`jijiu serve` on {plan['network']} with {report['quiet']['units']} units at 1 Hz and "
+        f"{plan['consoles']} consoles, twice, fresh each time: the same seeded genuine calls "
+        f"({plan['rate']:g}/s, a phone each) for {plan['seconds']:g} s, alone and beside one "
+        f"phone calling {plan['flood_rate']:g} times a second. Ratio: quiet p99 / flood p99 "
+        "(above 1: not slower)."
+    )
+    return _write("flood", report, out, "Flood benchmark", intro)
+
+
 def groups(report: dict[str, Any]) -> list[tuple[str, dict[str, float]]]:
     """(case title, {contender: p50 ms}) for every timed case, ours first."""
     out = []
@@ -176,7 +191,7 @@ def plot(report: dict[str, Any], path: Path) -> None:
     plt.close(fig)
 
 
-NAMES = ("routing", "fusion", "server", "vitals", "aed", "startup")
+NAMES = ("routing", "fusion", "server", "vitals", "aed", "startup", "flood")
 WRITERS: dict[str, Callable[[dict[str, Any], Path], list[Path]]] = {
     "routing": write_report,
     "fusion": write_fusion_report,
@@ -184,6 +199,7 @@ WRITERS: dict[str, Callable[[dict[str, Any], Path], list[Path]]] = {
     "vitals": write_vitals_report,
     "aed": write_aed_report,
     "startup": write_startup_report,
+    "flood": write_flood_report,
 }
 
 

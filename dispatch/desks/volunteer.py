@@ -60,7 +60,6 @@ from dispatch.errors import (
     UnknownUnit,
 )
 from dispatch.live.feeds import fed
-from dispatch.service.aeds import CITY_TIME
 from dispatch.service.service import DispatchService
 from dispatch.service.views import Frame
 from dispatch.store.eventlog import MAX_FEED_READ
@@ -424,6 +423,8 @@ class VolunteerDesk:
         return self.state(volunteer_id, alerts=False)
 
     def report_location(self, volunteer_id: str, lat: Any, lon: Any) -> dict[str, Any]:
+        """Keep the volunteer's position; above `positions_per_source_per_s` the newest is
+        kept when the limit allows and the others are dropped (`svc.inputs.position`)."""
         m = self.member(volunteer_id)
         lat, lon = _number(lat, -90.0, 90.0, "lat"), _number(lon, -180.0, 180.0, "lon")
         now = self.now()
@@ -432,7 +433,12 @@ class VolunteerDesk:
         if m.consent_expires_at_s <= now:
             m.go_off_duty()
             raise ConsentExpired("the consent to share a position expired: go on duty again")
-        m.lat, m.lon, m.reported_at_s = lat, lon, now
+
+        def keep() -> None:
+            if m.on_duty:  # a held position of someone gone off duty meanwhile is not kept
+                m.lat, m.lon, m.reported_at_s = lat, lon, now
+
+        self.svc.inputs.position(("volunteer", volunteer_id), keep)
         return self.state(volunteer_id, alerts=False)
 
     def _sweep_consents(self, now: float) -> None:
@@ -614,7 +620,7 @@ class VolunteerDesk:
                 self.svc.aeds.index,
                 inc.lat,
                 inc.lon,
-                datetime.now(CITY_TIME),
+                datetime.now(self.svc.aeds.city_time),
                 AED_CANDIDATES,
                 AED_WALK_S,
             )

@@ -7,7 +7,9 @@
 The figures are `dispatch.core.cockpit.figures` over the engine's incidents, which are the event
 log's replay; times are put on the wall clock by the log's start anchors (`svc.clock.wall_of`).
 `store` says the event log's state now and, since this process started, the calls refused
-with 503 while the store was down and the outages (`dispatch.service.outage`).
+with 503 while the store was down and the outages (`dispatch.service.outage`); `positions`
+the units' and volunteers' positions dropped above `positions_per_source_per_s` and every
+source that flooded (`dispatch.service.live_inputs`).
 """
 
 from __future__ import annotations
@@ -59,7 +61,11 @@ async def cockpit(
     if preset not in PRESETS:
         raise BadPeriod(f"preset is one of {', '.join(PRESETS)}")
     start, end = period(hours, since, until)
-    return {**figures(svc.views.cockpit_rows(), start, end, preset), "store": svc.outage.figures()}
+    return {
+        **figures(svc.views.cockpit_rows(), start, end, preset),
+        "store": svc.outage.figures(),
+        "positions": svc.inputs.position_figures(),
+    }
 
 
 @router.get("/cockpit.csv", responses=ERRORS, response_class=Response)

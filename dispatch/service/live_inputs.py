@@ -1,17 +1,27 @@
-"""Inputs that change what the service knows between events: a better place, live traffic.
+"""Inputs that change what the service knows between events: a better place, live traffic,
+and the positions units and volunteers send, thinned when one sends too many.
 
 A caller's further fixes are re-fused with the call's earlier evidence; the dispatcher can
 place an incident by the caller's words or a map pin; either becomes an `IncidentLocated`
 event (durable). Traffic jams from the feed are written into the router at once and never
-logged (dispatch/core/traffic.py says why). The service holds it as `svc.inputs`.
+logged (dispatch/core/traffic.py says why). A unit's or a volunteer's position passes the
+position gate (`dispatch.core.position_gate`, `positions_per_source_per_s`): above the limit
+the newest is held and applied when the limit allows (a timer on the loop), the others are
+dropped and counted, and the consoles hear `positions.throttled` once per flood. The service
+holds it as `svc.inputs`.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Literal
 
 from dispatch.core import events as ev
 from dispatch.core.model import IncidentId
+from dispatch.core.position_gate import PositionGate, Verdict
 from dispatch.core.traffic import TrafficBook, TrafficEntry, edges_of
 from dispatch.errors import DispatchError, IllegalTransition, InvalidEvent
 from dispatch.service.views import Frame, plain
@@ -27,6 +37,9 @@ MOVED_M = 5.0
 TIGHTER_M = 1.0
 PIN_RADIUS95_M = 25.0  # a dispatcher's map pin: about a building's width
 
+Source = tuple[Literal["unit", "volunteer"], str]  # who sent a position: kind and id
+logger = logging.getLogger("jijiu.dispatch")
+
 
 class NoLocation(DispatchError, ValueError):
     """422: the call carries nothing that can be located (no fix, unknown cell, no words)."""
@@ -41,11 +54,80 @@ class NoMatch(DispatchError, ValueError):
 
 
 class LiveInputs:
-    """Relocation and traffic: inputs between the events that only the service can judge."""
+    """Relocation, traffic and the position gate: inputs between the events that only the
+    service can judge."""
 
     def __init__(self, svc: DispatchService) -> None:
         self.svc = svc
         self.traffic = TrafficBook()  # in memory, never logged
+        self.gate = PositionGate[Source](svc.settings.positions_per_source_per_s)
+        self._held: dict[Source, Callable[[], object]] = {}  # each source's newest held position
+        self._timers: dict[Source, asyncio.TimerHandle] = {}
+
+    # --- positions: at most `positions_per_source_per_s` from each unit and volunteer --------
+    def unit_position(self, event: ev.UnitPositionReported) -> bool:
+        """Submit a unit's position, or hold it if the unit sends too many; True if submitted."""
+        return self.position(("unit", event.unit_id), lambda: self.svc.submit(event))
+
+    def position(self, source: Source, apply: Callable[[], object]) -> bool:
+        """Apply a position from `source` now (True), or hold it as the source's newest until
+        the gate lets it pass (False); a position held before it is dropped. The first held
+        position of a flood sends the consoles one `positions.throttled` frame."""
+        now_s = time.monotonic()
+        verdict = self.gate.offer(source, now_s)
+        if verdict is Verdict.PASS:
+            self._held.pop(source, None)
+            apply()
+            return True
+        self._held[source] = apply
+        if verdict is Verdict.FLOODING:
+            kind, source_id = source
+            frame: dict[str, Any] = {"type": "positions.throttled", "source": kind}
+            frame.update(source_id=source_id, limit_per_s=self.gate.limit_per_s)
+            self.svc.hub.publish("console", frame)
+        self._arm(source, now_s)
+        return False
+
+    def _arm(self, source: Source, now_s: float) -> None:
+        """Release the source's held position when it is due (a timer per holding source;
+        without a running loop it waits for the source's next position)."""
+        if source in self._timers:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return
+        delay_s = self.gate.due_in_s(source, now_s)
+        self._timers[source] = loop.call_later(delay_s, self._release, source)
+
+    def _release(self, source: Source) -> None:
+        self._timers.pop(source, None)
+        now_s = time.monotonic()
+        if self.gate.release(source, now_s):
+            apply = self._held.pop(source)
+            try:
+                apply()
+            except DispatchError as exc:  # the store is down, the unit unknown: as if sent then
+                logger.info("held %s position not applied: %s", source[0], exc.reason)
+        elif source in self._held:  # not yet due (a timer fires a hair early)
+            self._arm(source, now_s)
+
+    def position_figures(self) -> dict[str, Any]:
+        """For the cockpit: the limit, positions dropped since the start, and every source
+        that ever flooded with its counts."""
+        flooded = sorted(
+            (kv for kv in self.gate.sources.items() if kv[1].floods), key=lambda kv: -kv[1].dropped
+        )
+        rows = [
+            {"source": kind, "source_id": source_id}
+            | {"dropped": c.dropped, "passed": c.passed, "floods": c.floods}
+            for (kind, source_id), c in flooded
+        ]
+        return {
+            "limit_per_s": self.gate.limit_per_s,
+            "dropped": self.gate.dropped(),
+            "sources": rows,
+        }
 
     # --- a better location: the caller's further fixes, the dispatcher's override ------------
     def add_fix(self, incident_id: str, fix: DeviceFix, spoken: str | None) -> dict[str, Any]:

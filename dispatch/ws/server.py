@@ -302,8 +302,8 @@ async def _unit_frame(
         svc.submit(ev.UnitStatusReported(uid, status))
         await svc.settled()
         return {"type": "accepted", "frame": "status", "status": status.value}
-    if kind == "position":
-        svc.submit(ev.UnitPositionReported(uid, frame.get("lat"), frame.get("lon")))  # type: ignore[arg-type]
+    if kind == "position":  # at most positions_per_source_per_s pass (svc.inputs.position)
+        svc.inputs.unit_position(ev.UnitPositionReported(uid, frame.get("lat"), frame.get("lon")))  # type: ignore[arg-type]
         return None
     if kind == "vitals":
         return await relay_vitals(svc, unit_id, frame)

@@ -47,10 +47,14 @@ async def post_calls(
     seed: int,
     tick: Callable[[int], object] | None = None,
     warm_connections: int = 0,
+    phone: str | None = None,
+    probes: bool = True,
 ) -> dict[str, Any]:
     """Open-loop calls at `rate` for `seconds` near `places` ((n, 2) lat, lon), a GET /healthz
     half a period after each; `warm_connections` probes first open that many pooled
-    connections (not timed). Returns calls (`report.Call`), floor (s), failures, achieved_rate.
+    connections (not timed). Each call has a phone of its own, or all `phone` (a flood);
+    `probes` False sends no GET /healthz. Returns calls (`report.Call`), floor (s), failures,
+    achieved_rate.
     """
     rng = np.random.default_rng(seed)
     n = max(1, round(rate * seconds))
@@ -72,8 +76,8 @@ async def post_calls(
         lat = float(places[picks[i], 0] + jitter[i, 0])
         lon = float(places[picks[i], 1] + jitter[i, 1])
         fix = {"lat": lat, "lon": lon, "accuracy_m": 15}
-        phone = f"+86{phone0:03d}{seed % 100:02d}{i:07d}"
-        body = {"phone": phone, "consent_location": True, "complaint": "chest_pain", "fix": fix}
+        number = phone or f"+86{phone0:03d}{seed % 100:02d}{i:07d}"
+        body = {"phone": number, "consent_location": True, "complaint": "chest_pain", "fix": fix}
         in_flight[0] += 1
         try:
             status, answer, t0, t1 = await pool.send(
@@ -111,13 +115,15 @@ async def post_calls(
             floor.clear()
         start = time.monotonic() + 0.05
         ticking = asyncio.create_task(ticker(start))
-        callers, probes = [], []
+        callers: list[asyncio.Task[None]] = []
+        floors: list[asyncio.Task[None]] = []
         for i in range(n):
             await asyncio.sleep(max(0.0, start + i / rate - time.monotonic()))
             callers.append(asyncio.create_task(call(i)))
-            await asyncio.sleep(max(0.0, start + (i + 0.5) / rate - time.monotonic()))
-            probes.append(asyncio.create_task(healthz()))
-        _, pending = await asyncio.wait(callers + probes, timeout=ANSWER_S)
+            if probes:
+                await asyncio.sleep(max(0.0, start + (i + 0.5) / rate - time.monotonic()))
+                floors.append(asyncio.create_task(healthz()))
+        _, pending = await asyncio.wait(callers + floors, timeout=ANSWER_S)
         for task in pending:
             task.cancel()
             if task in callers:  # HttpPool.send gives up after 15 s: only a stuck connect

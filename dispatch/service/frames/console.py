@@ -108,6 +108,17 @@ class PhoneReleased(TypedDict):
 
 
 @with_config(CLOSED)
+class PositionsThrottled(TypedDict):
+    """A unit or volunteer started sending positions above the limit: one frame per flood;
+    its newest position still passes at the limit, the others are dropped and counted."""
+
+    type: Literal["positions.throttled"]
+    source: Literal["unit", "volunteer"]
+    source_id: str
+    limit_per_s: float
+
+
+@with_config(CLOSED)
 class CallFloodSuspected(TypedDict):
     """More calls a minute from one phone than the limit (the call is still taken)."""
 
@@ -322,6 +333,7 @@ ConsoleFrame = (
     | CallRepeated
     | PhoneQuarantined
     | PhoneReleased
+    | PositionsThrottled
     | CallFloodSuspected
     | IncidentTriaged
     | IncidentStepped
