@@ -1,12 +1,14 @@
 """The routing facade: one object that snaps, ranks, routes and takes congestion.
 
 Everything else in jijiu (dispatch, hospital choice, AED walking, the simulator) asks a
-`Router`. It owns one network, its snapping index and one search workspace; it is not
-thread-safe (the server calls it from its event loop).
+`Router`. It owns one network, its snapping index and a search workspace per thread: searches
+may run on several threads at once (the server ranks on a worker thread), while congestion
+changes and everything else belong to one thread (the server's event loop).
 """
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 
 import numpy as np
@@ -40,7 +42,16 @@ class Router:
     def __init__(self, net: RoadNetwork, snap: SnapParams | None = None) -> None:
         self.net = net
         self.snapper = Snapper(net, snap)
-        self.space = SearchSpace(net)
+        self._spaces = threading.local()  # a search's scratch arrays: one set per thread
+
+    @property
+    def space(self) -> SearchSpace:
+        """This thread's search space (a server ranks on a worker thread too): the arrays a
+        search writes are per thread, the network it reads is shared."""
+        space: SearchSpace | None = getattr(self._spaces, "space", None)
+        if space is None:
+            space = self._spaces.space = SearchSpace(self.net)
+        return space
 
     # --- placing points -------------------------------------------------------------------
     def snap(self, lat: float, lon: float) -> RoadPosition:

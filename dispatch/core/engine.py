@@ -18,9 +18,11 @@ back and made to the next best unit, and the console is told.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from dispatch.core import events as ev
+from dispatch.core.advice import AdviceJob, advise
 from dispatch.core.model import (
     DISPATCHABLE,
     ORDER,
@@ -39,7 +41,6 @@ from dispatch.core.recommend import (
     Option,
     RecommendParams,
     duplicate_candidates,
-    rank_options,
     swap_suggestions,
 )
 from dispatch.errors import (
@@ -256,6 +257,38 @@ class Engine:
                 options = self.recommend(incident_id, at_s)
                 self._out.append(ev.Recommended(incident_id, tuple(options)))
 
+    def take_advice(self, keep: frozenset[Priority] = frozenset()) -> list[AdviceJob]:
+        """The recommendations owed, as jobs to work out elsewhere (`advise`, off the event
+        loop) against a snapshot of the units taken now; `advice_taken` brings each result
+        back. Incidents of a priority in `keep` stay owed, for `decisions()` to work out."""
+        due, self._advice_due = self._advice_due, []
+        jobs = []
+        for incident_id, at_s in due:
+            inc = self.incidents.get(incident_id)
+            if inc is None or not inc.open or inc.unit_id is not None:
+                continue
+            if inc.priority in keep:
+                self._advice_due.append((incident_id, at_s))
+            else:
+                jobs.append(self._advice_job(inc, at_s))
+        return jobs
+
+    def advice_taken(self, job: AdviceJob, options: Sequence[Option]) -> ev.Recommended | None:
+        """A job's result, if it still holds: None when the incident closed or got a unit
+        meanwhile; the options whose unit can no longer take it (assigned elsewhere since)
+        are left out."""
+        inc = self.incidents.get(job.incident_id)
+        if inc is None or not inc.open or inc.unit_id is not None:
+            return None
+        still = tuple(
+            o
+            for o in options
+            if o.unit_id in self.units
+            and o.unit_id not in inc.declined
+            and self.can_take(self.units[o.unit_id])
+        )
+        return ev.Recommended(job.incident_id, still)
+
     # --- queries ----------------------------------------------------------------------------
     def incident(self, incident_id: IncidentId) -> Incident:
         try:
@@ -270,14 +303,19 @@ class Engine:
             raise UnknownUnit(f"no unit {unit_id}") from None
 
     def recommend(self, incident_id: IncidentId, now_s: float) -> list[Option]:
-        inc = self.incident(incident_id)
+        return advise(self.router, self._advice_job(self.incident(incident_id), now_s))
+
+    def _advice_job(self, inc: Incident, now_s: float) -> AdviceJob:
+        """What ranking needs, frozen: the incident's view and every unit that may take it."""
         if not inc.placed:  # nothing to rank until a dispatcher places it
-            return []
+            return AdviceJob(inc.incident_id, now_s, None, (), self.settings.recommend)
         self.refresh_positions(self.settings.position_refresh_s)
-        units = [
-            u for u in self.units.values() if u.unit_id not in inc.declined and self.can_take(u)
-        ]
-        return rank_options(self.router, units, inc.view(now_s), now_s, self.settings.recommend)
+        units = tuple(
+            u.view()
+            for u in self.units.values()
+            if u.unit_id not in inc.declined and self.can_take(u)
+        )
+        return AdviceJob(inc.incident_id, now_s, inc.view(now_s), units, self.settings.recommend)
 
     def first_priority(self, complaint: Complaint | None) -> Priority:
         """A new call's priority before triage: P1 for a cardiac arrest, else the default."""

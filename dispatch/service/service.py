@@ -33,6 +33,7 @@ from dispatch.core.model import Step
 from dispatch.errors import StoreError
 from dispatch.live.feeds import Feeds, fed
 from dispatch.live.hub import Hub
+from dispatch.service.advisor import Advisor
 from dispatch.service.aeds import Aeds
 from dispatch.service.calls import Calls
 from dispatch.service.city import build_world, warm_up
@@ -97,6 +98,7 @@ class DispatchService:
         self.notices = Notices(self)
         self.views = Views(self)
         self.fanout = Fanout(self)
+        self.advisor = Advisor(self, settings.off_loop)
         # Desks hook in here: a watcher turns each applied event and its decisions into more
         # frames; a token resolver names the holder of a token the book does not know.
         self.watchers: list[Callable[[ev.Event, list[ev.Decision]], Iterable[Frame]]] = []
@@ -130,7 +132,7 @@ class DispatchService:
     @classmethod
     def open(cls, settings: Settings, hub: Hub) -> DispatchService:
         """Load the city, open (or create) the tokens and the log, replay, seed the fleet."""
-        router, locator = build_world(settings.network)
+        router, locator = build_world(settings)
         tokens = TokenBook.open(settings.tokens_file)
         log = open_log(settings.store_url)
         try:
@@ -195,6 +197,7 @@ class DispatchService:
             await asyncio.shield(self._settled)
 
     def close(self) -> None:
+        self.advisor.close()
         self.outage.stop()
         if self._commit is not None:
             self._commit.close()
@@ -330,11 +333,16 @@ class DispatchService:
         assert self._commit is not None
         frames: list[Frame] = []  # filled below, before the loop can run the callback
         self._commit.append(entry, self._on_settled(frames, call))
-        decisions = self.engine.decisions()
+        durable = self._settled
+        jobs = self.advisor.take()  # ranked on the worker (dispatch.service.advisor)
+        decisions = self.engine.decisions()  # the rest, and advice kept on the loop
         made = [*first, *self.fanout.frames(event, decisions), *then]
         logged = [self.feeds.next_record(t, m) for t, m, _ in made if fed(t) and m is not None]
         self.feeds.queue_logged(logged)
         frames.extend(f for f in made if not fed(f[0]))
+        if jobs:
+            assert durable is not None
+            self.advisor.run(jobs, durable)
         return decisions
 
     def _on_settled(self, frames: list[Frame], call: bool, awaited: bool = True) -> Done:
