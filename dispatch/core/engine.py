@@ -148,17 +148,30 @@ class Unit:
     status: UnitStatus = UnitStatus.AVAILABLE_AT_STATION
     incident_id: IncidentId | None = None
     free_at_s: float = 0.0
+    # The frozen view, built once per change: every call's advice snapshots every unit that
+    # may take it (1000 units: 1.8 ms a call when built afresh each time).
+    _view: UnitView | None = field(default=None, init=False, repr=False, compare=False)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        """Any change to the unit drops its cached view."""
+        object.__setattr__(self, name, value)
+        if name != "_view":
+            object.__setattr__(self, "_view", None)
 
     def view(self) -> UnitView:
-        return UnitView(
-            self.unit_id,
-            self.capability,
-            self.status,
-            self.position,
-            self.lat,
-            self.lon,
-            self.free_at_s,
-        )
+        view = self._view
+        if view is None:
+            view = UnitView(
+                self.unit_id,
+                self.capability,
+                self.status,
+                self.position,
+                self.lat,
+                self.lon,
+                self.free_at_s,
+            )
+            object.__setattr__(self, "_view", view)
+        return view
 
 
 @dataclass

@@ -10,8 +10,12 @@ out, an incident assigned meanwhile gets none) and goes to the consoles once the
 durable, never before. One worker, so recommendations leave in the order their calls came.
 
 P1 incidents are ranked at once on the loop, as before: the CPR volunteer call-out of a cardiac
-arrest reads the ambulance's ETA from that recommendation. With `off_loop` false everything is
-ranked on the loop (`JIJIU_OFF_LOOP=0`).
+arrest reads the ambulance's ETA from that recommendation.
+
+Off by default (`JIJIU_OFF_LOOP=1` turns it on): measured on a 2-core machine shared with the
+load generator, the loop's CPU per call fell by ~1.3 ms but the worker's rose by more (the GIL
+changes hands for every job) and the console p99 did not improve (docs/benchmarks.md,
+"capacity"). It is for a server with cores to spare.
 """
 
 from __future__ import annotations

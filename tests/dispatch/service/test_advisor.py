@@ -44,10 +44,10 @@ def _recommended(settings: Settings) -> tuple[list[dict[str, Any]], DispatchServ
 def test_a_call_is_ranked_on_the_worker_as_the_loop_would_rank_it(
     settings: Settings, tmp_path: Path
 ) -> None:
-    """Off the loop (the default) three chest-pain calls are ranked by the worker; the
-    recommendations the console gets list the same units in the same order as with
-    JIJIU_OFF_LOOP=0, where nothing is ranked on the worker."""
-    off, off_svc = _recommended(settings)
+    """Off the loop (JIJIU_OFF_LOOP=1) three chest-pain calls are ranked by the worker; the
+    recommendations the console gets list the same units in the same order as on the loop
+    (the default), where nothing is ranked on the worker."""
+    off, off_svc = _recommended(replace(settings, off_loop=True))
     fresh = f"sqlite:///{tmp_path / 'on-loop.db'}"
     on, on_svc = _recommended(replace(settings, off_loop=False, store_url=fresh))
     assert off_svc.advisor.jobs == 3 and off_svc.advisor.busy_s > 0
