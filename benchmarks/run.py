@@ -12,8 +12,9 @@ DIR/aed.json and DIR/aed.md (nearest AEDs over a 10,000-AED registry against bru
 then DIR/startup.json and DIR/startup.md (fleet station placement against the old brute force,
 and a cached start on Hangzhou); then DIR/flood.json and DIR/flood.md (one phone flooding at
 100 calls/s beside genuine calls: their p99 with and without it, the phone's incidents and its
-quarantine entry). `--only routing`, `--only fusion`, `--only server`, `--only vitals`,
-`--only aed`, `--only startup` or `--only flood` runs one of them.
+quarantine entry); then DIR/capacity.json, DIR/capacity.md and DIR/capacity.png (the highest
+call rate under 100 ms p99, this tree against an earlier one, with where the CPU went per call).
+`--only NAME` runs one of them (routing, fusion, server, vitals, aed, startup, flood, capacity).
 
 Every figure is printed next to its target (`benchmarks/targets.toml`, or the file the
 environment variable JIJIU_BENCH_TARGETS names); the last line says how many targets failed,
@@ -139,6 +140,55 @@ def write_flood_report(report: dict[str, Any], out: Path) -> list[Path]:
     return _write("flood", report, out, "Flood benchmark", intro)
 
 
+def write_capacity_report(report: dict[str, Any], out: Path) -> list[Path]:
+    """Write capacity.json, capacity.md (with the per-rate profile) and capacity.png."""
+    plan = report["plan"]
+    intro = (
+        f"`jijiu serve` on {plan['network']} with {plan['units']} units at 1 Hz and "
+        f"{plan['consoles']} consoles: the tree at {report['baseline']} (before), this tree "
+        f"(after) and this tree with the off-loop settings, each served fresh and driven "
+        f"through the same ladder of call rates, {plan['seconds']:g} s each. Ratio: the "
+        "highest passing rate over before's."
+    )
+    after = (
+        "## Where the server's CPU went, per call\n\n"
+        "The event-loop thread, the server's other threads (ranking, the log writer) and its "
+        "worker processes (locating), from /proc, in ms of CPU per call posted.\n\n"
+        f"{report['profile_table']}\n\n![p99 and CPU per call by rate](capacity.png)\n\n"
+    )
+    paths = _write("capacity", report, out, "Capacity benchmark", intro, after)
+    png = out / "capacity.png"
+    plot_capacity(report, png)
+    return [*paths, png]
+
+
+def plot_capacity(report: dict[str, Any], path: Path) -> None:
+    """Left: console p99 by rate, before and after; right: loop-thread CPU per call."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.5))
+    for name, style in (("before", "o--"), ("after", "s-"), ("off_loop", "^:")):
+        rows = report[name]["profile"]
+        rates = [r["rate"] for r in rows]
+        left.plot(rates, [r["p99_ms"] or float("nan") for r in rows], style, label=name)
+        right.plot(rates, [r["loop_ms_per_call"] or float("nan") for r in rows], style, label=name)
+    left.axhline(100, color="red", lw=0.8, ls=":", label="100 ms")
+    left.set_yscale("log")
+    left.set_xlabel("calls/s")
+    left.set_ylabel("call -> console p99 (ms, log)")
+    right.set_xlabel("calls/s")
+    right.set_ylabel("event-loop thread CPU per call (ms)")
+    for ax in (left, right):
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    fig.suptitle("jijiu capacity: before and after (lower is better)")
+    fig.savefig(path, dpi=120, bbox_inches="tight")
+    plt.close(fig)
+
+
 def groups(report: dict[str, Any]) -> list[tuple[str, dict[str, float]]]:
     """(case title, {contender: p50 ms}) for every timed case, ours first."""
     out = []
@@ -191,7 +241,7 @@ def plot(report: dict[str, Any], path: Path) -> None:
     plt.close(fig)
 
 
-NAMES = ("routing", "fusion", "server", "vitals", "aed", "startup", "flood")
+NAMES = ("routing", "fusion", "server", "vitals", "aed", "startup", "flood", "capacity")
 WRITERS: dict[str, Callable[[dict[str, Any], Path], list[Path]]] = {
     "routing": write_report,
     "fusion": write_fusion_report,
@@ -200,6 +250,7 @@ WRITERS: dict[str, Callable[[dict[str, Any], Path], list[Path]]] = {
     "aed": write_aed_report,
     "startup": write_startup_report,
     "flood": write_flood_report,
+    "capacity": write_capacity_report,
 }
 
 

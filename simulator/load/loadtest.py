@@ -33,6 +33,7 @@ from simulator.load.report import (
     highest_passing,
     overloaded,
     parse_rates,
+    per_call_ms,
     render,
     summarise_step,
 )
@@ -174,7 +175,11 @@ def run(plan: Plan, target: Target, tick: Callable[[int], object]) -> dict[str, 
                 got["failures"],
             )
             rss = rss_bytes(target.pid) if target.pid is not None else None
-            step = replace(step, rss_bytes=rss, cpu_share=got["server_cpu_share"])
+            split0, split1 = got["server_cpu_split"]
+            split = per_call_ms(split0, split1, len(got["calls"]))
+            step = replace(
+                step, rss_bytes=rss, cpu_share=got["server_cpu_share"], cpu_ms_per_call=split
+            )
             steps.append(step)
             if overloaded(step):
                 overloaded_at = rate

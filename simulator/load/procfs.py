@@ -53,13 +53,46 @@ def rss_bytes(pid: int, key: str = "VmRSS") -> int | None:
         return None
 
 
+def stat_cpu_ticks(stat_text: str) -> int:
+    """User + system clock ticks from a /proc/<pid>/stat (or task) line; ValueError if torn."""
+    try:
+        fields = stat_text.rsplit(")", 1)[1].split()
+        return int(fields[11]) + int(fields[12])
+    except IndexError:
+        raise ValueError("not a /proc stat line") from None
+
+
 def cpu_seconds(pid: int) -> float | None:
     """User + system CPU seconds of a process, None when /proc does not say."""
     try:
-        fields = (PROC / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    except (OSError, ValueError, IndexError):
+        return stat_cpu_ticks((PROC / str(pid) / "stat").read_text()) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError):
         return None
+
+
+def cpu_split(pid: int) -> tuple[float, float, float] | None:
+    """Where a server's CPU seconds went: its main thread (the event loop), its other threads,
+    and its child processes (workers) — each user + system, None when /proc does not say."""
+    tick = os.sysconf("SC_CLK_TCK")
+    try:
+        whole = stat_cpu_ticks((PROC / str(pid) / "stat").read_text())
+        main = stat_cpu_ticks((PROC / str(pid) / "task" / str(pid) / "stat").read_text())
+        tasks = os.listdir(PROC / str(pid) / "task")
+    except (OSError, ValueError):
+        return None
+    kids: set[str] = set()  # each thread lists the children it started
+    for task in tasks:
+        try:
+            kids.update((PROC / str(pid) / "task" / task / "children").read_text().split())
+        except OSError:  # the thread ended, or the kernel keeps no list
+            continue
+    workers = 0
+    for kid in kids:
+        try:
+            workers += stat_cpu_ticks((PROC / kid / "stat").read_text())
+        except (OSError, ValueError):  # gone meanwhile
+            continue
+    return main / tick, (whole - main) / tick, workers / tick
 
 
 def pid_listening_on(port: int, max_pids: int = 100_000) -> int | None:

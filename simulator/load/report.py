@@ -116,6 +116,9 @@ class Step:
     call_failures: Mapping[str, int] = field(default_factory=dict)
     rss_bytes: int | None = None
     cpu_share: float | None = None  # server CPU seconds per wall second (1.0 = one core)
+    # Where the server's CPU went, per call: its event-loop thread, its other threads, its
+    # worker processes (ms of CPU per call posted), from /proc (simulator.load.procfs).
+    cpu_ms_per_call: tuple[float, float, float] | None = None
     generator_cpu_share: float | None = None  # the load generator's, all its processes
     consoles: int = 0
     skipped: str | None = None
@@ -197,6 +200,20 @@ def summarise_step(
     )
 
 
+def per_call_ms(
+    before: tuple[float, float, float] | None,
+    after: tuple[float, float, float] | None,
+    calls: int,
+) -> tuple[float, float, float] | None:
+    """CPU seconds spent between two `procfs.cpu_split` readings, as ms per call."""
+    if before is None or after is None or calls <= 0:
+        return None
+    loop, threads, workers = (
+        1000 * max(0.0, b - a) / calls for a, b in zip(before, after, strict=True)
+    )
+    return loop, threads, workers
+
+
 def overloaded(step: Step, max_p99_s: float = 5.0) -> bool:
     """Over 10 % of the calls failed, or the 201 p99 is over `max_p99_s`: stop raising the rate."""
     row = step.row(CREATED)
@@ -267,6 +284,12 @@ def render_step(step: Step, rss_note: str = "") -> str:
     cpu = "n/a" if step.cpu_share is None else f"{100 * step.cpu_share:.0f} % of one core"
     gen = step.generator_cpu_share
     lines += ["", f"server RSS: {rss} · server CPU: {cpu} · consoles: {step.consoles}"]
+    if step.cpu_ms_per_call is not None:
+        loop, threads, workers = step.cpu_ms_per_call
+        lines.append(
+            f"server CPU per call: loop thread {loop:.2f} ms · other threads {threads:.2f} ms"
+            f" · worker processes {workers:.2f} ms"
+        )
     if gen is not None:
         lines.append(f"load generator CPU: {100 * gen:.0f} % of one core (it shares the machine)")
     if step.call_failures:

@@ -17,7 +17,7 @@ import sys
 import time
 import urllib.request
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -95,18 +95,27 @@ def event_log(backend: str, workdir: Path) -> Iterator[str]:
 
 @contextmanager
 def jijiu_serve(
-    network: str, units: int, store_url: str, workdir: Path, ready_s: float = 600.0
+    network: str,
+    units: int,
+    store_url: str,
+    workdir: Path,
+    ready_s: float = 600.0,
+    root: Path = ROOT,
+    extra_env: Mapping[str, str] | None = None,
 ) -> Iterator[Served]:
     """`python -m dispatch serve` on `network` with `units` seeded, its tokens file and log in
-    `workdir`; yields once /readyz answers 200, stops it on the way out."""
+    `workdir`; yields once /readyz answers 200, stops it on the way out. `root` is the source
+    tree it runs (another checkout: an earlier version to compare with); `extra_env` adds
+    JIJIU_* settings."""
     port, ws_port = free_port(), free_port()
     while ws_port == port:
         ws_port = free_port()
     tokens = workdir / "tokens.json"
     env = {
         **os.environ,
+        **(extra_env or {}),
         "JIJIU_SEED_FLEET": str(units),
-        "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(root), os.environ.get("PYTHONPATH")])),
     }
     cmd = [sys.executable, "-m", "dispatch", "serve", "--network", network]
     cmd += ["--store", store_url, "--tokens", str(tokens), "--host", LOOPBACK]

@@ -26,7 +26,7 @@ import numpy as np
 from simulator.load.fleet import Unit, consoles_main, units_main
 from simulator.load.loadgen import ask, child
 from simulator.load.openloop import post_calls
-from simulator.load.procfs import cpu_seconds
+from simulator.load.procfs import cpu_seconds, cpu_split
 from simulator.load.report import Call
 
 SETTLE_S = 2.0  # after connecting, before the first call: the 1 Hz positions are flowing
@@ -155,10 +155,12 @@ class Session:
         step: calls, floor, failures, achieved_rate (openloop.post_calls); received and
         recommended (incident id -> receipt times), console_frames, console_drops,
         drops_by_code, console_positions; positions_sent, position_errors (this step) and
-        units_count (the units' cumulative reply); server_cpu_share over the calls; span_s and
+        units_count (the units' cumulative reply); server_cpu_share over the calls and
+        server_cpu_split (procfs.cpu_split before and after them); span_s and
         generator_cpu_s since the previous step."""
         w = self.where
         cpu0, t0 = _cpu(w.pid), time.monotonic()
+        split0 = cpu_split(w.pid) if w.pid is not None else None
         got = asyncio.run(
             post_calls(
                 w.host,
@@ -173,6 +175,7 @@ class Session:
             )
         )
         cpu1, t1 = _cpu(w.pid), time.monotonic()
+        split1 = cpu_split(w.pid) if w.pid is not None else None
         _, received, recommended, frames, drops, consoles_cpu, positions, by_code = self._collect(
             got["calls"], 60
         )
@@ -196,6 +199,7 @@ class Session:
             position_errors=(after[2] - before[2]) + (after[3] - before[3]),
             units_count=after,
             server_cpu_share=share,
+            server_cpu_split=(split0, split1),
             span_s=mark - self._mark,
             generator_cpu_s=generator_cpu,
         )

@@ -22,7 +22,7 @@ from dispatch.cli import main as jijiu
 from simulator.errors import InvalidArgument
 from simulator.load.fleet import frame_kind
 from simulator.load.loadtest import main
-from simulator.load.procfs import listening_inodes, vmrss_bytes
+from simulator.load.procfs import listening_inodes, stat_cpu_ticks, vmrss_bytes
 from simulator.load.report import (
     CREATED,
     FRAMES,
@@ -36,6 +36,7 @@ from simulator.load.report import (
     Traffic,
     highest_passing,
     parse_rates,
+    per_call_ms,
     percentiles,
     render_step,
     summarise_step,
@@ -107,6 +108,9 @@ def test_the_report_has_every_kind_the_server_rss_and_the_verdict(
         assert f"| {kind} |" in printed, kind
     assert raw["steps"][0]["rss_bytes"] > 0
     assert "server RSS: n/a" not in printed
+    loop, threads, workers = raw["steps"][0]["cpu_ms_per_call"]
+    assert loop > 0 and threads >= 0 and workers >= 0  # the event loop did the calls' work
+    assert "server CPU per call: loop thread" in printed
     assert printed.rstrip().splitlines()[-1].startswith("highest rate with call -> console p99")
 
 
@@ -287,6 +291,18 @@ def test_proc_parsers_read_rss_and_listening_sockets() -> None:
     )
     assert listening_inodes(tcp, 8000) == {4242}
     assert listening_inodes(tcp, 9000) == set()
+
+
+def test_cpu_ticks_are_read_past_a_command_with_spaces_and_split_per_call() -> None:
+    """utime 70 + stime 30 ticks from a stat line whose command holds ") (" and spaces; the CPU
+    between two readings is spread over the calls in ms each."""
+    line = "4242 (jijiu (serve) x) R 1 4242 4242 0 -1 4194304 10 0 0 0 70 30 0 0 20 0 5 0 9"
+    assert stat_cpu_ticks(line) == 100
+    with pytest.raises(ValueError):
+        stat_cpu_ticks("4242 (truncated")
+    assert per_call_ms((1.0, 0.5, 0.0), (3.0, 1.0, 0.2), 100) == pytest.approx((20, 5, 2))
+    assert per_call_ms(None, (3.0, 1.0, 0.2), 100) is None
+    assert per_call_ms((1.0, 0.5, 0.0), (3.0, 1.0, 0.2), 0) is None
 
 
 def test_console_frames_are_classified_without_a_full_parse() -> None:
