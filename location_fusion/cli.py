@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from location_fusion.cells import CellTable
-from location_fusion.evaluate import METHODS, Summary, run_calls, summarise
+from location_fusion.evaluate import METHODS, MixSummary, Summary, run_calls, summarise
 from location_fusion.gazetteer import Gazetteer
 from location_fusion.locate import Locator
 from location_fusion.readback import readback_for
@@ -93,6 +93,21 @@ def report(result: dict[str, object], calls: int, seed: int) -> str:
             f"{m:<10} {s.within_50m:>7.1%} {s.median_m:>6.0f} m {s.p90_m:>6.0f} m "
             f"{s.calibration:>10.1%} {s.answered:>9.1%}"
         )
+    lines.append("fused per evidence mix (calls, <=50 m, 95% holds, median radius):")
+    by_mix = result["by_mix"]
+    assert isinstance(by_mix, dict)
+    for mix, ms in by_mix.items():
+        assert isinstance(ms, MixSummary)
+        lines.append(
+            f"  {mix:<24} {ms.calls:>6} {ms.within_50m:>7.1%} {ms.calibration:>10.1%} "
+            f"{ms.median_radius_m:>6.0f} m"
+        )
+    lines.append(
+        "good-sky GNSS: median 95% radius / claimed accuracy "
+        f"{result['good_gnss_radius_ratio_median']:.2f} with the call's other evidence, "
+        f"{result['lone_gnss_radius_ratio_median']:.2f} for the "
+        "newest fix alone (target <= 3)"
+    )
     lines.append(
         f"conflict alarm: precision {result['conflict_precision']:.1%}, recall "
         f"{result['conflict_recall']:.1%} ({result['conflicts']} calls truly in conflict)"

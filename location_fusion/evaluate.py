@@ -39,11 +39,15 @@ class Outcome:
     fuse_s: float = 0.0
     sky: str = ""
     speech_hit: bool | None = None  # top geocoded candidate names what was meant; None: no words
+    mix: str = ""  # the evidence the call carried, e.g. "gnss+cell+speech" (`source_mix`)
+    radius_m: float = math.inf  # the fused 95 % radius
+    claimed_m: float = 0.0  # the newest GNSS fix's claimed accuracy (0: no GNSS fix)
+    lone_ratio: float | None = None  # good sky: newest GNSS fix fused alone, r95 / its claim
 
 
 def score_call(call: Call, locator: Locator, cells: CellTable) -> Outcome:
     """Run every method on one call."""
-    out = Outcome(sky=call.sky)
+    out = Outcome(sky=call.sky, mix=source_mix(call))
     evidence = CallEvidence(call.fixes, call.cell, call.spoken)
     t0 = time.perf_counter()
     est = locator.locate(evidence, call.now_s)
@@ -56,6 +60,11 @@ def score_call(call: Call, locator: Locator, cells: CellTable) -> Outcome:
     if est is not None:
         answers["fused"] = (est.lat, est.lon, est.radius95_m)
         out.alarm = est.conflict is not None
+        out.radius_m = est.radius95_m
+    gnss = [f for f in call.fixes if f.source == "gnss"]
+    if gnss:
+        out.claimed_m = max(gnss, key=lambda f: f.observed_at_s).accuracy_m
+    out.lone_ratio = _lone_ratio(call, locator)
     latest = sorted(call.fixes, key=lambda f: (f.observed_at_s, -f.accuracy_m))
     if latest:
         best = min(
@@ -94,6 +103,25 @@ def score_call(call: Call, locator: Locator, cells: CellTable) -> Outcome:
             out.inside[m] = err <= a[2]
     out.truly_conflicting = _true_conflict(call, locator, sector)
     return out
+
+
+def source_mix(call: Call) -> str:
+    """The kinds of evidence a call carried, in a fixed order: "gnss+wifi+cell+speech"."""
+    kinds = {f.source for f in call.fixes}
+    parts: list[str] = [k for k in ("gnss", "wifi", "fused") if k in kinds]
+    parts += ["cell"] if call.cell is not None else []
+    parts += ["speech"] if call.spoken else []
+    return "+".join(parts) or "none"
+
+
+def _lone_ratio(call: Call, locator: Locator) -> float | None:
+    """On a good-sky call, its newest GNSS fix fused alone: 95 % radius over the claim."""
+    gnss = [f for f in call.fixes if f.source == "gnss"]
+    if call.sky != "good" or not gnss:
+        return None
+    newest = max(gnss, key=lambda f: f.observed_at_s)
+    alone = locator.locate(CallEvidence((newest,)), call.now_s)
+    return None if alone is None else alone.radius95_m / newest.accuracy_m
 
 
 def _frame_at(lon: float, lat: float):  # type: ignore[no-untyped-def]
@@ -135,6 +163,16 @@ def _meant_phrase(call: Call) -> str | None:
 
 
 @dataclass(frozen=True)
+class MixSummary:
+    """Fused figures for the calls carrying one mix of evidence."""
+
+    calls: int
+    within_50m: float
+    calibration: float
+    median_radius_m: float
+
+
+@dataclass(frozen=True)
 class Summary:
     """Figures for one method over all calls."""
 
@@ -167,10 +205,32 @@ def summarise(outcomes: list[Outcome]) -> dict[str, object]:
     hits = [o.speech_hit for o in outcomes if o.speech_hit is not None]
     result["speech_top1"] = float(np.mean(hits)) if hits else 0.0
     result["speech_phrases"] = len(hits)
+    result["by_mix"] = by_mix(outcomes)
+    good = [o.radius_m / o.claimed_m for o in outcomes if o.sky == "good" and o.claimed_m > 0]
+    result["good_gnss_radius_ratio_median"] = float(np.median(good)) if good else math.nan
+    lone = [o.lone_ratio for o in outcomes if o.lone_ratio is not None]
+    result["lone_gnss_radius_ratio_median"] = float(np.median(lone)) if lone else math.nan
     t = np.array([o.fuse_s for o in outcomes]) * 1e3
     result["locate_ms_p50"] = float(np.median(t))
     result["locate_ms_p99"] = float(np.quantile(t, 0.99))
     return result
+
+
+def by_mix(outcomes: list[Outcome]) -> dict[str, MixSummary]:
+    """Fused within-50 m, calibration and median radius per evidence mix, most calls first."""
+    groups: dict[str, list[Outcome]] = {}
+    for o in outcomes:
+        groups.setdefault(o.mix, []).append(o)
+    out = {}
+    for mix, group in sorted(groups.items(), key=lambda kv: (-len(kv[1]), kv[0])):
+        err = np.array([o.error_m["fused"] for o in group])
+        out[mix] = MixSummary(
+            calls=len(group),
+            within_50m=float(np.mean(err <= 50)),
+            calibration=_calibration(group, "fused"),
+            median_radius_m=float(np.median([o.radius_m for o in group])),
+        )
+    return out
 
 
 def _calibration(outcomes: list[Outcome], method: str) -> float:

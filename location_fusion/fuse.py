@@ -3,10 +3,12 @@
 Bayes by importance sampling: the posterior is the product of the sources' densities (each a
 robust mixture, see `location_fusion.sources`); samples are drawn from the sources themselves
 (a defensive mixture, so every plausible area is covered) and weighted by posterior/proposal.
-The point estimate is the posterior's main mode (mean shift from the densest sample); the 95 %
-region is the circle about it holding 95 % of the weight, never smaller than the tightest single
-source alone can justify. Sources whose own 95 % regions cannot overlap raise a conflict alarm
-naming them and their distance. Pure: seeded, no clock, no I/O.
+The point estimate is the posterior's main mode (mean shift from the sample holding the most
+weight nearby); the 95 % region is the circle about it holding 95 % of the weight, never smaller
+than the sources' precisions combined can justify. Which fixes count, and how much, is
+`location_fusion.trust` (stale fixes are listed but set aside). Sources whose own 95 % regions
+cannot overlap raise a conflict alarm naming them and their distance.
+Pure: seeded, no clock, no I/O.
 """
 
 from __future__ import annotations
@@ -24,50 +26,8 @@ from location_fusion.fixes import DeviceFix
 from location_fusion.gazetteer import Place
 from location_fusion.geo import F64, LocalFrame
 from location_fusion.sources import CellSource, FixSource, Source, SpeechSource
-
-
-@dataclass(frozen=True)
-class FusionParams:
-    """How much each kind of evidence is trusted, and how the posterior is computed.
-
-    `outlier_p` is the share of fixes of each source far off their stated accuracy. GNSS in a
-    dense city is the usual offender (multipath in street canyons, 100-300 m while claiming
-    10 m); Wi-Fi fixes are rarely far off in a city dense with access points. The defaults
-    are the shares of the synthetic evaluation mix; calibrate them on real call logs.
-    """
-
-    outlier_p: tuple[tuple[str, float], ...] = (
-        ("gnss", 0.35),
-        ("wifi", 0.05),
-        ("cell", 0.05),
-        ("fused", 0.2),
-    )
-    outlier_sigma_m: float = 250.0
-    min_sigma_m: float = 3.0
-    drift_mps: float = 0.2  # callers mostly stay by the patient; sigma still grows with age
-    half_life_s: float = 300.0  # an older fix counts half as much per half-life
-    max_age_s: float = 1800.0  # older fixes are ignored
-    speech_outlier_p: float = 0.15  # "said the wrong street"
-    street_sigma_m: float = 30.0
-    samples: int = 400
-    bandwidth_m: float = 12.0  # mean-shift kernel; narrower around a sharp fix
-    conflict_margin_m: float = 30.0
-    seed: int = 0
-
-    def __post_init__(self) -> None:
-        for name in (
-            "outlier_sigma_m",
-            "min_sigma_m",
-            "half_life_s",
-            "max_age_s",
-            "street_sigma_m",
-            "bandwidth_m",
-        ):
-            v = getattr(self, name)
-            if not (math.isfinite(v) and v > 0):
-                raise InvalidInput(f"{name} must be positive")
-        if not 0 <= self.speech_outlier_p < 1 or self.samples < 100:
-            raise InvalidInput("speech_outlier_p must be in [0, 1) and samples >= 100")
+from location_fusion.trust import FusionParams as FusionParams  # re-exported for callers
+from location_fusion.trust import outlier_share, recency, split_stale
 
 
 @dataclass(frozen=True)
@@ -77,6 +37,8 @@ class SourceWeight:
     source: str  # "gnss", "wifi", "cell", "fused" (device fixes), "cell_sector", "speech"
     weight: float
     distance_m: float
+    stale: bool = False  # a fix older than `stale_after_s`, listed but not used (weight 0)
+    age_s: float | None = None  # device fixes: seconds between the fix and the estimate
 
 
 @dataclass(frozen=True)
@@ -107,15 +69,7 @@ def build_sources(
     params: FusionParams,
 ) -> tuple[LocalFrame, list[Source]]:
     """The evidence as densities in one local frame (fixes in a canonical order)."""
-    outlier = dict(params.outlier_p)
-    usable = sorted(
-        (
-            f
-            for f in fixes
-            if 0 <= now_s - f.observed_at_s <= params.max_age_s or f.observed_at_s > now_s
-        ),
-        key=lambda f: (f.observed_at_s, f.lat, f.lon, f.accuracy_m, f.source),
-    )
+    usable, _ = split_stale(fixes, now_s, params, sector is not None or bool(places))
     if usable:
         ref = (usable[-1].lon, usable[-1].lat)
     elif sector is not None:
@@ -126,6 +80,10 @@ def build_sources(
         raise InvalidInput("nothing to fuse")
     frame = LocalFrame(*ref)
     sources: list[Source] = []
+    suspect = {kind: outlier_share(usable, kind, params) for kind in {f.source for f in usable}}
+    kind_total: dict[str, float] = {}
+    for f in usable:
+        kind_total[f.source] = kind_total.get(f.source, 0.0) + recency(f, usable, params)
     for f in usable:
         age = max(0.0, now_s - f.observed_at_s)
         x, y = frame.to_xy(f.lon, f.lat)
@@ -136,9 +94,9 @@ def build_sources(
                 float(x),
                 float(y),
                 sigma,
-                outlier.get(f.source, 0.2),
+                suspect[f.source],
                 max(params.outlier_sigma_m, 2 * sigma),
-                0.5 ** (age / params.half_life_s),
+                recency(f, usable, params) / kind_total[f.source],
             )
         )
     if sector is not None:
@@ -159,6 +117,7 @@ def fuse(
     params = params or FusionParams()
     if not fixes and sector is None and not places:
         return None
+    used, stale = split_stale(fixes, now_s, params, sector is not None or bool(places))
     frame, sources = build_sources(fixes, sector, places, now_s, params)
     x, y, block, logs, core = _draw(sources, params)
     weights = np.array([s.weight for s in sources])[:, None]
@@ -172,17 +131,36 @@ def fuse(
     d = np.hypot(x - ex, y - ey)
     order = np.argsort(d)
     r95 = float(d[order][np.searchsorted(np.cumsum(w[order]), 0.95)])
-    floor = min(s.r95_m for s in sources)
-    radius = max(r95, min(floor, 5000.0), 5.0)
+    radius = max(r95, min(_floor_m(sources), 5000.0), 5.0)
     conflict = _conflict(sources, (x, y), core, block, params.conflict_margin_m, (ex, ey))
     lon, lat = frame.to_lonlat(ex, ey)
+    ages = [max(0.0, now_s - f.observed_at_s) for f in used]  # build_sources' order
+    shares = _shares(sources, ex, ey, conflict, ages)
+    set_aside = tuple(
+        SourceWeight(f.source, 0.0, _distance(frame, f, ex, ey), True, now_s - f.observed_at_s)
+        for f in stale
+    )
     return Fused(
         lat=float(lat),
         lon=float(lon),
         radius95_m=radius,
-        sources=_shares(sources, ex, ey, conflict),
+        sources=shares + set_aside,
         conflict=conflict,
     )
+
+
+def _distance(frame: LocalFrame, fix: DeviceFix, ex: float, ey: float) -> float:
+    x, y = frame.to_xy(fix.lon, fix.lat)
+    return float(math.hypot(float(x) - ex, float(y) - ey))
+
+
+def _floor_m(sources: list[Source]) -> float:
+    """The least 95 % radius the evidence can justify: the sources' 95 % radii combined as
+    independent precisions (1/r^2 add up), so two agreeing fixes give less than either.
+
+    Guards the sampled radius against too few samples in a sharp posterior.
+    """
+    return 1.0 / math.sqrt(sum(s.weight / max(s.r95_m, 1.0) ** 2 for s in sources))
 
 
 def find_conflict(
@@ -220,9 +198,24 @@ def _draw(
     return x, y, block, logs, core
 
 
+MODE_SCALE_M = 25.0  # the mode is where most weight lies within about this, not a sharp peak
+MODE_MASS_RATIO = 2.0  # ...when it holds clearly more than the densest sample's neighbourhood
+
+
 def _mode(x: F64, y: F64, w: F64, log_post: F64, h: float) -> tuple[float, float]:
-    """Mean shift on the weighted samples from the highest-density one."""
-    i = int(np.argmax(log_post))
+    """Mean shift on the weighted samples, from the candidate holding the most weight nearby.
+
+    Candidates are the densest and the heaviest samples; the densest one is the start unless
+    another holds `MODE_MASS_RATIO` times its weight within `MODE_SCALE_M`. That keeps a sharp
+    but unlikely peak (a precise fix the rest outvote, which the
+    tail still grants a high density) from beating a broader mode holding most of the mass.
+    """
+    densest = int(np.argmax(log_post))
+    picks = np.concatenate([[densest], np.argsort(log_post)[-12:], np.argsort(w)[-12:]])
+    d2 = (x[None, :] - x[picks, None]) ** 2 + (y[None, :] - y[picks, None]) ** 2
+    mass = (w[None, :] * np.exp(-0.5 * d2 / max(h, MODE_SCALE_M) ** 2)).sum(axis=1)
+    best = int(np.argmax(mass))
+    i = int(picks[best]) if mass[best] > MODE_MASS_RATIO * mass[0] else densest
     cx, cy = float(x[i]), float(y[i])
     for _ in range(8):
         k = w * np.exp(-0.5 * ((x - cx) ** 2 + (y - cy) ** 2) / h**2)
@@ -300,16 +293,20 @@ def _gap(core: F64, block: NDArray[np.int_], a: int, b: int) -> float:
 
 
 def _shares(
-    sources: list[Source], ex: float, ey: float, conflict: Conflict | None
+    sources: list[Source], ex: float, ey: float, conflict: Conflict | None, ages: list[float]
 ) -> tuple[SourceWeight, ...]:
-    """Each source's share: precision (1/r95^2) times tempering, zero for a named culprit."""
+    """Each source's share: precision (1/r95^2) times tempering, zero for a named culprit.
+
+    `ages` are the fix sources' ages (s), in order: fix sources come first.
+    """
     out = []
     raw = []
     for s in sources:
         bad = conflict is not None and len(conflict.sources) == 1 and s.name in conflict.sources
         raw.append(0.0 if bad else s.weight / max(s.r95_m, 1.0) ** 2)
     total = sum(raw) or 1.0
-    for s, r in zip(sources, raw, strict=True):
+    for i, (s, r) in enumerate(zip(sources, raw, strict=True)):
         ax, ay = s.anchor()
-        out.append(SourceWeight(s.name, r / total, float(math.hypot(ax - ex, ay - ey))))
+        age = ages[i] if isinstance(s, FixSource) and i < len(ages) else None
+        out.append(SourceWeight(s.name, r / total, float(math.hypot(ax - ex, ay - ey)), False, age))
     return tuple(out)

@@ -92,7 +92,7 @@ class Locator:
             radius95_m=fused.radius95_m,
             sources=fused.sources,
             conflict=fused.conflict,
-            description=self.describe(fused.lon, fused.lat),
+            description=self.describe(fused.lon, fused.lat) + self._stale_note(fused.sources),
             road=self._snap(fused.lat, fused.lon),
             candidates=tuple(places),
         )
@@ -110,6 +110,11 @@ class Locator:
         if street is not None:
             return words.describe_street(street[0], street[1])
         return words.describe_point(lat, lon)
+
+    def _stale_note(self, sources: tuple[SourceWeight, ...]) -> str:
+        """Say that a stale fix was set aside (the newest such), or nothing."""
+        ages = [s.age_s for s in sources if s.stale and s.age_s is not None]
+        return self.gazetteer.readback.describe_stale(min(ages)) if ages else ""
 
     def _snap(self, lat: float, lon: float) -> RoadPosition | None:
         if self.router is None:

@@ -22,6 +22,7 @@ class ReadBack:
     near_junction: str  # read-back: {a}, {b}, {d_m} metres from the junction
     near_street: str  # read-back: {street}, {d_m}
     coordinates: str  # read-back when no street is known: {lat}, {lon}
+    stale_fix: str = "; a fix from {age_s} s ago set aside as stale"  # {age_s}, appended
 
     def __post_init__(self) -> None:
         for name, fields in (
@@ -30,6 +31,7 @@ class ReadBack:
             ("near_junction", ("a", "b", "d_m")),
             ("near_street", ("street", "d_m")),
             ("coordinates", ("lat", "lon")),
+            ("stale_fix", ("age_s",)),
         ):
             pattern = getattr(self, name)
             try:
@@ -46,6 +48,9 @@ class ReadBack:
     def describe_point(self, lat: float, lon: float) -> str:
         return self.coordinates.format(lat=lat, lon=lon)
 
+    def describe_stale(self, age_s: float) -> str:
+        return self.stale_fix.format(age_s=round(age_s))
+
 
 ZH_CN = ReadBack(
     "zh-CN",
@@ -54,6 +59,7 @@ ZH_CN = ReadBack(
     near_junction="{a}与{b}交叉口附近，约 {d_m} 米",
     near_street="{street}附近，约 {d_m} 米",
     coordinates="北纬 {lat:.5f}，东经 {lon:.5f}",
+    stale_fix="；{age_s} 秒前的旧定位未采用",
 )
 EN = ReadBack(
     "en",

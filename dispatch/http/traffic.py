@@ -16,6 +16,7 @@ it follows the same rules (no try/except, typed errors mapped by the app's handl
 
 from __future__ import annotations
 
+import time
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends
@@ -103,7 +104,8 @@ class TrafficOut(BaseModel):
 
 class FixesIn(BaseModel):
     model_config = strict(
-        {"fix": {"lat": 30.2803, "lon": 120.1465, "accuracy_m": 8, "source": "gnss"}}
+        {"fix": {"lat": 30.2803, "lon": 120.1465, "accuracy_m": 8, "source": "gnss"}},
+        {"fix": {"lat": 30.2779, "lon": 120.1512, "accuracy_m": 20, "age_s": 5, "crs": "gcj02"}},
     )
     fix: FixIn
     spoken: str | None = Field(None, max_length=200)
@@ -181,7 +183,7 @@ async def list_traffic(svc: Svc) -> list[dict[str, Any]]:
 )
 async def add_fix(incident_id: str, body: FixesIn, svc: Svc) -> dict[str, Any]:
     """One more fix from the caller's handset: re-fused with what the call already gave."""
-    fix = body.fix.to_fix(svc.now())
+    fix = body.fix.to_fix(svc.now(), time.time())
     if fix is None:
         raise NoLocation("a fix at (0, 0) is no position")
     answer = svc.inputs.add_fix(incident_id, fix, body.spoken)

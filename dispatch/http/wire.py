@@ -6,13 +6,15 @@ so a malformed body is a 422 before any route runs.
 
 from __future__ import annotations
 
+import time
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 from dispatch.core.events import AGE_BANDS, SEXES
 from dispatch.core.model import Complaint, Priority, UnitStatus
 from location_fusion.cells import CellObservation
+from location_fusion.crs import to_wgs84
 from location_fusion.fixes import DeviceFix, device_fix
 from location_fusion.locate import CallEvidence
 
@@ -24,23 +26,86 @@ def strict(*examples: dict[str, Any]) -> ConfigDict:
     )
 
 
+MAX_CALL_FIXES = 20  # the handset's recent history; more is a malformed call
+MAX_FIX_AGE_S = 86_400.0  # a day; fusion ignores fixes far younger than this anyway
+
+
 class FixIn(BaseModel):
-    model_config = strict({"lat": 30.2803, "lon": 120.1465, "accuracy_m": 12, "source": "gnss"})
+    """One handset fix: point, claimed radius and its confidence, when, and in which CRS."""
+
+    model_config = strict(
+        {"lat": 30.2803, "lon": 120.1465, "accuracy_m": 12, "source": "gnss"},
+        {
+            "lat": 30.2803,
+            "lon": 120.1465,
+            "accuracy_m": 12,
+            "confidence": 0.68,
+            "source": "gnss",
+            "observed_at": "2026-12-06T08:15:30Z",
+        },
+        {
+            "lat": 30.2779,
+            "lon": 120.1512,
+            "accuracy_m": 30,
+            "confidence": 95,
+            "age_s": 45,
+            "crs": "gcj02",
+            "source": "wifi",
+        },
+    )
     lat: float = Field(ge=-90, le=90)
     lon: float = Field(ge=-180, le=180)
     accuracy_m: float = Field(gt=0, le=100_000, description="radius holding `confidence`")
-    confidence: float | None = Field(None, gt=0, lt=100, description="0.68, or 68 (percent)")
+    confidence: float | None = Field(
+        None,
+        ge=0.01,  # below 1 % a radius means nothing (and 5e-324 overflowed the fusion: 500)
+        lt=100,
+        description="share of fixes inside `accuracy_m`: a fraction (ELS: 0.68, 0.95) or "
+        "percent (AML: 68, 95); absent means 0.68 (Android getAccuracy)",
+    )
     source: Literal["gnss", "wifi", "cell", "fused"] = "gnss"
+    observed_at: AwareDatetime | None = Field(
+        None, description="when the handset took the fix (ISO-8601 with offset); or `age_s`"
+    )
+    age_s: float | None = Field(
+        None, ge=0, le=MAX_FIX_AGE_S, description="seconds before sending; or `observed_at`"
+    )
+    crs: Literal["wgs84", "gcj02"] = Field(
+        "wgs84", description="gcj02: a Chinese map SDK's position, converted to WGS-84 here"
+    )
 
-    def to_fix(self, observed_at_s: float) -> DeviceFix | None:
-        """The validated device fix (None for "no fix": a report at 0,0)."""
+    @model_validator(mode="after")
+    def _one_time(self) -> FixIn:
+        if self.observed_at is not None and self.age_s is not None:
+            raise ValueError("give observed_at or age_s, not both")
+        return self
+
+    def age_at(self, wall_s: float) -> float:
+        """Seconds between the fix and `wall_s` (Unix); 0 when no time was given or the
+        handset's clock runs ahead (a fix from the future is taken as fresh)."""
+        if self.age_s is not None:
+            return self.age_s
+        if self.observed_at is None:
+            return 0.0
+        return min(max(0.0, wall_s - self.observed_at.timestamp()), MAX_FIX_AGE_S)
+
+    def to_fix(self, observed_at_s: float, wall_s: float | None = None) -> DeviceFix | None:
+        """The validated device fix in WGS-84 (None for "no fix": a report at 0,0).
+
+        `observed_at_s` is the engine time the request arrived at and `wall_s` the Unix time
+        then (default: now); the fix's own time is that minus its age.
+        """
+        age = self.age_at(time.time() if wall_s is None else wall_s)
+        lat, lon = self.lat, self.lon
+        if self.crs != "wgs84" and not (lat == 0.0 and lon == 0.0):
+            lat, lon = to_wgs84(lat, lon, self.crs)
         return device_fix(
-            self.lat,
-            self.lon,
+            lat,
+            lon,
             self.accuracy_m,
             confidence=self.confidence,
             source=self.source,
-            observed_at_s=observed_at_s,
+            observed_at_s=observed_at_s - age,
         )
 
 
@@ -62,10 +127,24 @@ class CallIn(BaseModel):
             "complaint": "chest_pain",
             "fix": {"lat": 30.2803, "lon": 120.1465, "accuracy_m": 12},
             "spoken": "文三路学院路口",
-        }
+        },
+        {
+            "phone": "+8613800000000",
+            "consent_location": True,
+            "fixes": [
+                {"lat": 30.2801, "lon": 120.1463, "accuracy_m": 25, "age_s": 60},
+                {"lat": 30.2779, "lon": 120.1512, "accuracy_m": 12, "age_s": 2, "crs": "gcj02"},
+            ],
+            "cell": {"mcc": 460, "mnc": 0, "area": 22547, "cell": 123456789},
+        },
     )
     phone: str = Field(min_length=5, max_length=20, pattern=r"^\+?[0-9]+$")
     fix: FixIn | None = None
+    fixes: list[FixIn] = Field(
+        default_factory=list,
+        max_length=MAX_CALL_FIXES,
+        description="the handset's recent fixes (with `fix`, if given, all are fused)",
+    )
     cell: CellIn | None = None
     spoken: str | None = Field(None, max_length=200)
     complaint: Complaint | None = None
@@ -192,13 +271,19 @@ class ErrorOut(BaseModel):
     detail: Any = None
 
 
-def evidence_of(body: CallIn, now_s: float) -> CallEvidence:
-    """The call's location evidence; the device fix only with the caller's consent."""
-    fix = None
-    if body.fix is not None and body.consent_location:
-        fix = body.fix.to_fix(now_s)
+def evidence_of(body: CallIn, now_s: float, wall_s: float | None = None) -> CallEvidence:
+    """The call's location evidence, fixes oldest first; fixes only with the caller's consent.
+
+    `now_s` is engine time, `wall_s` the Unix time at the same moment (default: now).
+    """
+    fixes: list[DeviceFix] = []
+    if body.consent_location:
+        wall = time.time() if wall_s is None else wall_s
+        given = [*body.fixes, *([body.fix] if body.fix is not None else [])]
+        fixes = [f for f in (g.to_fix(now_s, wall) for g in given) if f is not None]
+        fixes.sort(key=lambda f: f.observed_at_s)  # stable: same time keeps the body's order
     cell = None
     if body.cell is not None:
         c = body.cell
         cell = CellObservation(c.mcc, c.mnc, c.area, c.cell, c.radio, c.timing_advance, now_s)
-    return CallEvidence((fix,) if fix is not None else (), cell, body.spoken)
+    return CallEvidence(tuple(fixes), cell, body.spoken)

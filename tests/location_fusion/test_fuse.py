@@ -60,11 +60,12 @@ def test_a_good_fix_alone() -> None:
 
 
 def test_canyon_fix_loses_to_cell_and_words() -> None:
-    """A fix 220 m off claiming 10 m is outvoted by the sector and a junction said at the truth."""
+    """A fix 220 m off claiming 10 m is outvoted by the sector and a junction said at the truth;
+    the disagreement widens the circle (100-300 m) rather than hiding the fix's chance."""
     est = fuse([gnss(150, 160, 10.0)], sector_over_truth(), [junction_at(10, -5)], now_s=5.0)
     assert est is not None
     assert err_m(est.lat, est.lon) < 30
-    assert est.radius95_m < 150
+    assert 100 < est.radius95_m < 300
     assert est.conflict is not None and est.conflict.sources == ("gnss",)
     assert 150 < est.conflict.distance_m < 260
     shares = {s.source: s.weight for s in est.sources}
@@ -117,7 +118,8 @@ fix_st = st.builds(
 def test_fusion_is_finite_honest_and_order_free(
     fixes: list[DeviceFix], with_sector: bool, junction: tuple[float, float] | None
 ) -> None:
-    """Any mix: finite numbers, a circle no smaller than the best source's, same for any order."""
+    """Any mix: finite numbers, a circle no smaller than the sources' combined precision
+    allows (1/r^2 add up: agreeing fixes shrink it), the same for any order."""
     sector = sector_over_truth() if with_sector else None
     places = [junction_at(*junction)] if junction else []
     est = fuse(fixes, sector, places, now_s=60.0)
@@ -129,7 +131,78 @@ def test_fusion_is_finite_honest_and_order_free(
     floors = [f.sigma_m * 2.4477 for f in fixes] + ([40.0] if places else [])
     if sector is not None:
         floors.append(math.sqrt(0.95 * (math.pi / 3) * 1000.0**2 / math.pi))
-    assert est.radius95_m >= min(floors) * 0.99
+    assert est.radius95_m >= sum(f**-2 for f in floors) ** -0.5 * 0.99
     again = fuse(list(reversed(fixes)), sector, places, now_s=60.0)
     assert again == est
     assert np.isclose(sum(s.weight for s in est.sources), 1.0) or est.conflict is not None
+
+
+def test_a_lone_good_fix_gets_a_few_times_its_claim() -> None:
+    """A fresh 10 m GNSS fix alone: a 95 % radius of 15-30 m, not the canyon tail's 480 m."""
+    for acc in (5.0, 10.0, 20.0):
+        est = fuse([gnss(0, 0, acc)], None, [], now_s=0.0)
+        assert est is not None
+        assert 1.5 * acc < est.radius95_m <= 3 * acc
+
+
+def test_agreeing_sources_shrink_and_disagreeing_ones_widen() -> None:
+    """A Wi-Fi fix on the GNSS fix tightens the circle; one 200 m away widens it past 100 m."""
+    alone = fuse([gnss(0, 0, 12.0)], None, [], now_s=0.0)
+    wifi_on = DeviceFix(*at(2, 1), 12.0, 0.68, "wifi", 0.0)
+    wifi_off = DeviceFix(*at(200, 0), 12.0, 0.68, "wifi", 0.0)
+    agree = fuse([gnss(0, 0, 12.0), wifi_on], None, [], now_s=0.0)
+    disagree = fuse([gnss(0, 0, 12.0), wifi_off], None, [], now_s=0.0)
+    assert alone is not None and agree is not None and disagree is not None
+    assert agree.radius95_m < 0.85 * alone.radius95_m
+    assert disagree.radius95_m > 100
+
+
+def test_a_stale_fix_beside_a_fresh_cell_is_not_the_position() -> None:
+    """A fix 10 minutes old, 700 m from the sector: the estimate stays in the sector, off the
+    fix, and the fix is listed as stale with weight 0 and its age."""
+    stale = gnss(0, 700, 8.0, t=0.0)  # the sector covers 0-1000 m east of its site at -500
+    est = fuse([stale], sector_over_truth(), [], now_s=600.0)
+    assert est is not None
+    assert float(haversine_m(est.lon, est.lat, stale.lon, stale.lat)) > 150
+    listed = [s for s in est.sources if s.stale]
+    assert len(listed) == 1 and listed[0].weight == 0.0 and listed[0].age_s == 600.0
+    fresh = fuse([gnss(0, 700, 8.0, t=590.0)], sector_over_truth(), [], now_s=600.0)
+    assert fresh is not None and not any(s.stale for s in fresh.sources)
+    assert float(haversine_m(fresh.lon, fresh.lat, stale.lon, stale.lat)) < 30
+
+
+def test_a_stale_fix_alone_is_still_an_answer() -> None:
+    """With nothing fresher, a 5-minute-old fix is used, widened by the drift since."""
+    est = fuse([gnss(0, 0, 8.0, t=0.0)], None, [], now_s=300.0)
+    assert est is not None
+    assert err_m(est.lat, est.lon) < 30
+    assert est.radius95_m > 60  # 0.2 m/s for 300 s
+
+
+def test_a_handsets_fixes_of_one_kind_count_as_one_witness() -> None:
+    """Two GNSS fixes 200 m off (multipath moves them together) do not outvote a Wi-Fi fix at
+    the truth: the circle holds the truth."""
+    canyon = [gnss(200, 10, 10.0, t=20.0), gnss(190, 0, 12.0, t=40.0)]
+    wifi = DeviceFix(*at(5, 5), 25.0, 0.68, "wifi", 40.0)
+    est = fuse([*canyon, wifi], None, [], now_s=40.0)
+    assert est is not None
+    assert err_m(est.lat, est.lon) <= est.radius95_m
+
+
+def test_successive_fixes_that_disagree_widen_the_circle() -> None:
+    """Two 8 m GNSS fixes 60 m apart (multipath) get a wider circle than two 3 m apart."""
+    calm = fuse([gnss(0, 0, 8.0, t=30.0), gnss(3, 0, 8.0, t=40.0)], None, [], now_s=40.0)
+    jumpy = fuse([gnss(0, 0, 8.0, t=30.0), gnss(60, 0, 8.0, t=40.0)], None, [], now_s=40.0)
+    assert calm is not None and jumpy is not None
+    assert calm.radius95_m < 25
+    assert jumpy.radius95_m > 2 * 60
+
+
+def test_the_newest_fix_wins_over_one_of_its_kind_far_away() -> None:
+    """A GNSS fix 3 km from the newer one is set aside (the handset moved on): the estimate
+    sits on the newer fix with its own small circle."""
+    old, new = gnss(0, 3000, 10.0, t=30.0), gnss(0, 0, 10.0, t=40.0)
+    est = fuse([old, new], None, [], now_s=40.0)
+    assert est is not None
+    assert err_m(est.lat, est.lon) < 10 and est.radius95_m < 30
+    assert [(s.stale, s.age_s) for s in est.sources] == [(False, 0.0), (True, 10.0)]
