@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -165,6 +166,9 @@ def _serve(ns: argparse.Namespace) -> int:
         return 2
     if not _print_network(settings.city, settings.network):
         return 2
+    # The event log, its WAL and the tokens file hold patient data and secrets: whatever the
+    # server creates (an export too) is readable by its own user only, folders included.
+    os.umask(0o077)
     # Our loggers (jijiu.*, dispatch.*) to stderr beside uvicorn's, in its "LEVEL:" style.
     logging.basicConfig(level=logging.INFO, format="%(levelname)s:  %(name)s  %(message)s")
     host = f"[{settings.host}]" if ":" in settings.host else settings.host

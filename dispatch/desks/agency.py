@@ -36,6 +36,7 @@ from dispatch.service.service import DispatchService
 from dispatch.service.views import Frame
 from dispatch.store.eventlog import MAX_FEED_READ
 from dispatch.tokens import Role
+from dispatch.ws.guards import since_of
 from dispatch.ws.server import (
     CLOSE_BAD_REQUEST,
     CLOSE_FORBIDDEN,
@@ -368,8 +369,9 @@ async def agency_socket(
         return await conn.close(CLOSE_NOT_FOUND, "no such agency")
     if who != (Role.AGENCY, agency_id):
         return await conn.close(CLOSE_FORBIDDEN, "this agency's token only")
-    since = query.get("since")
-    if since is not None and not since.isdigit():
+    try:
+        seen = since_of(query)  # 1-18 ASCII digits
+    except ValueError:
         return await conn.close(CLOSE_BAD_REQUEST, "since is a sequence number")
     desk, topic = desk_of(svc), f"agency:{agency_id}"
 
@@ -383,7 +385,7 @@ async def agency_socket(
         conn,
         svc,
         topic,
-        int(since) if since is not None else None,
+        seen,
         lambda: desk.snapshot(agency_id),
         on_frame,
         lambda after: svc.feeds.missed_frames(topic, after),

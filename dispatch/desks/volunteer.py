@@ -94,12 +94,6 @@ class UnknownVolunteer(UnknownUnit):
     reason = "unknown_volunteer"
 
 
-class AlreadyRegistered(IllegalTransition):
-    """409: the phone is registered already (under another idempotency key)."""
-
-    reason = "already_registered"
-
-
 class NotVerified(IllegalTransition):
     """409: no verified CPR certificate yet, so no duty."""
 
@@ -209,7 +203,6 @@ class VolunteerDesk:
         self.config = config
         self.members: dict[VolunteerId, Member] = {}
         self._by_key: dict[str, VolunteerId] = {}
-        self._by_phone: dict[str, VolunteerId] = {}
         self._by_token: dict[str, VolunteerId] = {}  # SHA-256 of the token -> volunteer
         self._pending: dict[VolunteerId, asyncio.Future[None]] = {}  # registration in flight
         self.cases: dict[IncidentId, CallOut] = {}
@@ -243,7 +236,7 @@ class VolunteerDesk:
         if kind == "registered":
             m = Member(vid, body["phone_hash"], body["key_hash"], body["display_name"])
             self.members[vid] = m
-            self._by_key[m.key_hash], self._by_phone[m.phone_hash] = vid, vid
+            self._by_key[m.key_hash] = vid
             self._by_token[sha256_hex(self.svc.tokens.volunteer_token(vid))] = vid
         elif kind == "verified" and vid in self.members:
             self.members[vid].cpr_verified = bool(body["cpr_verified"])
@@ -316,16 +309,16 @@ class VolunteerDesk:
     async def register(
         self, phone: str, display_name: str, key: str
     ) -> tuple[dict[str, Any], bool]:
-        """Register once per phone; a retry with the same key (and phone) gets the first answer,
-        another key for a registered phone is refused (the token is never handed out twice)."""
+        """Register a phone under a key; a retry with the same key (and phone) gets the first
+        answer. Another key is another, unverified registration, even for a phone registered
+        already: the answer is the same for a new and a known phone (no oracle of who
+        volunteers), and a token is only ever handed to the key it was made for."""
         keyed = self.svc.tokens.keyed_hash
         key_hash = keyed("volunteer-key", phone, key)
         vid = self._by_key.get(key_hash)
         created = vid is None
         if vid is None:
             phone_hash = keyed("volunteer-phone", phone)
-            if phone_hash in self._by_phone:
-                raise AlreadyRegistered("this phone is registered already")
             self._writable()
             vid = VolunteerId("v" + secrets.token_hex(8))
             body = {

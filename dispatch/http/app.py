@@ -17,6 +17,7 @@ import gc
 import sys
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
 
@@ -141,4 +142,27 @@ def create_app(
     for resource in ROUTERS:
         app.include_router(resource.router)
     mount_pages(app)
+    plain_openapi = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = require_idempotency_keys(plain_openapi())
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
     return app
+
+
+def require_idempotency_keys(spec: dict[str, Any]) -> dict[str, Any]:
+    """The OpenAPI document says `Idempotency-Key` is required, as it is: the routes declare it
+    optional only so that its absence is our 400 `idempotency_key_required`, not a 422."""
+    for operations in spec.get("paths", {}).values():
+        for operation in operations.values():
+            for parameter in operation.get("parameters", []):
+                if parameter.get("in") == "header" and parameter["name"] == "Idempotency-Key":
+                    parameter["required"] = True
+                    parameter["schema"] = {"type": "string", "minLength": 1, "maxLength": 64}
+                    parameter["description"] = (
+                        "1-64 printable characters; a retry sends the same key and body"
+                    )
+    return spec

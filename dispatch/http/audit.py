@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
 
-from dispatch.http.common import ERRORS, Svc, dispatcher_only
+from dispatch.http.common import ERRORS, Seq, Svc, dispatcher_only
 
 router = APIRouter(
     prefix="/api/v1", tags=["audit"], dependencies=[Depends(dispatcher_only)], responses=ERRORS
@@ -18,7 +18,7 @@ router = APIRouter(
 @router.get("/audit")
 async def audit(
     svc: Svc,
-    after: Annotated[int, Query(ge=0)] = 0,
+    after: Seq = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> list[dict[str, Any]]:
     """Who read which patient's data, and when: one record per read (a hospital's

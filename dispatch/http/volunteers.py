@@ -43,6 +43,7 @@ from dispatch.http.common import (
 from dispatch.http.wire import strict
 from dispatch.service.service import DispatchService
 from dispatch.tokens import Forbidden, Role
+from dispatch.ws.guards import since_of
 from dispatch.ws.server import (
     CLOSE_BAD_REQUEST,
     CLOSE_FORBIDDEN,
@@ -154,8 +155,9 @@ async def register(
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
 ) -> JSONResponse:
     """Register as a CPR volunteer: answered with an id and a token once it is logged. A retry
-    with the same key and phone gets the same answer (200); the phone registered under
-    another key is 409 `already_registered`. Only a keyed hash of the phone is kept."""
+    with the same key and phone gets the same answer (200); another key is another unverified
+    registration (201), for a known phone too, so the answer never tells whether a phone
+    volunteers already. Only a keyed hash of the phone is kept."""
     key = checked_idempotency_key(idempotency_key)
     answer, created = await desk.register(body.phone, body.display_name or "", key)
     answer["stream_url"] = f"{ws_base(request)}/ws/volunteers/{answer['volunteer_id']}"
@@ -227,13 +229,14 @@ async def volunteer_socket(
         return await conn.close(CLOSE_UNAUTHENTICATED, "a valid token is required")
     if who != (Role.VOLUNTEER, volunteer_id):
         return await conn.close(CLOSE_FORBIDDEN, "this volunteer's token only")
-    since = query.get("since")
-    if since is not None and not since.isdigit():
+    try:
+        seen = since_of(query)  # 1-18 ASCII digits
+    except ValueError:
         return await conn.close(CLOSE_BAD_REQUEST, "since is a sequence number")
     desk = desk_of(svc)
     topic = f"volunteer:{volunteer_id}"
     svc.feeds.open_feed(topic)
-    if since is not None:
+    if seen is not None:
         svc.hub.start_at(topic, svc.hub.last_seq(topic))
 
     async def on_frame(frame: dict[str, Any]) -> dict[str, Any] | None:
@@ -242,7 +245,6 @@ async def volunteer_socket(
     def missed(after: int) -> AsyncIterator[dict[str, Any]]:
         return desk.missed(volunteer_id, after)
 
-    seen = int(since) if since is not None else None
     snapshot = partial(desk.snapshot, volunteer_id)
     return await stream_topic(conn, svc, topic, seen, snapshot, on_frame, missed)
 

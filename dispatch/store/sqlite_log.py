@@ -9,6 +9,10 @@ one commit in ~1000 take 50-130 ms in the server benchmark, and a call waiting o
 that long. A PASSIVE checkpoint never blocks the writer. One connection is shared by threads behind
 a lock (sqlite3 objects are not safe to use from two threads at once); `BEGIN IMMEDIATE` also
 serialises appends from other processes on the same file.
+
+The log holds patient data: a database file it creates is 0600 (SQLite gives its -wal and
+-shm files the database's mode) and a folder it creates for it 0700, whatever the umask; an
+existing file keeps its mode.
 """
 
 from __future__ import annotations
@@ -60,10 +64,11 @@ class SqliteLog:
         self.path = Path(path)
         self._lock = threading.Lock()
         try:
+            _create_private(self.path)
             self._db = sqlite3.connect(
                 self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False
             )
-        except sqlite3.Error as exc:
+        except (sqlite3.Error, OSError) as exc:
             raise StoreError(f"cannot open event log {self.path}: {exc}") from exc
         try:
             mode = self._db.execute("PRAGMA journal_mode=WAL").fetchone()[0]
@@ -230,6 +235,23 @@ def _insert(
     seq = cur.lastrowid
     assert seq is not None  # an INSERT into a rowid table always sets it
     return Record(seq, at_s, event, idem_key), True
+
+
+def _create_private(path: Path) -> None:
+    """Create the database file 0600, and its folder 0700, if they do not exist yet: SQLite
+    would create the file with the umask's mode (usually 0644, readable by every local user)."""
+    if str(path) == ":memory:" or path.exists():
+        return
+    folder = path.parent
+    if not folder.exists():
+        folder.mkdir(parents=True, exist_ok=True)
+        os.chmod(folder, 0o700)  # mkdir's mode is masked by the umask
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:  # another process made it meanwhile: its mode stands
+        return
+    os.close(fd)
+    os.chmod(path, 0o600)  # O_CREAT's mode is masked by the umask too
 
 
 def _identity(path: Path) -> tuple[int, int]:

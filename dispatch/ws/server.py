@@ -11,6 +11,10 @@ Every connection is authenticated in the handshake by `?token=`: the handshake c
 a bad token closes with 4401, a wrong role with 4403, an unknown unit or someone else's incident
 with 4404 (docs/wire-protocol.md). A frame from a client larger than `max_body_bytes` closes the
 connection with 1009; a client that falls too far behind is closed with 1013 and resyncs.
+
+Hostile input is refused, never an internal error (1011): a handshake whose `Origin` is not
+allowed is answered 403, a `since` that is not a sequence number closes with 4400, a frame
+nested too deeply with 1008 (the checks: `dispatch.ws.guards`).
 """
 
 from __future__ import annotations
@@ -25,14 +29,16 @@ from urllib.parse import parse_qs, urlsplit
 
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
+from websockets.http11 import Request, Response
 
 from dispatch.core import events as ev
 from dispatch.core.model import UnitId, UnitStatus
-from dispatch.errors import DispatchError, IllegalTransition, InvalidEvent
+from dispatch.errors import DispatchError, IllegalTransition, InvalidEvent, StoreError
 from dispatch.live.hub import pump
 from dispatch.service.service import DispatchService
 from dispatch.settings import Settings
 from dispatch.tokens import Role
+from dispatch.ws.guards import FrameRefused, origin_allowed, since_of, too_deep
 from dispatch.ws.sink import ConnectionSink
 from dispatch.ws.vitals_relay import relay_vitals
 
@@ -40,6 +46,7 @@ logger = logging.getLogger("jijiu.ws")
 
 CLOSE_BAD_REQUEST, CLOSE_UNAUTHENTICATED, CLOSE_FORBIDDEN, CLOSE_NOT_FOUND = 4400, 4401, 4403, 4404
 CLOSE_LAGGING = 1013  # "try again later": reconnect with ?since=<last seq>
+CLOSE_POLICY = 1008  # a frame we refuse to read at all (nested too deeply)
 OnFrame = Callable[[dict[str, Any]], Awaitable[dict[str, Any] | None]]
 # An extension's socket, /ws/<kind>/...: (service, connection, who or None, the path segments
 # after <kind>, the query). It authenticates and closes with the codes above, or streams with
@@ -74,11 +81,19 @@ async def serve_websockets(
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, settings.ws_send_buffer_bytes)
         await _route(svc, conn, extensions)
 
+    allowed = tuple(o.strip() for o in settings.ws_allowed_origins.split(",") if o.strip())
+
+    def check_origin(conn: ServerConnection, request: Request) -> Response | None:
+        if origin_allowed(request, allowed):
+            return None
+        return conn.respond(403, "origin not allowed\n")
+
     return await serve(
         handler,
         settings.host,
         settings.ws_port,
         max_size=settings.max_body_bytes,
+        process_request=check_origin,
         compression=None,  # frames are encoded once for all clients; deflate would redo it each
         ping_interval=20,
         ping_timeout=20,
@@ -104,10 +119,10 @@ async def _route(svc: DispatchService, conn: ServerConnection, extensions: WsRou
             return await conn.close(CLOSE_UNAUTHENTICATED, "a valid token is required")
         if who[0] is not Role.DISPATCHER:
             return await conn.close(CLOSE_FORBIDDEN, "dispatchers only")
-        since = query.get("since")
-        if since is not None and not since.isdigit():
-            return await conn.close(CLOSE_BAD_REQUEST, "since is a sequence number")
-        seen = int(since) if since is not None else None
+        try:
+            seen = since_of(query)
+        except ValueError as exc:
+            return await conn.close(CLOSE_BAD_REQUEST, str(exc))
         return await stream_topic(conn, svc, "console", seen, svc.views.console_snapshot)
     if kind == "units" and len(rest) == 1:
         unit_id = rest[0]
@@ -148,10 +163,11 @@ async def _route(svc: DispatchService, conn: ServerConnection, extensions: WsRou
             return await conn.close(CLOSE_FORBIDDEN, "this hospital's token only")
         if hospital_id not in svc.hospitals.registry:
             return await conn.close(CLOSE_NOT_FOUND, "no such hospital")
-        since = query.get("since")
-        if since is not None and not since.isdigit():
-            return await conn.close(CLOSE_BAD_REQUEST, "since is a sequence number")
-        return await _hospital(svc, conn, hospital_id, who, int(since) if since else None)
+        try:
+            seen = since_of(query)
+        except ValueError as exc:
+            return await conn.close(CLOSE_BAD_REQUEST, str(exc))
+        return await _hospital(svc, conn, hospital_id, who, seen)
     extension = extensions.get(kind)
     if extension is not None:
         return await extension(svc, conn, who, rest, query)
@@ -258,6 +274,8 @@ async def _read(conn: ServerConnection, on_frame: OnFrame | None) -> None:
             answer = await _frame_answer(raw, on_frame)
             if answer is not None:
                 await conn.send(_encode(answer), text=True)
+    except FrameRefused as exc:
+        await conn.close(CLOSE_POLICY, str(exc))
     except ConnectionClosed:
         return
 
@@ -273,10 +291,16 @@ async def _frame_answer(raw: str | bytes, on_frame: OnFrame | None) -> dict[str,
             frame = json.loads(raw)
         except (ValueError, UnicodeDecodeError):
             return {"type": "error", "reason": "malformed_frame", "detail": "not JSON"}
+        except RecursionError:  # thousands of nested brackets: hostile, not a typo
+            raise FrameRefused("frame nested too deeply") from None
+        if too_deep(raw, frame):
+            raise FrameRefused("frame nested too deeply")
     if not isinstance(frame, dict):
         return {"type": "error", "reason": "malformed_frame", "detail": "a frame is an object"}
     try:
         return await on_frame(frame)
+    except StoreError as exc:  # its text may name the store's host: never sent
+        return {"type": "error", "reason": exc.reason, "detail": "store unavailable"}
     except DispatchError as exc:
         return {"type": "error", "reason": exc.reason, "detail": str(exc)}
     except Exception as exc:  # a bug of ours: say so and keep the socket, as HTTP answers 500
