@@ -14,7 +14,9 @@ and a cached start on Hangzhou); then DIR/flood.json and DIR/flood.md (one phone
 100 calls/s beside genuine calls: their p99 with and without it, the phone's incidents and its
 quarantine entry); then DIR/capacity.json, DIR/capacity.md and DIR/capacity.png (the highest
 call rate under 100 ms p99, this tree against an earlier one, with where the CPU went per call).
-`--only NAME` runs one of them (routing, fusion, server, vitals, aed, startup, flood, capacity).
+then DIR/failover.json and DIR/failover.md (the writer killed under calls: how long until the
+standby takes them, and no call lost or logged twice). `--only NAME` runs one of them (routing,
+fusion, server, vitals, aed, startup, flood, capacity, failover).
 
 Every figure is printed next to its target (`benchmarks/targets.toml`, or the file the
 environment variable JIJIU_BENCH_TARGETS names); the last line says how many targets failed,
@@ -162,6 +164,15 @@ def write_capacity_report(report: dict[str, Any], out: Path) -> list[Path]:
     return [*paths, png]
 
 
+def write_failover_report(report: dict[str, Any], out: Path) -> list[Path]:
+    """Write failover.json and failover.md into `out`; return the paths."""
+    intro = (
+        f"Two `jijiu serve` processes (Wulin) on one durable Redis, {report['runs']} runs: the "
+        "writer killed with SIGKILL under 20 calls/s posted wherever they are taken."
+    )
+    return _write("failover", report, out, "Failover benchmark", intro)
+
+
 def plot_capacity(report: dict[str, Any], path: Path) -> None:
     """Left: console p99 by rate, before and after; right: loop-thread CPU per call."""
     import matplotlib
@@ -241,7 +252,17 @@ def plot(report: dict[str, Any], path: Path) -> None:
     plt.close(fig)
 
 
-NAMES = ("routing", "fusion", "server", "vitals", "aed", "startup", "flood", "capacity")
+NAMES = (
+    "routing",
+    "fusion",
+    "server",
+    "vitals",
+    "aed",
+    "startup",
+    "flood",
+    "capacity",
+    "failover",
+)
 WRITERS: dict[str, Callable[[dict[str, Any], Path], list[Path]]] = {
     "routing": write_report,
     "fusion": write_fusion_report,
@@ -251,6 +272,7 @@ WRITERS: dict[str, Callable[[dict[str, Any], Path], list[Path]]] = {
     "startup": write_startup_report,
     "flood": write_flood_report,
     "capacity": write_capacity_report,
+    "failover": write_failover_report,
 }
 
 

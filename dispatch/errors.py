@@ -48,3 +48,10 @@ class InvalidEvent(DispatchError, ValueError):
 
 class StoreError(DispatchError, OSError):
     reason = "store_unavailable"
+
+
+class Fenced(StoreError):
+    """The event log refused an append: another process holds the writer's lease (a standby
+    took over while this one was paused or cut off)."""
+
+    reason = "standby"

@@ -4,7 +4,10 @@ JIJIU_CITY             a city folder with its city.toml (docs/city.md); "" is th
                        Hangzhou
 JIJIU_NETWORK          bundled network name ("hangzhou", "wulin") or an OSM file path, for the
                        bundled city only (a city folder names its own network)
-JIJIU_STORE            event log URL: sqlite:///relative.db, sqlite:////abs.db, redis://...
+JIJIU_STORE            event log URL: sqlite:///relative.db, sqlite:////abs.db, redis://...,
+                       or redis+sentinel://h1:p1,h2:p2,h3:p3/master?wait=1 (a primary the
+                       Sentinels name, followed after a failover; acknowledged once `wait`
+                       replicas hold each batch)
 JIJIU_TOKENS           the role tokens file (created 0600 on first start)
 JIJIU_HOST, JIJIU_PORT where uvicorn listens
 JIJIU_ACK_TIMEOUT_S    seconds a unit has to acknowledge an offer before escalation
@@ -21,9 +24,16 @@ JIJIU_QUARANTINE_CALLS_PER_MIN  above this many calls a minute a phone is quaran
 JIJIU_POSITIONS_PER_SOURCE_PER_S  positions a second each unit and each volunteer may send;
                        above it the newest is held until the limit allows and the rest are
                        dropped, counted on the cockpit (default 5; a tablet sends 1)
-JIJIU_OFF_LOOP         1 (default): rank units on a worker thread and locate callers in a
-                       worker process, off the event loop; 0: all of it on the loop (a
-                       one-core machine, or the baseline the load benchmark compares with)
+JIJIU_OFF_LOOP         1: rank units on a worker thread, off the event loop (default 0: on
+                       the loop; on 2 cores the thread costs more than it saves, see
+                       docs/benchmarks.md "capacity")
+JIJIU_LEASE_TTL_S      with a Redis log, the writer's lease lifetime: a standby process takes
+                       over this long after the writer stops (default 3; 0.3-600)
+JIJIU_LOCATE_WORKERS   worker processes that locate callers (default 0: on the loop; each
+                       holds its own copy of the city, ~300 MB for Hangzhou)
+JIJIU_WS_ALLOWED_ORIGINS  browser origins allowed on the websockets besides the host the
+                       client reached us by (and loopback from loopback), comma-separated,
+                       e.g. "https://console.example.org"; "*": any (default "": none)
 JIJIU_REBUILD_COPY_RECORDS  durable records kept in memory to undo a failed append at once
                        (past it, the undo waits for the store; 0: never kept)
 """
@@ -71,10 +81,15 @@ class Settings:
     # each: 200,000 is ~100 MB). Past this the copy is dropped and a failed append is undone
     # from the log itself when the store is back (dispatch.service.outage).
     rebuild_copy_records: int = 200_000
-    off_loop: bool = True  # ranking on a worker thread, locating in a worker process
+    off_loop: bool = False  # ranking on a worker thread
+    locate_workers: int = 0  # processes that fuse callers' locations (0: on the loop)
+    # The writer's lease on a shared (Redis) log: a standby takes over this long after the
+    # writer stops renewing it (dispatch.store.lease).
+    lease_ttl_s: float = 3.0
     hospital_ack_s: float = 60.0  # a hospital silent this long after a notice: console alert
     video_keep_s: float = 0.0  # in-vehicle video kept in memory this long (0: not at all)
     hospital_eta_every_s: float = 10.0  # a transporting unit's ETA goes to its hospital this often
+    ws_allowed_origins: str = ""  # extra browser origins for the websockets, comma-separated
 
     def __post_init__(self) -> None:
         if not (isinstance(self.network, str) and self.network):
@@ -99,6 +114,7 @@ class Settings:
             ("calls_per_phone_per_min", 1, 10_000),
             ("quarantine_calls_per_min", 2, 100_000),
             ("rebuild_copy_records", 0, 100_000_000),
+            ("locate_workers", 0, 8),
         ):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
@@ -122,8 +138,13 @@ class Settings:
         window = self.repeat_window_s
         if not (isinstance(window, int | float) and 0 <= window <= 86_400):
             raise ValueError(f"repeat_window_s must be 0-86400 seconds (0: off), got {window!r}")
+        ttl = self.lease_ttl_s
+        if not (isinstance(ttl, int | float) and 0.3 <= ttl <= 600):
+            raise ValueError(f"lease_ttl_s must be 0.3-600 seconds, got {ttl!r}")
         if not (isinstance(self.video_keep_s, int | float) and 0 <= self.video_keep_s <= 3600):
             raise ValueError(f"video_keep_s must be 0-3600 seconds, got {self.video_keep_s!r}")
+        if not isinstance(self.ws_allowed_origins, str):
+            raise ValueError("ws_allowed_origins must be comma-separated origins, or *")
         for flag in ("auto_dispatch_p1", "off_loop"):
             if not isinstance(getattr(self, flag), bool):
                 raise ValueError(f"{flag} must be a boolean")
@@ -147,9 +168,12 @@ class Settings:
             "JIJIU_MAX_BODY_BYTES": "max_body_bytes",
             "JIJIU_REBUILD_COPY_RECORDS": "rebuild_copy_records",
             "JIJIU_OFF_LOOP": "off_loop",
+            "JIJIU_LOCATE_WORKERS": "locate_workers",
+            "JIJIU_LEASE_TTL_S": "lease_ttl_s",
             "JIJIU_REPEAT_WINDOW_S": "repeat_window_s",
             "JIJIU_QUARANTINE_CALLS_PER_MIN": "quarantine_calls_per_min",
             "JIJIU_POSITIONS_PER_SOURCE_PER_S": "positions_per_source_per_s",
+            "JIJIU_WS_ALLOWED_ORIGINS": "ws_allowed_origins",
         }
         return cls().with_text({field: env[var] for var, field in names.items() if var in env})
 

@@ -40,9 +40,9 @@ async def create_call(
     while its incident is open. A phone in quarantine is answered 202 (docs/wire-protocol.md).
     """
     key = checked_idempotency_key(idempotency_key)
-    answer, created = svc.calls.create(
-        body.phone, evidence_of(body, svc.now()), body.complaint, key
-    )
+    evidence = evidence_of(body, svc.now())
+    located = await svc.calls.locate(body.phone, evidence)  # in a worker process when up
+    answer, created = svc.calls.create(body.phone, evidence, body.complaint, key, located)
     await svc.settled()
     incident_id = answer["incident_id"]
     answer["stream_url"] = f"{ws_base(request)}/ws/calls/{incident_id}" if incident_id else None

@@ -2,21 +2,25 @@
 in server logs, and who is asking (role tokens as FastAPI dependencies).
 
 Routes hold no try/except: the handlers installed here turn the typed errors into
-machine-readable bodies `{"reason": ..., "detail": ...}` (401 unauthenticated, 403 forbidden,
-404 unknown, 409 conflict, 413 too large, 422 invalid, 429 too many, 503 store down), and an
-unexpected exception into a logged 500 that echoes nothing.
+machine-readable bodies `{"reason": ..., "detail": ...}` (400 malformed, 401 unauthenticated,
+403 forbidden, 404 unknown, 405 wrong method, 409 conflict, 413 too large, 422 invalid, 429 too
+many, 503 store down), and an unexpected exception into a logged 500 that echoes nothing. No
+`detail` repeats what the client sent (a path or query value, a body's value or key): one that
+would is replaced by a fixed text. Every integer a client sends is bounded (`Seq`).
 """
 
 from __future__ import annotations
 
 import logging
 import re
+from http import HTTPStatus
 from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI, Request
+from fastapi import Depends, FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from dispatch.core.traffic import InvalidArea, TooManyEntries, UnknownEdge, UnknownStreet
@@ -30,11 +34,14 @@ from dispatch.errors import (
     UnknownIncident,
     UnknownUnit,
 )
+from dispatch.http.echo import echoes, quiet_error, sent_by
 from dispatch.http.wire import ErrorOut
+from dispatch.service.calls import IdempotencyKeyReused
 from dispatch.service.live_inputs import NoLocation, NoMatch
 from dispatch.service.outage import RETRY_AFTER_S
 from dispatch.service.service import DispatchService
 from dispatch.tokens import Forbidden, Role, Unauthenticated
+from dispatch.ws.guards import MAX_SEQ
 from hospital_link.errors import HospitalLinkError
 from location_fusion.errors import FusionError
 
@@ -43,6 +50,11 @@ logger = logging.getLogger("jijiu.dispatch")
 
 class IdempotencyKeyRequired(DispatchError, ValueError):
     reason = "idempotency_key_required"
+
+
+# A sequence number in a query (`?after=`): SQLite's INTEGER is 64-bit, so a larger one is a
+# 422, not an OverflowError in the store.
+Seq = Annotated[int, Query(ge=0, le=MAX_SEQ, description="a sequence number (0: from the start)")]
 
 
 STATUS: tuple[tuple[type[Exception], int], ...] = (
@@ -61,13 +73,16 @@ STATUS: tuple[tuple[type[Exception], int], ...] = (
     (InvalidArea, 422),
     (TooManyEntries, 429),
     (IdempotencyKeyRequired, 400),
+    (IdempotencyKeyReused, 422),
     (StoreError, 503),
 )
+# FastAPI's own refusals (an unparsable body, an unknown path, a wrong method), by status.
+HTTP_REASONS = {400: "malformed_body", 404: "not_found", 405: "method_not_allowed"}
 STORE_DETAIL = {
-    "store_unavailable": "the event log is not acknowledging writes now; "
-    "retry with the same Idempotency-Key",
+    "store_unavailable": "store unavailable: retry with the same Idempotency-Key",
     "store_recovering": "the event log is back; writes resume in a moment",
     "store_diverged": "the event log moved on without this server; writes are stopped",
+    "standby": "this server is a standby; another one takes the calls",
 }
 ERRORS: dict[int | str, dict[str, Any]] = {
     code: {"model": ErrorOut} for code in (400, 401, 403, 404, 409, 413, 422, 429, 503)
@@ -167,24 +182,31 @@ def install_handlers(app: FastAPI) -> None:
             return store_refusal(exc.reason)
         if status >= 500:
             logger.error("%s %s: %s", request.method, request.url.path, exc.reason)
-        return error_response(status, exc.reason, str(exc))
+        return error_response(status, exc.reason, await _detail(request, str(exc), exc.reason))
+
+    async def _detail(request: Request, text: str, reason: str) -> str:
+        return f"refused: {reason}" if echoes(text, await sent_by(request)) else text
 
     async def fusion_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, FusionError)
-        return error_response(422, exc.reason, str(exc))
+        return error_response(422, exc.reason, await _detail(request, str(exc), exc.reason))
 
     async def hospital_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, HospitalLinkError)
-        return error_response(404 if isinstance(exc, KeyError) else 422, exc.reason, str(exc))
+        status = 404 if isinstance(exc, KeyError) else 422
+        return error_response(status, exc.reason, await _detail(request, str(exc), exc.reason))
 
     async def validation_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RequestValidationError)
         # loc, msg and type only: pydantic's `input` would echo phone numbers and free text.
-        detail = [
-            {"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")}
-            for e in exc.errors()
-        ]
-        return error_response(422, "invalid_request", detail)
+        sent = await sent_by(request)
+        return error_response(422, "invalid_request", [quiet_error(e, sent) for e in exc.errors()])
+
+    async def http_error(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, HTTPException)
+        reason = HTTP_REASONS.get(exc.status_code, "http_error")
+        phrase = HTTPStatus(exc.status_code).phrase.lower()  # a fixed text, never exc.detail
+        return error_response(exc.status_code, reason, phrase, dict(exc.headers or {}))
 
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:
         logger.error("%s %s failed: %s", request.method, request.url.path, type(exc).__name__)
@@ -194,6 +216,7 @@ def install_handlers(app: FastAPI) -> None:
     app.add_exception_handler(FusionError, fusion_error)
     app.add_exception_handler(HospitalLinkError, hospital_error)
     app.add_exception_handler(RequestValidationError, validation_error)
+    app.add_exception_handler(HTTPException, http_error)
     app.add_exception_handler(Exception, unexpected)
 
 

@@ -6,7 +6,9 @@ layers are not configured: docs/city.md).
 /readyz reasons: `store_unavailable` (the event log cannot be reached or refuses writes; the
 server retries by itself), `store_recovering` (it answers again; the server is checking its
 position before it writes), `store_diverged` (the log moved on without this server: writes
-stop until a person looks). The same reasons come with every 503 of a write, with Retry-After.
+stop until a person looks), `standby` (another process holds the event log's writer lease;
+this one takes over when it stops renewing it). The same reasons come with every 503 of a
+write, with Retry-After.
 """
 
 from __future__ import annotations

@@ -12,13 +12,14 @@ frame until a dispatcher releases it. The engine holds that state, so replay reb
 
 from __future__ import annotations
 
+import enum
 import secrets
 from collections import deque
 from typing import TYPE_CHECKING, Any
 
 from dispatch.core import events as ev
 from dispatch.core.model import Complaint, IncidentId
-from dispatch.errors import DispatchError
+from dispatch.errors import DispatchError, InvalidEvent
 from dispatch.service.views import Frame, plain
 from dispatch.store import codec
 from dispatch.tokens import same, sha256_hex
@@ -35,6 +36,48 @@ MAX_PHONES_TRACKED = 10_000
 UNLOCATED_RADIUS_M = 100_000.0  # an unlocated call's placeholder radius: "anywhere in the city"
 
 
+class Fusion(enum.Enum):
+    """`Calls.create`'s `located` when it is not an estimate: fuse the call here and now
+    (`HERE`), or not at all (`SKIPPED`: a quarantined phone's call)."""
+
+    HERE = "here"
+    SKIPPED = "skipped"
+
+
+#: What `Calls.locate` found: the estimate (None: nothing usable) or `Fusion.SKIPPED`.
+Located = Estimate | None | Fusion
+
+
+def _estimate(located: Located) -> Estimate | None:
+    return None if isinstance(located, Fusion) else located
+
+
+def _raw_place(evidence: CallEvidence) -> tuple[float, float, float]:
+    """A quarantined call's place in the quarantine queue, unfused: its last fix (its claimed
+    radius taken as a 95 % radius), else nowhere in particular (0, 0, the placeholder)."""
+    if not evidence.fixes:
+        return 0.0, 0.0, UNLOCATED_RADIUS_M
+    fix = evidence.fixes[-1]
+    return fix.lat, fix.lon, min(fix.accuracy_m, UNLOCATED_RADIUS_M)
+
+
+class IdempotencyKeyReused(InvalidEvent):
+    """The phone's Idempotency-Key came with another call than the first (422)."""
+
+    reason = "idempotency_key_reused"
+
+
+def _said(evidence: CallEvidence, complaint: Complaint | None) -> str:
+    """A hash of what a call said (fixes, cell, words, complaint; not when it came), kept
+    with its key in `_call_keys` so the key reused for another call is refused. A key
+    recalled from the log at start has none: its first retry's is kept."""
+    fixes = [(f.lat, f.lon, f.accuracy_m, f.confidence, f.source) for f in evidence.fixes]
+    c = evidence.cell
+    cell = (c.mcc, c.mnc, c.area, c.cell, c.radio, c.timing_advance) if c else None
+    said = repr((fixes, cell, evidence.spoken, complaint.value if complaint else None))
+    return sha256_hex(said)[:16]  # 64 bits: a reused key is a mistake, not a collision hunt
+
+
 def _first_answer(call: dict[str, Any]) -> dict[str, Any]:
     """What a retried call is answered with, from its logged `CallReceived`."""
     keys = ("incident_id", "lat", "lon", "radius95_m", "location_status")
@@ -48,7 +91,8 @@ class Calls:
         self.svc = svc
         self.caller_hash: dict[IncidentId, str] = {}  # incident -> sha256 of its caller token
         self._by_caller_hash: dict[str, IncidentId] = {}
-        self._phone_calls: dict[str, deque[float]] = {}  # keyed hash of a phone -> call times
+        # keyed hash of a phone -> (time, idempotency key) of its calls in the last minute
+        self._phone_calls: dict[str, tuple[deque[tuple[float, str]], set[str]]] = {}
         # A call's idempotency key -> the place it was first answered with (a retry gets the
         # same), in memory so a retry never waits on the store (~50 bytes per call).
         self._call_keys: dict[str, dict[str, Any]] = {}
@@ -64,27 +108,55 @@ class Calls:
         """The log's idempotency key of a call: scoped to the phone, which it does not reveal."""
         return "call:" + self.svc.tokens.keyed_hash("call", phone, key)
 
+    async def locate(self, phone: str, evidence: CallEvidence) -> Located:
+        """Locate a call before `create`, off the loop when a locating worker is up
+        (`dispatch.service.locating`); not at all for a phone in quarantine (`SKIPPED`): its
+        calls cost no fusion."""
+        if self.svc.tokens.keyed_hash("phone", phone) in self.svc.engine.quarantine:
+            return Fusion.SKIPPED
+        return await self.svc.locating.locate(evidence, self.svc.now())
+
     def create(
-        self, phone: str, evidence: CallEvidence, complaint: Complaint | None, key: str
+        self,
+        phone: str,
+        evidence: CallEvidence,
+        complaint: Complaint | None,
+        key: str,
+        located: Located = Fusion.HERE,
     ) -> tuple[dict[str, Any], bool]:
         """The call's answer body and True for a new incident; False for a known key, a call
-        again (the phone's open incident) or a quarantined call (`quarantined: true`)."""
+        again (the phone's open incident) or a quarantined call (`quarantined: true`).
+        `located` is what `locate` found (by default the call is located here and now)."""
         svc, places = self.svc, self.svc.locations
         idem = self.key(phone, key)
         earlier = self._call_keys.get(idem)
+        said = _said(evidence, complaint)
+        if earlier is not None and earlier.setdefault("said", said) != said:
+            raise IdempotencyKeyReused("this Idempotency-Key came with another call")
+        if located is Fusion.HERE or (located is Fusion.SKIPPED and earlier is not None):
+            located = places.locate(evidence)
         if earlier is not None:
-            return self._body(earlier, places.locate(evidence)), False
-        estimate = places.locate(evidence)
-        lat, lon, radius95_m, status = self._placed(estimate)
+            return self._body(earlier, _estimate(located)), False
         phone_hash = svc.tokens.keyed_hash("phone", phone)
-        per_min = self._count(phone_hash)
+        per_min = self._count(phone_hash, idem)
         if phone_hash in svc.engine.quarantine or per_min > svc.settings.quarantine_calls_per_min:
-            place = (lat, lon, radius95_m)
-            return self._quarantined(phone_hash, per_min, place, estimate, complaint, idem), False
+            if isinstance(located, Fusion):
+                place = _raw_place(evidence)
+            else:
+                place = self._placed(located)[:3]
+            estimate = _estimate(located)
+            body = self._quarantined(phone_hash, per_min, place, estimate, complaint, idem)
+            self._call_keys[idem]["said"] = said
+            return body, False
+        # A phone released between `locate` and here was not fused: fuse it after all.
+        estimate = places.locate(evidence) if isinstance(located, Fusion) else located
+        lat, lon, radius95_m, status = self._placed(estimate)
         incident_id = self._open_incident(phone_hash)
         if incident_id is not None:
             flood = per_min > svc.settings.calls_per_phone_per_min
-            return self._repeated(incident_id, phone_hash, evidence, estimate, idem, flood), False
+            body = self._repeated(incident_id, phone_hash, evidence, estimate, idem, flood)
+            self._call_keys[idem]["said"] = said
+            return body, False
         incident_id = IncidentId("I" + secrets.token_hex(5))
         while incident_id in svc.engine.incidents:
             incident_id = IncidentId("I" + secrets.token_hex(5))
@@ -122,7 +194,7 @@ class Calls:
         except DispatchError:
             places.set_description(incident_id, None)
             raise
-        self._call_keys[idem] = _first_answer(codec.to_dict(event))
+        self._call_keys[idem] = {**_first_answer(codec.to_dict(event)), "said": said}
         self._remember_caller(incident_id, event.caller_token_sha256)
         places.keep(incident_id, evidence, estimate)
         return body, True
@@ -272,15 +344,22 @@ class Calls:
             body["quarantined"] = True
         return body
 
-    def _count(self, key: str) -> int:
-        """Count a call from the phone of keyed hash `key`; its calls in the last minute."""
+    def _count(self, key: str, idem: str) -> int:
+        """Count a call from the phone of keyed hash `key`; its calls in the last minute. A
+        retry (the same Idempotency-Key: a tap retried after a 503 or a lost answer) is the
+        same call, counted once: a caller retrying through an outage is not a flood."""
         now = self.svc.now()
-        times = self._phone_calls.setdefault(key, deque())
-        while times and times[0] < now - FLOOD_WINDOW_S:
-            times.popleft()
-        times.append(now)
+        times, keys = self._phone_calls.setdefault(key, (deque(), set()))
+        while times and times[0][0] < now - FLOOD_WINDOW_S:
+            keys.discard(times.popleft()[1])
+        if idem not in keys:
+            times.append((now, idem))
+            keys.add(idem)
         if len(self._phone_calls) > MAX_PHONES_TRACKED:  # forget the quietest phones first
-            for k in [k for k, t in self._phone_calls.items() if t[-1] < now - FLOOD_WINDOW_S]:
+            quiet = [
+                k for k, (t, _) in self._phone_calls.items() if t[-1][0] < now - FLOOD_WINDOW_S
+            ]
+            for k in quiet:
                 del self._phone_calls[k]
         return len(times)
 

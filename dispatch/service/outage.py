@@ -23,13 +23,15 @@ process (another writer) stops writes for good (`store_diverged`), said on /read
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
+import math
 import time
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from dispatch.core import events as ev
-from dispatch.errors import StoreError
+from dispatch.errors import Fenced, StoreError
 from dispatch.service.calls import Calls
 from dispatch.store.eventlog import Entry, EventLog, Record
 from dispatch.store.position import Verdict, backoff_s, prove_write, read_position
@@ -43,12 +45,22 @@ logger = logging.getLogger("jijiu.dispatch")
 UNAVAILABLE = "store_unavailable"
 RECOVERING = "store_recovering"
 DIVERGED = "store_diverged"
-RETRY_AFTER_S = {UNAVAILABLE: 1, RECOVERING: 1, DIVERGED: 30}  # what a 503 tells the caller
+STANDBY = "standby"  # another process holds the writer's lease (dispatch.store.lease)
+# What a 503 tells the caller.
+RETRY_AFTER_S = {UNAVAILABLE: 1, RECOVERING: 1, DIVERGED: 30, STANDBY: 1}
 REFUSED = "the event log is not acknowledging writes now; retry with the same Idempotency-Key"
 
 
 def _read_all(log: EventLog) -> list[Record]:
     return list(log.read())
+
+
+def _read_some(log: EventLog, after_seq: int, most: int) -> list[Record]:
+    return list(itertools.islice(log.read(after_seq), most))
+
+
+FOLLOW_S = 0.25  # how often a standby applies what the writer logged
+FOLLOW_BATCH = 5000  # records read at a time while catching up
 
 
 class DurableCopy:
@@ -90,6 +102,7 @@ class Outage:
         self._refused_at_start = 0
         self._in_doubt: list[Entry] = []
         self._task: asyncio.Task[None] | None = None
+        self._follow_task: asyncio.Task[None] | None = None  # a standby taking the lease
         self._rebuild_from_log = False  # the copy was dropped: rebuild once the log reads
 
     def figures(self) -> dict[str, Any]:
@@ -135,7 +148,11 @@ class Outage:
     # --- failing -----------------------------------------------------------------------------
     def begin(self, error: BaseException, in_doubt: list[Entry]) -> None:
         """A batch failed (the writer calls this before answering anyone): rebuild from what
-        is durable, tell the consoles, retry in the background."""
+        is durable, tell the consoles, retry in the background. A batch fenced off (a newer
+        writer holds the lease) makes this process a standby."""
+        if isinstance(error, Fenced) or self.state == STANDBY:
+            self.standby("fenced")
+            return
         if self.state == DIVERGED:  # stopped for good: only drop what did not land
             self.rebuild()
             return
@@ -202,7 +219,11 @@ class Outage:
             try:
                 verdict = await asyncio.to_thread(read_position, svc.log, held, self._in_doubt)
                 if verdict.status != "in_step":
-                    self.diverge(verdict.reason)
+                    if svc.lease is not None and verdict.reason == "log_moved_on":
+                        # another writer took over: follow it
+                        self.standby(verdict.reason)
+                    else:
+                        self.diverge(verdict.reason)
                     return
                 self.state = RECOVERING  # it reads again and we are in step: can it write?
                 last_seqs = await asyncio.to_thread(
@@ -250,9 +271,87 @@ class Outage:
             len(adopted),
         )
 
+    # --- one writer: standing by, taking over (dispatch.store.lease) ---------------------------
+    def standby(self, reason: str) -> None:
+        """Another process holds the writer's lease (or ours was lost): stop acknowledging
+        writes now, drop what did not land, tell the consoles, and try to take the lease."""
+        svc = self.svc
+        if self.state != STANDBY:
+            logger.warning("not the event log's writer (%s): standing by", reason)
+            self.state = STANDBY
+            svc.halt_writes(Fenced(reason))
+            svc.feeds.holding = True
+            svc.feeds.rewind()
+            self.rebuild()
+            self._publish({"type": "store.degraded", "reason": STANDBY, "retry_after_s": 1})
+        self.follow()
+
+    def follow(self) -> None:
+        """Start trying to take the lease (once the loop runs)."""
+        if self._follow_task is None or self._follow_task.done():
+            self._follow_task = asyncio.get_running_loop().create_task(self._take_over())
+
+    async def _take_over(self) -> None:
+        """Follow the writer: apply what it logs, a few times a second, so reads stay current
+        and a takeover has little to read. Every third of a lease's lifetime, try the lease;
+        once ours, catch up with the last records, prove a write and resume."""
+        svc = self.svc
+        lease = svc.lease
+        assert lease is not None
+        tried_at = -math.inf
+        while self.state == STANDBY:
+            await asyncio.sleep(min(FOLLOW_S, lease.ttl_s / 3))
+            try:
+                await self._catch_up()
+                if time.monotonic() - tried_at < lease.ttl_s / 3:
+                    continue
+                tried_at = time.monotonic()
+                if not await asyncio.to_thread(lease.try_acquire):
+                    continue
+                await svc.feeds.written()
+                verdict = await asyncio.to_thread(read_position, svc.log, svc.durable.last, [])
+                if verdict.reason in ("log_lost_records", "log_forked"):  # not a takeover
+                    self.diverge(verdict.reason)
+                    return
+                caught = await self._catch_up()  # what the last writer wrote before it went
+                figures = {"leader": lease.holder.rsplit(":", 1)[0], "caught_up": caught}
+                last_seqs = await asyncio.to_thread(
+                    prove_write, svc.log, svc.feeds.topics, svc.now(), figures
+                )
+            except Exception as exc:  # Redis down meanwhile: the next round tries again
+                logger.debug("following the event log failed: %s", type(exc).__name__)
+                continue
+            svc.feeds.resync(last_seqs)
+            svc.resume_writes()
+            self.state, self._in_doubt, self._rebuild_from_log = None, [], False
+            self._publish({"type": "store.restored", "outage_s": 0.0, "refused_calls": 0})
+            logger.warning("took over as the event log's writer at seq %d", svc.log.last_seq())
+            return
+
+    async def _catch_up(self) -> int:
+        """Apply the records the writer logged since the last one we hold; how many."""
+        svc = self.svc
+        after = svc.durable.last.seq if svc.durable.last is not None else 0
+        total = 0
+        while True:
+            records = await asyncio.to_thread(_read_some, svc.log, after, FOLLOW_BATCH)
+            if not records:
+                return total
+            try:
+                replay_records(records, svc.engine, after)
+            except StoreError:  # a record this engine refuses: nothing to follow safely
+                self.diverge("follow_failed")
+                raise
+            svc.durable.extend(records)
+            for record in records:
+                if record.event.get("type") == "CallReceived":
+                    svc.calls.recall(record.event, record.idem_key)
+            after, total = records[-1].seq, total + len(records)
+
     def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
+        for task in (self._task, self._follow_task):
+            if task is not None:
+                task.cancel()
 
     def _publish(self, frame: dict[str, Any]) -> None:
         self.svc.hub.publish("console", frame)

@@ -24,7 +24,7 @@ import asyncio
 import contextvars
 import logging
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import Any, cast
 
 from dispatch.core import events as ev
 from dispatch.core.engine import Engine, EngineSettings
@@ -41,14 +41,16 @@ from dispatch.service.clock import EngineClock
 from dispatch.service.fanout import Fanout
 from dispatch.service.hospitals import Hospitals
 from dispatch.service.live_inputs import LiveInputs
+from dispatch.service.locating import LocatorPool
 from dispatch.service.locations import Locations
 from dispatch.service.notices import Notices
-from dispatch.service.outage import DurableCopy, Outage
+from dispatch.service.outage import STANDBY, DurableCopy, Outage
 from dispatch.service.views import Frame, Views
 from dispatch.settings import Settings
 from dispatch.store import codec
 from dispatch.store.committer import Done, GroupCommit
 from dispatch.store.eventlog import EventLog, FeedRecord, Record, open_log
+from dispatch.store.lease import Leasable, Lease, leasable
 from dispatch.store.replay import replay_records
 from dispatch.tokens import Role, TokenBook
 from location_fusion.locate import Locator
@@ -86,6 +88,12 @@ class DispatchService:
         # The durable records (bounded), to undo a failed append (dispatch.service.outage).
         self.durable = DurableCopy(settings.rebuild_copy_records)
         self.outage = Outage(self)
+        # A log shared between processes (Redis) has one writer at a time: take its lease
+        # now, or stand by until it is free (dispatch.store.lease).
+        self.lease: Lease | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        if leasable(log):
+            self.lease = Lease(cast(Leasable, log), settings.lease_ttl_s, self._lease_lost)
         self._commit: GroupCommit | None = None  # None: append synchronously (before start)
         self._settled: asyncio.Future[None] | None = None  # the last entry's, while pending
         self._position_logged: dict[str, float] = {}  # unit -> engine time of its last record
@@ -99,6 +107,7 @@ class DispatchService:
         self.views = Views(self)
         self.fanout = Fanout(self)
         self.advisor = Advisor(self, settings.off_loop)
+        self.locating = LocatorPool(settings, locator)  # its worker loads the city meanwhile
         # Desks hook in here: a watcher turns each applied event and its decisions into more
         # frames; a token resolver names the holder of a token the book does not know.
         self.watchers: list[Callable[[ev.Event, list[ev.Decision]], Iterable[Frame]]] = []
@@ -117,7 +126,11 @@ class DispatchService:
         self.feeds.open_feeds(f"hospital:{h.id}" for h in self.hospitals.registry.hospitals)
         self.clock = EngineClock(last_at_s, clock)
         self.clock.anchor(self.feeds, self.now())
-        if replayed == 0 and settings.seed_fleet:
+        leading = self.lease is None or self.lease.try_acquire()
+        if not leading:  # reads from what the log held at start; writes once the lease is ours
+            self.outage.state = STANDBY
+            logger.warning("another process writes the event log: standing by")
+        if replayed == 0 and settings.seed_fleet and leading:
             for unit in demo_fleet(router.net, settings.seed_fleet):
                 self.submit(unit)
         tokens.ensure_units(self.engine.units)
@@ -164,6 +177,9 @@ class DispatchService:
     def start(self, loop: asyncio.AbstractEventLoop) -> None:
         """From now on appends go to a writer thread in batches (group commit), off the loop."""
         self._commit = self.feeds.commit = GroupCommit(self.log, loop)
+        self._loop = loop
+        if self.outage.state == STANDBY:
+            self.outage.follow()
         self._commit.on_failure = self.outage.begin
 
     def halt_writes(self, error: StoreError) -> None:
@@ -196,8 +212,17 @@ class DispatchService:
         elif self._settled is not None:
             await asyncio.shield(self._settled)
 
+    def _lease_lost(self, reason: str) -> None:
+        """From the lease's thread: the lease is no longer ours; stand by on the loop."""
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(self.outage.standby, reason)
+
     def close(self) -> None:
+        if self.lease is not None:
+            self.lease.release()  # first, so a standby takes over at once
         self.advisor.close()
+        self.locating.close()
         self.outage.stop()
         if self._commit is not None:
             self._commit.close()

@@ -125,7 +125,13 @@ def open_log(url: str) -> EventLog:
         from dispatch.store.redis_log import RedisLog
 
         return RedisLog.from_url(url)
-    raise ValueError(f"event log URL {url!r}: unknown scheme {scheme!r} (sqlite or redis)")
+    if scheme == "redis+sentinel":
+        from dispatch.store.redis_log import RedisLog
+
+        return RedisLog.from_sentinel_url(url)
+    raise ValueError(
+        f"event log URL {url!r}: unknown scheme {scheme!r} (sqlite, redis or redis+sentinel)"
+    )
 
 
 # --- shared by the backends --------------------------------------------------------------------

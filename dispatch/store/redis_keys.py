@@ -42,6 +42,18 @@ class Keys:
         """String, only inside one transaction: set when its feed records are refused."""
         return self.prefix + "batch-refused"
 
+    @property
+    def lease(self) -> str:
+        """String with a TTL: the holder id of the one process allowed to write
+        (dispatch.store.lease)."""
+        return self.prefix + "lease"
+
+    @property
+    def fence(self) -> str:
+        """String: the fencing token, one more for every new lease holder; an append carrying
+        another token is refused."""
+        return self.prefix + "fence"
+
     def feed(self, name: str) -> str:
         """Stream: one feed's records (dispatch.store.eventlog), entry id "<seq>-0", fields at_s,
         body."""

@@ -9,6 +9,7 @@ by the client: a retried append that had in fact run would write the record twic
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator, Sequence
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -17,7 +18,7 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from dispatch.errors import StoreError
+from dispatch.errors import Fenced, StoreError
 from dispatch.store.eventlog import (
     MAX_FEED_READ,
     Entry,
@@ -64,6 +65,9 @@ return {1, seq}
 # record before it in this batch) and writes only if all pass; else it sets the flag, which
 # the batch's event scripts check and the transaction's last command deletes.
 FEED_LUA = """
+if redis.call('EXISTS', KEYS[1]) == 1 then
+  return redis.error_reply('batch refused')
+end
 local nxt = {}
 for i = 2, #KEYS do
   local key = KEYS[i]
@@ -86,6 +90,44 @@ for i = 2, #KEYS do
 end
 return #KEYS - 1
 """
+# KEYS: the refused-batch flag, the fencing token. ARGV: the writer's token. First in a fenced
+# batch: a writer whose token is not the current one (a newer lease holder exists) refuses the
+# whole batch, as a refused feed record does.
+FENCE_LUA = """
+if redis.call('GET', KEYS[2]) ~= ARGV[1] then
+  redis.call('SET', KEYS[1], '1')
+  return redis.error_reply('fenced: a newer writer holds the lease')
+end
+return 1
+"""
+# KEYS: lease, fence. ARGV: holder, ttl ms. The lease if free, with the next fencing token.
+ACQUIRE_LUA = """
+if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
+  return redis.call('INCR', KEYS[2])
+end
+return 0
+"""
+# KEYS: lease, fence. ARGV: holder, ttl ms, token. Extend the lease while no newer writer took
+# it: ours, or expired while Redis was away and nobody took it since (the token is still ours,
+# so nobody else can have written).
+RENEW_LUA = """
+if redis.call('GET', KEYS[2]) ~= ARGV[3] then
+  return 0
+end
+local holder = redis.call('GET', KEYS[1])
+if holder == ARGV[1] or not holder then
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+  return 1
+end
+return 0
+"""
+# KEYS: lease. ARGV: holder. Give the lease up at a clean stop (a standby takes over at once).
+RELEASE_LUA = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('DEL', KEYS[1])
+end
+return 0
+"""
 BATCH = 500  # stream entries per XRANGE
 REQUIRED = {"appendonly": "yes", "appendfsync": "always"}
 
@@ -100,6 +142,13 @@ class RedisLog:
         self._client = client
         self._append = client.register_script(APPEND_LUA)
         self._feed = client.register_script(FEED_LUA)
+        self._fence = client.register_script(FENCE_LUA)
+        self._acquire = client.register_script(ACQUIRE_LUA)
+        self._renew = client.register_script(RENEW_LUA)
+        self._release = client.register_script(RELEASE_LUA)
+        self.token: int | None = None  # the fencing token appends carry, once leading
+        self.wait_replicas = 0  # replicas that must hold a batch before it is acknowledged
+        self.wait_ms = 1000
         try:
             if not allow_unsafe:
                 self._check_durable()
@@ -134,6 +183,48 @@ class RedisLog:
         )
         return cls(client, prefix, allow_unsafe=allow_unsafe)
 
+    @classmethod
+    def from_sentinel_url(
+        cls,
+        url: str,
+        *,
+        allow_unsafe: bool = False,
+        connect_timeout_s: float = 2.0,
+        timeout_s: float = 10.0,
+    ) -> RedisLog:
+        """`redis+sentinel://h1:p1,h2:p2,h3:p3/master?prefix=p:&wait=1&wait_ms=1000`: the
+        primary the Sentinels name, found again after a failover on the next connection; an
+        append is acknowledged once `wait` replicas have it (Redis `WAIT`, default 1)."""
+        parts = urlsplit(url)
+        hosts = []
+        for item in parts.netloc.rsplit("@", 1)[-1].split(","):
+            host, sep, port = item.rpartition(":")
+            if not sep or not port.isdigit():
+                raise ValueError(f"a Sentinel address is host:port, not {item!r}")
+            hosts.append((host.strip("[]"), int(port)))
+        name = parts.path.strip("/")
+        if not hosts or not name:
+            raise ValueError("write redis+sentinel://host:port,host:port/master-name")
+        query = dict(parse_qsl(parts.query, keep_blank_values=True))
+        try:
+            wait, wait_ms = int(query.get("wait", "1")), int(query.get("wait_ms", "1000"))
+        except ValueError:
+            raise ValueError("wait and wait_ms are whole numbers") from None
+        if not (0 <= wait <= 16 and 1 <= wait_ms <= 60_000):
+            raise ValueError("wait is 0-16 replicas, wait_ms 1-60000")
+        sentinel = redis.Sentinel(
+            hosts, socket_timeout=connect_timeout_s, socket_connect_timeout=connect_timeout_s
+        )
+        client = sentinel.master_for(
+            name,
+            socket_timeout=timeout_s,
+            socket_connect_timeout=connect_timeout_s,
+            retry=Retry(NoBackoff(), 0),
+        )
+        log = cls(client, query.get("prefix", DEFAULT_PREFIX), allow_unsafe=allow_unsafe)
+        log.wait_replicas, log.wait_ms = wait, wait_ms
+        return log
+
     def append(
         self, at_s: float, event: dict[str, Any], idem_key: str | None = None
     ) -> tuple[Record, bool]:
@@ -150,6 +241,11 @@ class RedisLog:
             # transaction before it replies. The feed script goes first: a feed record it
             # refuses fails the batch and no event of it is written (see APPEND_LUA).
             pipe = self._client.pipeline(transaction=True)
+            token = self.token
+            fenced = token is not None
+            if token is not None:
+                fence_keys = [self.keys.refused, self.keys.fence]
+                self._fence(keys=fence_keys, args=[token], client=pipe)
             if feed:
                 args: list[Any] = []
                 for r, b in zip(feed, feed_bodies, strict=True):
@@ -158,13 +254,23 @@ class RedisLog:
                 self._feed(keys=[self.keys.refused, *streams], args=args, client=pipe)
             for (at_s, _, idem_key), body in zip(entries, bodies, strict=True):
                 self._append(keys=keys, args=[repr(float(at_s)), body, idem_key or ""], client=pipe)
-            if feed:
+            if feed or fenced:
                 pipe.delete(self.keys.refused)
             replies = pipe.execute()
+            if self.wait_replicas:
+                held = int(self._client.wait(self.wait_replicas, self.wait_ms))
+                if held < self.wait_replicas:  # on the primary only: a failover could lose it
+                    raise StoreError(
+                        f"event log Redis: {held} of {self.wait_replicas} replicas confirmed"
+                    )
+        except redis.ResponseError as exc:
+            if "fenced" in str(exc):
+                raise Fenced("another process holds the event log's lease") from None
+            raise StoreError(f"event log Redis: append failed: {exc}") from exc
         except redis.RedisError as exc:
             raise StoreError(f"event log Redis: append failed: {exc}") from exc
-        if feed:
-            replies = replies[1:-1]
+        if feed or fenced:
+            replies = replies[int(fenced) + int(bool(feed)) : -1]
         out = []
         for (at_s, event, idem_key), reply in zip(entries, replies, strict=True):
             if reply[0] == 1:
@@ -184,6 +290,36 @@ class RedisLog:
         if not entries:
             raise StoreError(f"event log Redis: key {idem_key!r} points at missing seq {seq!r}")
         return _record(entries[0][1])
+
+    # --- the writer's lease (dispatch.store.lease) ----------------------------------------------
+    def acquire(self, holder: str, ttl_ms: int) -> int | None:
+        """Take the lease if it is free: the new fencing token (appends carry it from now on),
+        or None when another process holds it."""
+        try:
+            token = int(
+                self._acquire(keys=[self.keys.lease, self.keys.fence], args=[holder, ttl_ms])
+            )
+        except redis.RedisError as exc:
+            raise StoreError(f"event log Redis: lease: {exc}") from exc
+        if token == 0:
+            return None
+        self.token = token
+        return token
+
+    def renew(self, holder: str, ttl_ms: int) -> bool:
+        """Extend our lease; False when it is no longer ours (expired and taken, or fenced)."""
+        if self.token is None:
+            return False
+        keys = [self.keys.lease, self.keys.fence]
+        try:
+            return bool(self._renew(keys=keys, args=[holder, ttl_ms, self.token]))
+        except redis.RedisError as exc:
+            raise StoreError(f"event log Redis: lease: {exc}") from exc
+
+    def release(self, holder: str) -> None:
+        """Give the lease up (a clean stop), if it is ours; errors are ignored."""
+        with contextlib.suppress(redis.RedisError):
+            self._release(keys=[self.keys.lease], args=[holder])
 
     def read(self, after_seq: int = 0) -> Iterator[Record]:
         start = after_seq + 1

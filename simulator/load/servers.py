@@ -102,11 +102,13 @@ def jijiu_serve(
     ready_s: float = 600.0,
     root: Path = ROOT,
     extra_env: Mapping[str, str] | None = None,
+    probe: str = "/readyz",
 ) -> Iterator[Served]:
     """`python -m dispatch serve` on `network` with `units` seeded, its tokens file and log in
     `workdir`; yields once /readyz answers 200, stops it on the way out. `root` is the source
     tree it runs (another checkout: an earlier version to compare with); `extra_env` adds
-    JIJIU_* settings."""
+    JIJIU_* settings; `probe` "/healthz" yields once it answers at all (a standby, which is
+    alive but not ready)."""
     port, ws_port = free_port(), free_port()
     while ws_port == port:
         ws_port = free_port()
@@ -126,7 +128,7 @@ def jijiu_serve(
         proc = subprocess.Popen(cmd, cwd=workdir, env=env, stdout=log, stderr=subprocess.STDOUT)
         served: Served | None = None
         try:
-            wait_ready(proc, port, ready_s, log_path)
+            wait_ready(proc, port, ready_s, log_path, probe)
             ready = time.monotonic() - t0
             served = Served(proc, port, ws_port, json.loads(tokens.read_text()), ready, workdir)
             yield served
@@ -138,8 +140,10 @@ def jijiu_serve(
         )
 
 
-def wait_ready(proc: subprocess.Popen[bytes], port: int, ready_s: float, log: Path) -> None:
-    """Poll GET /readyz until 200; RunFailed if the process exits or `ready_s` passes."""
+def wait_ready(
+    proc: subprocess.Popen[bytes], port: int, ready_s: float, log: Path, probe: str = "/readyz"
+) -> None:
+    """Poll GET `probe` until 200; RunFailed if the process exits or `ready_s` passes."""
     deadline = time.monotonic() + ready_s
     while True:
         if proc.poll() is not None:
@@ -147,7 +151,7 @@ def wait_ready(proc: subprocess.Popen[bytes], port: int, ready_s: float, log: Pa
             raise RunFailed(f"the server exited with {proc.returncode} at start:\n{tail}")
         if time.monotonic() > deadline:
             raise RunFailed(f"the server was not ready within {ready_s:.0f} s")
-        url = f"http://{LOOPBACK}:{port}/readyz"
+        url = f"http://{LOOPBACK}:{port}{probe}"
         with suppress(OSError), urllib.request.urlopen(url, timeout=2) as answer:
             if answer.status == 200:
                 return

@@ -24,7 +24,7 @@ import httpx
 from tests.support.server import HERE
 from tests.support.services import require_service
 
-STORE_REASONS = {"store_unavailable", "store_recovering", "store_diverged"}
+STORE_REASONS = {"store_unavailable", "store_recovering", "store_diverged", "standby"}
 CHUNK_BYTES = 1 << 16
 
 

@@ -155,7 +155,10 @@
         ? `Live feed lost: reconnecting (resuming after frame ${lastSeq})… What you see may be stale.`
         : "Live feed lost: reconnecting… What you see may be stale.";
     }
-    if (readiness) {
+    if (readiness === "standby") {
+      kind = "degraded";
+      text = `${text ? text + " " : ""}This server is a standby: another one takes the calls, and this one takes over if it stops. What you see here may be stale.`;
+    } else if (readiness) {
       kind = "degraded";
       text = `${text ? text + " " : ""}Server degraded (${readiness}): new calls and dispatches may fail.`;
     }

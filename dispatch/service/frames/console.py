@@ -315,7 +315,7 @@ class StoreDegraded(TypedDict):
     """The event log stopped acknowledging writes: a banner; reads go on from memory."""
 
     type: Literal["store.degraded"]
-    reason: Literal["store_unavailable", "store_diverged"]
+    reason: Literal["store_unavailable", "store_diverged", "standby"]
     retry_after_s: int  # what a refused write is told to wait
 
 
