@@ -11,6 +11,7 @@
     network_source = "roads.osm.bz2" # compiled again from this when roads.npz is stale
     hospitals = "hospitals.csv"      # hospital_link.registry layout
     stations = "stations.csv"        # simulator.world.stations layout
+    fleet = "fleet.csv"              # unit_id, capability (ALS/BLS), lat, lon[, station_id]
     aeds = "aeds.csv"                # aed_map.registry layout (or .geojson)
     cells = "cells.csv"              # OpenCellID layout (location_fusion.cells)
     places = "places.csv"            # name (or name_zh), lat, lon[, kind]
@@ -38,6 +39,8 @@ from routing.network import RoadNetwork
 CITY_FILE = "city.toml"
 LOCALES = ("zh-CN", "en")
 LAYERS = ("hospitals", "stations", "aeds", "cells", "places")
+# Read when present, never "not configured": without it a new log gets a demo fleet.
+OPTIONAL_LAYERS = ("fleet",)
 BUNDLED_CITY = "hangzhou"  # the folder under the data directory that is the default city
 
 
@@ -53,6 +56,7 @@ class City:
     network_source: str | None = None  # compiled again from this if `network` is stale
     hospitals: Path | None = None
     stations: Path | None = None
+    fleet: Path | None = None
     aeds: Path | None = None
     cells: Path | None = None
     places: Path | None = None
@@ -90,10 +94,11 @@ def read_city(folder: str | Path) -> City:
     head, layers = doc.get("city", {}), doc.get("layers", {})
     if not isinstance(head, dict) or not isinstance(layers, dict):
         raise CityError(f"{path}: [city] and [layers] must be tables")
-    unknown = sorted(set(layers) - {"network", "network_source", *LAYERS})
+    known = (*LAYERS, *OPTIONAL_LAYERS)
+    unknown = sorted(set(layers) - {"network", "network_source", *known})
     if unknown:
-        raise CityError(f"{path}: unknown layer(s) {unknown}; known: network, {LAYERS}")
-    files = {name: _layer_file(base, layers, name) for name in LAYERS}
+        raise CityError(f"{path}: unknown layer(s) {unknown}; known: network, {known}")
+    files = {name: _layer_file(base, layers, name) for name in known}
     network = str(layers.get("network", ""))
     if network and network not in BUNDLED:
         network = str(_layer_file(base, layers, "network"))

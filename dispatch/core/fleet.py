@@ -6,13 +6,15 @@ each moved onto its nearest node so it snaps to a road. scipy's `kmeans2` runs t
 without an n x k distance array, and a k-d tree finds the nodes: 1000 units on Hangzhou's 39k
 nodes are placed in well under a second (`benchmarks/bench_startup.py`). Every third unit is
 ALS, the rest BLS; units are dealt to stations in turn. The server registers them when its
-event log is empty.
+event log is empty, unless the city lists its own fleet (`fleet_from_rows`, the city's `fleet`
+layer: docs/city.md).
 """
 
 from __future__ import annotations
 
 import math
 import warnings
+from collections.abc import Iterable, Mapping
 
 import numpy as np
 from scipy.cluster.vq import kmeans2
@@ -58,4 +60,34 @@ def demo_fleet(net: RoadNetwork, n_units: int, seed: int = 0) -> list[UnitRegist
         lon, lat = stations[i % len(stations)]
         unit_id = UnitId(f"{cap.value.upper()}{i + 1:02d}")
         out.append(UnitRegistered(unit_id, cap, float(lat), float(lon)))
+    return out
+
+
+def fleet_from_rows(rows: Iterable[Mapping[str, str]]) -> list[UnitRegistered]:
+    """A city's own fleet (its `fleet` layer: `unit_id,capability,lat,lon[,station_id]` rows)
+    as UnitRegistered events; ValueError names the first bad row (1 = the first after the
+    header): a missing or repeated unit id, a capability other than ALS or BLS, a point off
+    the globe."""
+    out: list[UnitRegistered] = []
+    seen: set[str] = set()
+    for n, row in enumerate(rows, start=1):
+        unit_id = (row.get("unit_id") or "").strip()
+        if not unit_id or len(unit_id) > 32 or not unit_id.isprintable():
+            raise ValueError(f"fleet row {n}: unit_id is required (1-32 printable characters)")
+        if unit_id in seen:
+            raise ValueError(f"fleet row {n}: unit_id {unit_id!r} is listed twice")
+        seen.add(unit_id)
+        try:
+            cap = Capability((row.get("capability") or "").strip().lower())
+        except ValueError:
+            raise ValueError(f"fleet row {n}: capability is ALS or BLS") from None
+        try:
+            lat, lon = float(row.get("lat") or ""), float(row.get("lon") or "")
+        except ValueError:
+            raise ValueError(f"fleet row {n}: lat and lon are numbers") from None
+        if not (math.isfinite(lat) and math.isfinite(lon)):
+            raise ValueError(f"fleet row {n}: lat and lon are finite numbers")
+        if not (-90 <= lat <= 90 and -180 <= lon <= 180):
+            raise ValueError(f"fleet row {n}: lat/lon out of range")
+        out.append(UnitRegistered(UnitId(unit_id), cap, lat, lon))
     return out

@@ -45,6 +45,7 @@ from numpy.typing import NDArray
 
 from dispatch.core.fleet import demo_fleet
 from dispatch.http.common import ERRORS, Svc, dispatcher_only
+from dispatch.service.city import city_fleet, city_of
 from dispatch.service.service import DispatchService
 from routing.load import data_dir
 from routing.network import RoadNetwork
@@ -164,10 +165,13 @@ def road_polylines(net: RoadNetwork, origin: NDArray[np.float64]) -> list[list[l
 
 
 def fleet_stations(svc: DispatchService) -> list[dict[str, Any]]:
-    """The seeded fleet's home stations (the same `demo_fleet` the service registers), each
-    with the units based there that the server holds; none when no fleet was seeded."""
+    """The fleet's home stations (the city's own fleet layer, else the same `demo_fleet` the
+    service registers), each with the units based there that the server holds; none when no
+    fleet was registered."""
+    own = city_fleet(city_of(svc.settings))
+    source = "city_fleet" if own is not None else "demo_fleet"
     based: dict[tuple[float, float], list[str]] = {}
-    for unit in demo_fleet(svc.router.net, svc.settings.seed_fleet):
+    for unit in own if own is not None else demo_fleet(svc.router.net, svc.settings.seed_fleet):
         if unit.unit_id in svc.engine.units:
             based.setdefault((unit.lat, unit.lon), []).append(unit.unit_id)
     return [
@@ -177,7 +181,7 @@ def fleet_stations(svc: DispatchService) -> list[dict[str, Any]]:
             "lon": lon,
             "units": len(ids),
             "unit_ids": ids,
-            "source": "demo_fleet",
+            "source": source,
         }
         for i, ((lat, lon), ids) in enumerate(based.items())
     ]

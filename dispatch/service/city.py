@@ -9,7 +9,11 @@ first search, and fusion has its own first-use cost.
 
 from __future__ import annotations
 
+import csv
+
 from aed_map.registry import Registry as AedRegistry
+from dispatch.core.events import UnitRegistered
+from dispatch.core.fleet import fleet_from_rows
 from dispatch.settings import Settings
 from hospital_link.registry import Registry
 from location_fusion.cells import CellTable
@@ -18,6 +22,7 @@ from location_fusion.gazetteer import Gazetteer
 from location_fusion.locate import CallEvidence, Locator
 from location_fusion.readback import readback_for
 from routing.city import City, load_city_network, resolve_city
+from routing.errors import CityError
 from routing.router import Router
 
 
@@ -50,6 +55,18 @@ def aed_registry(city: City) -> AedRegistry:
     if city.aeds.suffix.lower() in (".geojson", ".json"):
         return AedRegistry.load_geojson(city.aeds)
     return AedRegistry.load_csv(city.aeds)
+
+
+def city_fleet(city: City) -> list[UnitRegistered] | None:
+    """The city's own fleet (its `fleet` layer), None when it has none (the server then seeds
+    a demo fleet); CityError names a bad row."""
+    if city.fleet is None:
+        return None
+    try:
+        with city.fleet.open(newline="", encoding="utf-8") as f:
+            return fleet_from_rows(csv.DictReader(f))
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise CityError(f"{city.fleet}: {exc}") from None
 
 
 def warm_up(router: Router, locator: Locator) -> None:

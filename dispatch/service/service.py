@@ -36,7 +36,7 @@ from dispatch.live.hub import Hub
 from dispatch.service.advisor import Advisor
 from dispatch.service.aeds import Aeds
 from dispatch.service.calls import Calls
-from dispatch.service.city import build_world, warm_up
+from dispatch.service.city import build_world, city_fleet, city_of, warm_up
 from dispatch.service.clock import EngineClock
 from dispatch.service.fanout import Fanout
 from dispatch.service.hospitals import Hospitals
@@ -130,8 +130,9 @@ class DispatchService:
         if not leading:  # reads from what the log held at start; writes once the lease is ours
             self.outage.state = STANDBY
             logger.warning("another process writes the event log: standing by")
-        if replayed == 0 and settings.seed_fleet and leading:
-            for unit in demo_fleet(router.net, settings.seed_fleet):
+        if replayed == 0 and leading:  # a new log: the city's own fleet, else a demo fleet
+            own = city_fleet(city_of(settings))
+            for unit in own if own is not None else demo_fleet(router.net, settings.seed_fleet):
                 self.submit(unit)
         tokens.ensure_units(self.engine.units)
         tokens.ensure_hospitals(h.id for h in self.hospitals.registry.hospitals)

@@ -1324,7 +1324,7 @@
       ctx.lineTo(x - 7, y + 6);
       ctx.lineTo(x - 7, y - 2);
       ctx.closePath();
-      if (st.source === "demo_fleet") {
+      if (st.source === "demo_fleet" || st.source === "city_fleet") {
         ctx.fillStyle = STATION_COLOUR;
         ctx.fill();
         ctx.strokeStyle = "#f0f6fc";
