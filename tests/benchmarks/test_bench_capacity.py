@@ -51,12 +51,11 @@ def test_the_target_is_a_2x_floor_on_the_ratio() -> None:
 
 
 def test_a_quick_run_serves_both_versions_and_reports_a_profile(tmp_path: Path) -> None:
-    """Quick mode against this tree as its own baseline: all three ladders ran, each rate has a
-    loop-thread CPU figure, the ratio is shown and not judged."""
+    """Quick mode against this tree as its own baseline: all three ladders ran every rate,
+    each with a loop-thread CPU figure; the ratio is shown and not judged."""
     report = cap.run(quick=True, baseline=cap.ROOT)
-    assert report["before"]["highest_rate"] is not None
-    assert report["after"]["highest_rate"] is not None
-    for name in ("before", "after", "off_loop"):
+    for name in ("before", "after", "off_loop"):  # rates passed are timing: not asserted here
+        assert [r["rate"] for r in report[name]["profile"]] == list(cap.QUICK.rates)
         assert all(r["loop_ms_per_call"] > 0 for r in report[name]["profile"])
     assert report["failed"] == []
     assert "| after |" in report["profile_table"]
