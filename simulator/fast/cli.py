@@ -64,8 +64,8 @@ def _parser() -> argparse.ArgumentParser:
         choices=FORMATS,
         default=None,
         help="layout of the --calls FILE: sf (SF Fire Department calls for service), csv (one "
-        "row per call: received, priority, lat, lon[, complaint, transport, id]); nemsis: not "
-        "supported yet",
+        "row per call: received, priority, lat, lon[, complaint, transport, id]), nemsis (a "
+        "flat NEMSIS v3 export: eTimes.01, eResponse.23, eScene.11[, eDisposition.30])",
     )
     ap.add_argument(
         "--columns",

@@ -1,6 +1,6 @@
 """Read a real call log (a path given to `jijiu simulate --calls`) into calls to replay.
 
-Two layouts (`--format`), both CSV (gzip-compressed when the name ends in `.gz`):
+Three layouts (`--format`), all CSV (gzip-compressed when the name ends in `.gz`):
 
 - `sf`: the San Francisco Fire Department's "Fire Department Calls for Service" (DataSF), one row
   per unit dispatched, as in `data/sf_fire_calls/`. An incident with an ambulance is one call;
@@ -10,6 +10,10 @@ Two layouts (`--format`), both CSV (gzip-compressed when the name ends in `.gz`)
   (1-3 or P1-P3), `lat` and `lon` (WGS-84 degrees), and optionally `complaint` (a complaint name
   such as chest_pain), `transport` (yes/no, true/false, 1/0) and `id`. Those are the default
   header names; `ColumnMap.parse("received=Time,lat=Y,...")` maps other names onto them.
+- `nemsis`: a flat export of NEMSIS v3 records, columns named by element number: `eTimes.01`
+  (PSAP call time, ISO 8601), `eResponse.23` (response mode: emergent P1, downgraded P2,
+  non-emergent P3), `eScene.11` ("lat,lon"), optionally `eDisposition.30` (transported by this
+  unit) and `eResponse.03` (incident number).
 
 Times are naive local clock times: ISO 8601 by default, or any `strptime` format. A row that
 cannot be read is a `BadRow` (its line number in the file and why); the log is refused with a
@@ -125,11 +129,6 @@ def read_call_log(path: Path, fmt: str, columns: ColumnMap | None = None) -> Cal
     """The calls of the log at `path` in layout `fmt`; CallLogError when it cannot be used."""
     if fmt not in FORMATS:
         raise CallLogError(f"unknown call log format {fmt!r}; use one of {', '.join(FORMATS)}")
-    if fmt == "nemsis":
-        raise CallLogError(
-            "--format nemsis is not supported yet; export the log as CSV and use "
-            "--format csv with --columns"
-        )
     if not path.is_file():
         raise CallLogError(f"the call log {path} does not exist")
     try:
@@ -140,6 +139,8 @@ def read_call_log(path: Path, fmt: str, columns: ColumnMap | None = None) -> Cal
                 raise CallLogError(f"the call log {path} is empty (not even a header line)")
             if fmt == "sf":
                 log = sf_calls(header, _numbered(reader))
+            elif fmt == "nemsis":
+                log = nemsis_calls(header, _numbered(reader))
             else:
                 log = csv_calls(header, _numbered(reader), columns or ColumnMap())
     except (UnicodeDecodeError, OSError, csv.Error) as exc:  # not UTF-8 CSV, or a bad gzip
@@ -284,6 +285,49 @@ def _csv_call(row: dict[str, str], cols: ColumnMap, header: list[str], fallback:
         complaint,
         _flag(opt(cols.transport)),
     )
+
+
+# NEMSIS v3 elements of a flat (one row per record) CSV export, by element number.
+NEMSIS_RECEIVED = "eTimes.01"  # PSAP call date/time
+NEMSIS_MODE = "eResponse.23"  # response mode to scene
+NEMSIS_SCENE = "eScene.11"  # scene GPS location, "lat,lon"
+NEMSIS_TRANSPORT = "eDisposition.30"  # transport disposition (v3.5)
+NEMSIS_ID = "eResponse.03"  # incident number
+# eResponse.23 by its last three digits (v3.4 codes 2223xxx, v3.5 4223xxx): emergent or
+# upgraded to emergent is P1, emergent downgraded P2, non-emergent P3.
+_NEMSIS_MODES = {"001": Priority.P1, "007": Priority.P1, "003": Priority.P2, "005": Priority.P3}
+_NEMSIS_TRANSPORTED = frozenset({"4230001", "4230003"})  # by this EMS unit (alone or with others)
+
+
+def nemsis_calls(header: list[str], rows: Iterable[tuple[int, dict[str, str]]]) -> CallLog:
+    """One call per record of a flat NEMSIS v3 CSV export (columns named by element number:
+    eTimes.01, eResponse.23, eScene.11, and optionally eDisposition.30, eResponse.03)."""
+    _missing(header, (NEMSIS_RECEIVED, NEMSIS_MODE, NEMSIS_SCENE), "nemsis")
+    n, bad, calls = 0, [], []
+    for line, row in rows:
+        n += 1
+        try:
+            calls.append(_nemsis_call(row, f"L{line}"))
+        except (ValueError, TypeError) as exc:
+            bad.append(BadRow(line, str(exc)))
+    calls.sort(key=lambda c: (c.received, c.call_id))
+    return CallLog(tuple(calls), n, tuple(bad))
+
+
+def _nemsis_call(row: dict[str, str], fallback: str) -> LogCall:
+    received = _time((row.get(NEMSIS_RECEIVED) or "").strip(), None)
+    mode = (row.get(NEMSIS_MODE) or "").strip()
+    priority = _NEMSIS_MODES.get(mode[-3:]) if len(mode) == 7 and mode.isdigit() else None
+    if priority is None:
+        raise ValueError(f"eResponse.23 {mode!r} is not a response mode code")
+    where = _point((row.get(NEMSIS_SCENE) or "").strip())
+    if where is None:
+        raise ValueError("eScene.11 is not a 'lat,lon' point")
+    lat, lon = _lat_lon(str(where[0]), str(where[1]))
+    transport = (row.get(NEMSIS_TRANSPORT) or "").strip()
+    transported = (transport in _NEMSIS_TRANSPORTED) if transport else None
+    call_id = (row.get(NEMSIS_ID) or "").strip() or fallback
+    return LogCall(call_id, received, priority, lat, lon, None, transported)
 
 
 def _time(text: str, time_format: str | None) -> datetime:

@@ -1,5 +1,5 @@
-"""Replaying a named call log: `jijiu simulate --calls FILE --format sf|csv`, the column mapping,
-the clock shift, snapping to the road network, and the refusals of unusable logs."""
+"""Replaying a named call log: `jijiu simulate --calls FILE --format sf|csv|nemsis`, the column
+mapping, the clock shift, snapping to the road network, and the refusals of unusable logs."""
 
 from __future__ import annotations
 
@@ -163,10 +163,11 @@ def test_a_few_bad_rows_are_skipped_and_reported(
     assert "call log: 20 calls" in out
 
 
-def test_no_ambulance_call_and_nemsis_exit_non_zero(
+def test_no_ambulance_call_and_a_wrong_layout_exit_non_zero(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """An SF-layout file without an ambulance gives no call: exit 2; nemsis is not supported."""
+    """An SF-layout file without an ambulance gives no call: exit 2; read as NEMSIS it lacks
+    the NEMSIS columns: exit 2."""
     with gzip.open(sf_log_path(), "rt", encoding="utf-8") as f:
         header = next(csv.reader(f))
     engine = dict.fromkeys(header, "")
@@ -175,8 +176,38 @@ def test_no_ambulance_call_and_nemsis_exit_non_zero(
     code, _, err = _simulate(capsys, "--calls", str(path), "--format", "sf")
     assert code == 2 and "gave no call (1 rows read)" in err
     code, _, err = _simulate(capsys, "--calls", str(path), "--format", "nemsis")
-    assert code == 2 and "nemsis is not supported yet" in err
+    assert code == 2 and "eTimes.01" in err
     code, _, err = _simulate(capsys, "--calls", str(tmp_path / "none.csv"), "--format", "csv")
     assert code == 2 and "none.csv does not exist" in err
     code, _, err = _simulate(capsys, "--calls", str(path))
     assert code == 2 and "--format sf|csv|nemsis" in err
+
+
+NEMSIS_HEADER = ["eResponse.03", "eTimes.01", "eResponse.23", "eScene.11", "eDisposition.30"]
+
+
+def test_a_nemsis_export_is_read_by_element_number(tmp_path: Path) -> None:
+    """Four NEMSIS records (v3.5 and v3.4 mode codes): the call time kept as the local clock,
+    emergent P1, downgraded P2, non-emergent P3, upgraded P1, the scene point, transported by
+    this unit or not; a record with no scene point is a bad row naming eScene.11."""
+    rows = [
+        ["N1", "2024-03-01T08:00:05-05:00", "4223001", "30.2803,120.1465", "4230001"],
+        ["N2", "2024-03-01T08:01:00-05:00", "2223003", "30.2850,120.1400", "4230013"],
+        ["N3", "2024-03-01T08:02:00-05:00", "4223005", "30.2790,120.1480", ""],
+        ["N4", "2024-03-01T08:03:00-05:00", "4223007", "30.2950,120.1650", "4230003"],
+        ["N5", "2024-03-01T08:04:00-05:00", "4223001", "", "4230001"],
+    ]
+    path = _write(tmp_path / "nemsis.csv", NEMSIS_HEADER, rows * 5)  # 25 rows: 5 bad = 20 %
+    with pytest.raises(CallLogError):  # more bad rows than a log may have
+        read_call_log(path, "nemsis")
+    many = [[f"{r[0]}-{k}", *r[1:]] for k in range(6) for r in rows[:4]]  # 24 good, 1 bad
+    path = _write(tmp_path / "nemsis.csv", NEMSIS_HEADER, many + rows[4:])
+    log = read_call_log(path, "nemsis")
+    by_id = {c.call_id: c for c in log.calls}
+    first = [by_id[f"N{i}-0"] for i in (1, 2, 3, 4)]
+    assert len(log.calls) == 24
+    assert first[0].received == datetime(2024, 3, 1, 8, 0, 5)
+    assert [c.priority for c in first] == [Priority.P1, Priority.P2, Priority.P3, Priority.P1]
+    assert (first[0].lat, first[0].lon) == (30.2803, 120.1465)
+    assert [c.transported for c in first] == [True, False, None, True]
+    assert [b.line for b in log.bad] == [26] and "eScene.11" in log.bad[0].why
