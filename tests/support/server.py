@@ -11,8 +11,9 @@ import json
 import threading
 import time
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -114,3 +115,22 @@ def closed_with(ws: ClientConnection) -> int | None:
     with pytest.raises(ConnectionClosed) as info:
         ws.recv(timeout=10)
     return info.value.rcvd.code if info.value.rcvd else None
+
+
+def small_server(tmp_path_factory: pytest.TempPathFactory, name: str) -> Iterator[Running]:
+    """A module's own small server (Wulin, two units, offers that never time out, a fresh
+    SQLite log), stopped after: the body of a module-scoped `server` fixture."""
+    tmp: Path = tmp_path_factory.mktemp(name)
+    running = start(
+        Settings(
+            network="wulin",
+            store_url=f"sqlite:///{tmp / 'events.db'}",
+            tokens_file=tmp / "tokens.json",
+            port=0,
+            ws_port=0,
+            seed_fleet=2,
+            ack_timeout_s=3600.0,
+        )
+    )
+    yield running
+    running.stop()

@@ -10,7 +10,6 @@ answer must be no 5xx, a documented status code and match its documented schema.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -20,8 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode, checks
 
-from dispatch.settings import Settings
-from tests.support.server import Running, auth, start
+from tests.support.server import Running, auth, small_server
 
 EXAMPLES = 12  # per operation and mode: ~50 operations, ~1,000 cases
 CHECKS = [
@@ -34,20 +32,7 @@ CHECKS = [
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
     """One small server the fuzzer may fill with calls, jams and volunteers."""
-    tmp: Path = tmp_path_factory.mktemp("fuzz")
-    running = start(
-        Settings(
-            network="wulin",
-            store_url=f"sqlite:///{tmp / 'events.db'}",
-            tokens_file=tmp / "tokens.json",
-            port=0,
-            ws_port=0,
-            seed_fleet=2,
-            ack_timeout_s=3600.0,
-        )
-    )
-    yield running
-    running.stop()
+    yield from small_server(tmp_path_factory, "fuzz")
 
 
 def token_for(server: Running, path: str, volunteer: str) -> str:

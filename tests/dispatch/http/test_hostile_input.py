@@ -9,15 +9,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
 
 from dispatch.http.app import require_idempotency_keys
 from dispatch.http.common import store_refusal
-from dispatch.settings import Settings
-from tests.support.server import ELSEWHERE, HERE, Running, auth, new_call, start
+from tests.support.server import ELSEWHERE, HERE, Running, auth, new_call, small_server
 
 PHONE = "+8613800000123"
 
@@ -25,20 +23,7 @@ PHONE = "+8613800000123"
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
     """One small server for the module: every test here only reads or adds its own calls."""
-    tmp: Path = tmp_path_factory.mktemp("hostile")
-    running = start(
-        Settings(
-            network="wulin",
-            store_url=f"sqlite:///{tmp / 'events.db'}",
-            tokens_file=tmp / "tokens.json",
-            port=0,
-            ws_port=0,
-            seed_fleet=2,
-            ack_timeout_s=3600.0,
-        )
-    )
-    yield running
-    running.stop()
+    yield from small_server(tmp_path_factory, "hostile")
 
 
 def test_an_audit_cursor_past_64_bits_is_422_not_500(server: Running) -> None:

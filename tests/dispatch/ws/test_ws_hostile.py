@@ -8,7 +8,6 @@ live server (Wulin, SQLite in a temporary folder) shared by the module.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
@@ -20,7 +19,7 @@ from websockets.typing import Origin
 
 from dispatch.settings import Settings
 from dispatch.ws.guards import origin_allowed, since_of
-from tests.support.server import Running, recv_until, start
+from tests.support.server import Running, recv_until, small_server
 
 NESTED = "[" * 5000 + "]" * 5000  # 10 kB, under the frame limit, far past json's recursion
 
@@ -28,20 +27,7 @@ NESTED = "[" * 5000 + "]" * 5000  # 10 kB, under the frame limit, far past json'
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
     """One small server for the module: the tests only open sockets and send bad frames."""
-    tmp: Path = tmp_path_factory.mktemp("ws-hostile")
-    running = start(
-        Settings(
-            network="wulin",
-            store_url=f"sqlite:///{tmp / 'events.db'}",
-            tokens_file=tmp / "tokens.json",
-            port=0,
-            ws_port=0,
-            seed_fleet=2,
-            ack_timeout_s=3600.0,
-        )
-    )
-    yield running
-    running.stop()
+    yield from small_server(tmp_path_factory, "ws-hostile")
 
 
 def close_of(ws: ClientConnection) -> tuple[int | None, str]:
