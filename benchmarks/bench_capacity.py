@@ -45,7 +45,7 @@ from typing import Any
 
 from benchmarks.targets import QUICK as QUICK_NOTE
 from benchmarks.targets import Scorecard, load
-from benchmarks.timing import Row, close_report, machine_info
+from benchmarks.timing import Row, close_report, server_machine_info
 from simulator.load.loadtest import run as run_ladder
 from simulator.load.report import Plan as LadderPlan
 from simulator.load.report import Step, highest_passing
@@ -192,7 +192,11 @@ def run(
     targets = load("capacity")
     card = Scorecard(targets, say)
     t_start = time.perf_counter()
-    report: dict[str, Any] = {"quick": quick, "plan": asdict(plan), "machine": machine()}
+    report: dict[str, Any] = {
+        "quick": quick,
+        "plan": asdict(plan),
+        "machine": server_machine_info(),
+    }
     say(f"# capacity benchmark ({'quick' if quick else 'full'} mode; targets: {targets.source})")
     if baseline is not None:
         report["before"] = ladder(plan, baseline, "before")
@@ -239,14 +243,6 @@ def run(
     close_report(report, rows, t_start, say, card)
     say(report["profile_table"])
     return report
-
-
-def machine() -> dict[str, Any]:
-    import fastapi
-    import uvicorn
-    import websockets
-
-    return machine_info(fastapi, uvicorn, websockets)
 
 
 def main(argv: list[str] | None = None) -> int:

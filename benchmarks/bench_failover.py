@@ -41,7 +41,7 @@ import redis
 
 from benchmarks.targets import QUICK as QUICK_NOTE
 from benchmarks.targets import Scorecard, load
-from benchmarks.timing import Row, close_report, machine_info
+from benchmarks.timing import Row, close_report, server_machine_info
 from simulator.load.servers import LOOPBACK, jijiu_serve, redis_server
 
 RATE_PER_S = 20.0
@@ -87,7 +87,7 @@ def logged_calls(url: str, prefix: str) -> list[str]:
     """The incident ids of every CallReceived in the stream, read straight from Redis."""
     client = redis.Redis.from_url(url)
     try:
-        entries = client.xrange(f"{prefix}events")
+        entries: Any = client.xrange(f"{prefix}events")
     finally:
         client.close()
     bodies = [json.loads(fields[b"body"]) for _, fields in entries]
@@ -148,7 +148,7 @@ def run(quick: bool = False, runs: int | None = None) -> dict[str, Any]:
     targets = load("failover")
     card = Scorecard(targets, say)
     t_start = time.perf_counter()
-    report: dict[str, Any] = {"quick": quick, "runs": n, "machine": machine()}
+    report: dict[str, Any] = {"quick": quick, "runs": n, "machine": server_machine_info()}
     say(f"# failover benchmark ({'quick' if quick else 'full'} mode; targets: {targets.source})")
     results = []
     with (
@@ -187,14 +187,6 @@ def run(quick: bool = False, runs: int | None = None) -> dict[str, Any]:
     ]
     close_report(report, rows, t_start, say, card)
     return report
-
-
-def machine() -> dict[str, Any]:
-    import fastapi
-    import uvicorn
-    import websockets
-
-    return machine_info(fastapi, uvicorn, websockets)
 
 
 def main(argv: list[str] | None = None) -> int:

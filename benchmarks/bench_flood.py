@@ -56,7 +56,7 @@ import numpy as np
 
 from benchmarks.targets import QUICK as QUICK_NOTE
 from benchmarks.targets import Check, Scorecard, load
-from benchmarks.timing import Row, close_report, fmt_ms, machine_info
+from benchmarks.timing import Row, close_report, fmt_ms, server_machine_info
 from simulator.load.latency import summarise_calls
 from simulator.load.loadgen import HOST, ask, child
 from simulator.load.openloop import post_calls
@@ -282,7 +282,11 @@ def run(quick: bool = False, seconds: float | None = None) -> dict[str, Any]:
     targets = load("flood")
     card = Scorecard(targets, say)
     t_start = time.perf_counter()
-    report: dict[str, Any] = {"quick": quick, "plan": asdict(plan), "machine": machine()}
+    report: dict[str, Any] = {
+        "quick": quick,
+        "plan": asdict(plan),
+        "machine": server_machine_info(),
+    }
     say(f"# flood benchmark ({'quick' if quick else 'full'} mode; targets: {targets.source})")
     for flood in (False, True):
         name = "flood" if flood else "quiet"
@@ -291,14 +295,6 @@ def run(quick: bool = False, seconds: float | None = None) -> dict[str, Any]:
     rows = rows_of(plan, report["quiet"], report["flood"], card)
     close_report(report, rows, t_start, say, card)
     return report
-
-
-def machine() -> dict[str, Any]:
-    import fastapi
-    import uvicorn
-    import websockets
-
-    return machine_info(fastapi, uvicorn, websockets)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -49,7 +49,7 @@ from typing import Any
 
 from benchmarks.targets import QUICK as QUICK_NOTE
 from benchmarks.targets import Scorecard, load
-from benchmarks.timing import Row, close_report, fmt_ms, machine_info
+from benchmarks.timing import Row, close_report, fmt_ms, server_machine_info
 from simulator.load.diskfloor import disk_floor
 from simulator.load.fanout import describe, fanout_run
 from simulator.load.latency import overloaded, pcts, summarise_calls
@@ -308,7 +308,11 @@ def run(
         plan = replace(plan, seconds_per_rate=seconds)
     targets = load("server")
     t_start = time.perf_counter()
-    report: dict[str, Any] = {"quick": quick, "plan": asdict(plan), "machine": machine()}
+    report: dict[str, Any] = {
+        "quick": quick,
+        "plan": asdict(plan),
+        "machine": server_machine_info(),
+    }
     report["targets"] = {}
     rows: list[Row] = []
     say(f"# server benchmark ({'quick' if quick else 'full'} mode; targets: {targets.source})")
@@ -332,14 +336,6 @@ def run(
         rows += got
     close_report(report, rows, t_start, say)
     return report
-
-
-def machine() -> dict[str, Any]:
-    import fastapi
-    import uvicorn
-    import websockets
-
-    return machine_info(fastapi, uvicorn, websockets)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -57,11 +57,10 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from benchmarks import bench_server
 from benchmarks.bench_server import say, text
 from benchmarks.targets import QUICK as QUICK_NOTE
 from benchmarks.targets import Check, Scorecard, load
-from benchmarks.timing import Row, close_report, fmt_ms
+from benchmarks.timing import Row, close_report, fmt_ms, server_machine_info
 from simulator.load.servers import jijiu_serve, log_note
 from simulator.load.vitals.drive import Phases, drive
 from simulator.load.vitals.figures import figures
@@ -249,7 +248,7 @@ def run(quick: bool = False, slow_mode: str = "1hz") -> dict[str, Any]:
     card = Scorecard(targets, say)
     t_start = time.perf_counter()
     report: dict[str, Any] = {"quick": quick, "plan": asdict(plan)}
-    report["machine"] = bench_server.machine()
+    report["machine"] = server_machine_info()
     say(f"# vitals benchmark ({'quick' if quick else 'full'} mode; targets: {targets.source})")
     phases = Phases(plan.warmup_s, plan.phase_s, plan.slow_phase_s)
     with tempfile.TemporaryDirectory(prefix="jijiu-bench-vitals-") as tmp:

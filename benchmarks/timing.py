@@ -212,3 +212,13 @@ def close_report(
         + (f": {failed}" if failed else "")
     )
     return table
+
+
+def server_machine_info() -> dict[str, Any]:
+    """`machine_info` with the server stack's versions (FastAPI, uvicorn, websockets): what
+    a benchmark that drives a live `jijiu serve` ran on."""
+    import fastapi
+    import uvicorn
+    import websockets
+
+    return machine_info(fastapi, uvicorn, websockets)

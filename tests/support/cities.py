@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from dispatch.settings import Settings
 from routing.city import CITY_FILE
 from routing.city_init import init_city
 
@@ -50,3 +51,19 @@ def oakland_city(folder: Path, *, hospitals: bool = True, places: bool = True) -
     if not places:
         drop_layer(folder, "places")
     return folder
+
+
+def city_settings(folder: Path, tmp: Path, units: int) -> Settings:
+    """A test server on the city `folder`: a fresh SQLite log and tokens in `tmp`, any free
+    ports, `units` seeded units (unless the city lists its fleet), offers that never time
+    out, a fast clock."""
+    return Settings(
+        city=str(folder),
+        store_url=f"sqlite:///{tmp / 'events.db'}",
+        tokens_file=tmp / "tokens.json",
+        port=0,
+        ws_port=0,
+        seed_fleet=units,
+        ack_timeout_s=3600.0,
+        tick_s=0.2,
+    )

@@ -15,8 +15,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from dispatch.settings import Settings
-from tests.support.cities import oakland_city
+from tests.support.cities import city_settings, oakland_city
 from tests.support.server import Running, auth, phone_of, start
 
 ON_7TH = {"lat": 37.80738, "lon": -122.30061, "accuracy_m": 12}  # a node of the extract
@@ -28,18 +27,7 @@ def bare(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
     """A server on West Oakland's roads alone, two units, offers that never time out."""
     tmp = tmp_path_factory.mktemp("bare")
     folder = oakland_city(tmp / "city", hospitals=False, places=False)
-    running = start(
-        Settings(
-            city=str(folder),
-            store_url=f"sqlite:///{tmp / 'events.db'}",
-            tokens_file=tmp / "tokens.json",
-            port=0,
-            ws_port=0,
-            seed_fleet=2,
-            ack_timeout_s=3600.0,
-            tick_s=0.2,
-        )
-    )
+    running = start(city_settings(folder, tmp, 2))
     yield running
     running.stop()
 

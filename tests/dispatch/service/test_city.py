@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from dispatch.settings import Settings
-from tests.support.cities import OAKLAND_HOSPITAL_IDS, oakland_city
+from tests.support.cities import OAKLAND_HOSPITAL_IDS, city_settings, oakland_city
 from tests.support.server import Running, auth, start
 
 CJK = re.compile(r"[\u3400-\u9fff]")
@@ -28,18 +28,7 @@ def oakland(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
     """A server on the West Oakland city folder, three units, offers that never time out."""
     tmp = tmp_path_factory.mktemp("oakland")
     folder = oakland_city(tmp / "city")
-    running = start(
-        Settings(
-            city=str(folder),
-            store_url=f"sqlite:///{tmp / 'events.db'}",
-            tokens_file=tmp / "tokens.json",
-            port=0,
-            ws_port=0,
-            seed_fleet=3,
-            ack_timeout_s=3600.0,
-            tick_s=0.2,
-        )
-    )
+    running = start(city_settings(folder, tmp, 3))
     yield running
     running.stop()
 

@@ -13,7 +13,7 @@ from dispatch.core.fleet import fleet_from_rows
 from dispatch.core.model import Capability
 from dispatch.settings import Settings
 from routing.errors import CityError
-from tests.support.cities import name_layer, oakland_city
+from tests.support.cities import city_settings, name_layer, oakland_city
 from tests.support.server import start
 
 FLEET = """\
@@ -25,14 +25,7 @@ OAK-B3,bls,37.80898,-122.29951,st-8th
 
 
 def _settings(folder: Path, tmp: Path) -> Settings:
-    return Settings(
-        city=str(folder),
-        store_url=f"sqlite:///{tmp / 'events.db'}",
-        tokens_file=tmp / "tokens.json",
-        port=0,
-        ws_port=0,
-        seed_fleet=7,  # ignored: the city lists its own
-    )
+    return city_settings(folder, tmp, 7)  # 7 seeded units asked for: the city lists its own
 
 
 def test_the_city_fleet_is_what_a_new_log_registers(tmp_path: Path) -> None:
