@@ -19,7 +19,7 @@ from routing.router import Router
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="jijiu demo", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="jijiu rank-demo", description=__doc__.splitlines()[0])
     parser.add_argument("--network", default="hangzhou", help="bundled name or OSM file")
     parser.add_argument("--units", type=int, default=500, help="idle units to place")
     parser.add_argument("--seed", type=int, default=7, help="random seed")
