@@ -6,7 +6,7 @@ station or from the road), reports `en_route` and drives the routed path at the 
 times the call's driving noise, a `position` frame every wall second. On scene: `on_scene`,
 the patient's age band and sex (`patient`), the on-scene time. Then either back in service on
 the spot (`available_on_road`, a patient treated and left), or `transporting`: the server
-chooses the hospital (the console's `destination.chosen`; the unit's own socket is not told),
+chooses the hospital (read from the console's `destination.chosen`; the unit's socket gets it too),
 the unit drives there streaming the monitor (`vitals`, one frame a wall second with one second
 of MIT-BIH ECG) until the handover, reports `at_hospital`, hands over (`POST .../handover`,
 the crew's token) after `OFFLOAD_SHARE` of the call's at-hospital time, and reports
