@@ -26,7 +26,7 @@ COMMANDS = _commands(cli._build_parser())
 
 
 def test_the_parser_lists_the_known_subcommands() -> None:
-    """The loop below covers the serve, demo and city commands, so it cannot pass by finding none."""
+    """The loop covers serve, demo and city, so it cannot pass by finding no subcommand."""
     names = {" ".join(c) for c in COMMANDS}
     assert {"serve", "demo", "rank-demo", "city", "city init", "eval-location"} <= names
 
