@@ -32,10 +32,10 @@ from typing import TYPE_CHECKING, Any
 
 from dispatch.core import events as ev
 from dispatch.errors import Fenced, StoreError
-from dispatch.service.calls import Calls
 from dispatch.store.eventlog import Entry, EventLog, Record
 from dispatch.store.position import Verdict, backoff_s, prove_write, read_position
 from dispatch.store.replay import replay_records
+from dispatch.store.snapshot import Snapshot
 
 if TYPE_CHECKING:
     from dispatch.service.service import DispatchService
@@ -69,6 +69,7 @@ class DurableCopy:
 
     def __init__(self, cap: int) -> None:
         self.cap = cap
+        self.base: Snapshot | None = None  # the state `records` follow (None: the empty log)
         self.records: list[Record] = []
         self.last: Record | None = None
         self.complete = True
@@ -87,6 +88,13 @@ class DurableCopy:
     def extend(self, records: Iterable[Record]) -> None:
         for record in records:
             self.append(record)
+
+    def rebase(self, base: Snapshot) -> None:
+        """Keep `base` (the state up to `last`) instead of the records it covers: the copy is
+        complete again, whatever it dropped before."""
+        self.base = base
+        self.records = [r for r in self.records if r.seq > base.last_seq]
+        self.complete = True
 
 
 class Outage:
@@ -188,15 +196,15 @@ class Outage:
         if records is None and not svc.durable.complete:
             self._rebuild_from_log = True
             return
+        base = svc.durable.base if records is None else None  # `records`: the whole log
         records = svc.durable.records if records is None else records
-        engine = svc.new_engine()
         try:
-            replay_records(records, engine)
-        except StoreError:  # cannot happen unless the code changed under the log
+            engine, calls = svc.restored(base)
+            replay_records(records, engine, base.last_seq if base is not None else 0)
+        except (StoreError, ValueError, KeyError, TypeError):  # only if the code changed
             logger.exception("rebuilding the engine from the durable records failed")
             self.state, self.diverged_reason = DIVERGED, "rebuild_failed"
             return
-        calls = Calls(svc)
         for record in records:
             if record.event.get("type") == "CallReceived":
                 calls.recall(record.event, record.idem_key)

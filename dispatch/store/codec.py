@@ -3,19 +3,24 @@
 `{"type": "UnitAssigned", "incident_id": "I1", "unit_id": "A1", "by": "dispatcher"}`: the
 dataclass name and its fields, enums as their values. Decoding re-runs each event's own
 checks, so a tampered or truncated log record is refused as InvalidEvent, never half-read.
+A logged record also carries its type's version (`to_record`: "v"); decoding upcasts a body of
+an older version to today's first (`dispatch.store.upcast`), and a body without one is v1.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import enum
+import functools
 import json
 import types
 import typing
+from collections.abc import Mapping
 from typing import Any
 
 from dispatch.core import events as ev
 from dispatch.errors import InvalidEvent
+from dispatch.store.upcast import DEFAULT, VERSION_FIELD, Upcaster
 
 EVENT_TYPES: dict[str, type] = {
     cls.__name__: cls
@@ -24,7 +29,7 @@ EVENT_TYPES: dict[str, type] = {
         ev.UnitPositionReported, ev.UnitAssigned, ev.OfferAcknowledged, ev.UnitStatusReported,
         ev.HandoverCompleted, ev.DestinationChosen, ev.HospitalAcknowledged, ev.PatientDescribed,
         ev.IncidentCancelled, ev.ClockTicked, ev.CallRepeated, ev.PhoneQuarantined,
-        ev.CallQuarantined, ev.PhoneReleased,
+        ev.CallQuarantined, ev.PhoneReleased, ev.PersonalDataPurged,
     )
 }  # fmt: skip
 
@@ -42,23 +47,37 @@ def to_dict(event: ev.Event) -> dict[str, Any]:
     return out
 
 
-def from_dict(data: dict[str, Any]) -> ev.Event:
-    """Rebuild an event; InvalidEvent for an unknown type, missing or extra fields, bad values."""
+def to_record(event: ev.Event, upcaster: Upcaster = DEFAULT) -> dict[str, Any]:
+    """The event as the log stores it: `to_dict` and its type's version today."""
+    out = to_dict(event)
+    out[VERSION_FIELD] = upcaster.version(out["type"])
+    return out
+
+
+def from_dict(
+    data: dict[str, Any],
+    *,
+    upcaster: Upcaster = DEFAULT,
+    types: Mapping[str, type] = EVENT_TYPES,
+) -> ev.Event:
+    """Rebuild an event, upcast to today's version of its type; InvalidEvent for an unknown
+    type or version, missing or extra fields, bad values."""
     if not isinstance(data, dict):
         raise InvalidEvent("an event is a JSON object")
-    cls = EVENT_TYPES.get(str(data.get("type")))
+    if VERSION_FIELD in data or upcaster.versions:
+        data = upcaster.upcast(data)
+    cls = types.get(str(data.get("type")))
     if cls is None:
         raise InvalidEvent(f"unknown event type {data.get('type')!r}")
-    hints = typing.get_type_hints(cls)
+    fields, names = _fields(cls)
     kwargs: dict[str, Any] = {}
-    names = {f.name for f in dataclasses.fields(cls)}
     extra = set(data) - names - {"type"}
     if extra:
         raise InvalidEvent(f"unknown fields {sorted(extra)} for {cls.__name__}")
-    for f in dataclasses.fields(cls):
-        if f.name not in data:
+    for field in fields:
+        if field.name not in data:
             continue  # the dataclass default applies, or its constructor says what is missing
-        kwargs[f.name] = _coerce(hints[f.name], data[f.name], f.name)
+        kwargs[field.name] = _coerce(field, data[field.name])
     try:
         event: ev.Event = cls(**kwargs)
     except TypeError as exc:
@@ -66,32 +85,69 @@ def from_dict(data: dict[str, Any]) -> ev.Event:
     return event
 
 
-def _coerce(hint: Any, value: Any, name: str) -> Any:
+@dataclasses.dataclass(frozen=True)
+class _Field:
+    """One field of an event type, with what its hint accepts worked out once."""
+
+    name: str
+    hint: Any
+    options: tuple[tuple[str, Any], ...]  # (kind, type) per member of the hint, in order
+    none_ok: bool
+
+
+def _kind(option: Any) -> tuple[str, Any]:
+    base = typing.get_origin(option) or option
+    if isinstance(base, type) and issubclass(base, enum.Enum):
+        return "enum", base
+    if getattr(option, "__supertype__", None) is str:
+        return "str", str  # NewType ids
+    if base in (tuple, float, int, str, bool):
+        return base.__name__, base
+    return "other", base
+
+
+@functools.cache
+def _fields(cls: type) -> tuple[tuple[_Field, ...], frozenset[str]]:
+    """A type's fields in order, each with its accepted kinds, and its field names, worked
+    out once per type: `get_type_hints` evaluates every annotation, too slow for each record
+    of a replay."""
+    hints = typing.get_type_hints(cls)
+    out = []
+    for f in dataclasses.fields(cls):
+        hint = hints[f.name]
+        options = typing.get_args(hint) if isinstance(hint, types.UnionType) else (hint,)
+        kinds = tuple(_kind(o) for o in options if o is not type(None))
+        out.append(_Field(f.name, hint, kinds, type(None) in options))
+    return tuple(out), frozenset(f.name for f in out)
+
+
+def _coerce(field: _Field, value: Any) -> Any:
     """Turn a JSON value into the field's type (enums, tuples, floats, booleans); refuse the
     rest (a 0 or 1 is no boolean)."""
-    options = typing.get_args(hint) if isinstance(hint, types.UnionType) else (hint,)
-    if value is None and type(None) in options:
+    if value is None and field.none_ok:
         return None
-    for option in options:
-        base = typing.get_origin(option) or option
-        if isinstance(base, type) and issubclass(base, enum.Enum):
+    number = isinstance(value, int | float) and not isinstance(value, bool)
+    for kind, base in field.options:
+        if kind == "str":
+            if isinstance(value, str):
+                return value
+        elif kind == "float":
+            if number:
+                return float(value)
+        elif kind == "enum":
             try:
                 return base(value)
             except ValueError:
                 continue
-        if base is tuple and isinstance(value, list):
-            return tuple(value)
-        if base is float and isinstance(value, int | float) and not isinstance(value, bool):
-            return float(value)
-        if base is int and isinstance(value, int) and not isinstance(value, bool):
+        elif kind == "tuple":
+            if isinstance(value, list):
+                return tuple(value)
+        elif kind == "int":
+            if number and isinstance(value, int):
+                return value
+        elif kind == "bool" and isinstance(value, bool):
             return value
-        if base is str and isinstance(value, str):
-            return value
-        if base is bool and isinstance(value, bool):
-            return value
-        if getattr(option, "__supertype__", None) is str and isinstance(value, str):
-            return value  # NewType ids
-    raise InvalidEvent(f"field {name!r}: {value!r} is not a valid {hint}")
+    raise InvalidEvent(f"field {field.name!r}: {value!r} is not a valid {field.hint}")
 
 
 def dumps(event: ev.Event) -> str:

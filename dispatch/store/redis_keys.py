@@ -54,6 +54,12 @@ class Keys:
         another token is refused."""
         return self.prefix + "fence"
 
+    @property
+    def snapshots(self) -> str:
+        """Hash: last seq covered -> a snapshot's bytes (dispatch.store.snapshot), the two
+        newest."""
+        return self.prefix + "snapshots"
+
     def feed(self, name: str) -> str:
         """Stream: one feed's records (dispatch.store.eventlog), entry id "<seq>-0", fields at_s,
         body."""

@@ -368,6 +368,33 @@ class RedisLog:
         rows: list[Any] = top or []
         return int(_text(rows[0][0]).split("-")[0]) if rows else 0
 
+    # --- snapshots (dispatch.store.snapshot) ---------------------------------------------------
+    def put_snapshot(self, last_seq: int, blob: bytes, keep: int = 2) -> None:
+        """Store a snapshot in the hash next to the stream; drop all but the `keep` newest."""
+        try:
+            self._client.hset(self.keys.snapshots, str(last_seq), blob)
+            seqs = sorted((int(s) for s in self._client.hkeys(self.keys.snapshots)), reverse=True)
+            if len(seqs) > keep:
+                self._client.hdel(self.keys.snapshots, *(str(s) for s in seqs[keep:]))
+        except redis.RedisError as exc:
+            raise StoreError(f"event log Redis: snapshot failed: {exc}") from exc
+
+    def snapshot_seqs(self) -> list[int]:
+        try:
+            fields = self._client.hkeys(self.keys.snapshots)
+        except redis.RedisError as exc:
+            raise StoreError(f"event log Redis: {exc}") from exc
+        return sorted((int(s) for s in fields if _text(s).isdigit()), reverse=True)
+
+    def read_snapshot(self, last_seq: int) -> bytes | None:
+        try:
+            blob = self._client.hget(self.keys.snapshots, str(last_seq))
+        except redis.RedisError as exc:
+            raise StoreError(f"event log Redis: {exc}") from exc
+        if blob is None:
+            return None
+        return blob.encode() if isinstance(blob, str) else bytes(blob)
+
     def last_seq(self) -> int:
         try:
             value = self._client.get(self.keys.seq)

@@ -1,7 +1,7 @@
 """The SQLite event log: the default backend and the reference the contract tests hold others to.
 
 One table for events and one for feeds (`dispatch.store.eventlog`), one transaction per append or
-batch.
+batch; a third keeps the two newest snapshots of the state (`dispatch.store.snapshot`).
 WAL with `synchronous=FULL` fsyncs the WAL at every commit, so a record is on disk when `append`
 returns. Checkpoints (copying the WAL into the database file, with fsyncs of their own) run on a
 background thread with its own connection, not inside a commit: SQLite's automatic checkpoint made
@@ -50,6 +50,10 @@ FEED_SCHEMA = """CREATE TABLE IF NOT EXISTS feed (
     body TEXT NOT NULL,
     PRIMARY KEY (feed, seq)
 ) WITHOUT ROWID"""
+SNAPSHOT_SCHEMA = """CREATE TABLE IF NOT EXISTS snapshots (
+    last_seq INTEGER PRIMARY KEY,
+    body BLOB NOT NULL
+)"""  # dispatch.store.snapshot: the service's state up to last_seq, the two newest kept
 BATCH = 500  # rows per read query: the lock is never held while a caller iterates
 BUSY_TIMEOUT_S = 5.0  # wait this long for another process's write transaction
 CHECKPOINT_EVERY_S = 2.0  # the background checkpointer's period
@@ -78,6 +82,7 @@ class SqliteLog:
             self._db.execute("PRAGMA wal_autocheckpoint=0")  # the checkpointer thread does it
             self._db.execute(SCHEMA)
             self._db.execute(FEED_SCHEMA)
+            self._db.execute(SNAPSHOT_SCHEMA)
             self._identity = _identity(self.path)
         except (sqlite3.Error, OSError) as exc:
             self._db.close()
@@ -161,6 +166,39 @@ class SqliteLog:
     def last_seq(self) -> int:
         rows = self._query("SELECT COALESCE(MAX(seq), 0) FROM events", ())
         return int(rows[0][0])
+
+    # --- snapshots (dispatch.store.snapshot) ---------------------------------------------------
+    def put_snapshot(self, last_seq: int, blob: bytes, keep: int = 2) -> None:
+        """Store a snapshot and drop all but the `keep` newest, in one transaction."""
+        with self._lock:
+            db = self._usable()
+            try:
+                db.execute("BEGIN IMMEDIATE")
+                try:
+                    db.execute(
+                        "INSERT OR REPLACE INTO snapshots (last_seq, body) VALUES (?, ?)",
+                        (last_seq, blob),
+                    )
+                    db.execute(
+                        "DELETE FROM snapshots WHERE last_seq NOT IN "
+                        "(SELECT last_seq FROM snapshots ORDER BY last_seq DESC LIMIT ?)",
+                        (keep,),
+                    )
+                    db.execute("COMMIT")
+                except BaseException:
+                    if db.in_transaction:
+                        db.execute("ROLLBACK")
+                    raise
+            except sqlite3.Error as exc:
+                raise StoreError(f"event log {self.path}: snapshot failed: {exc}") from exc
+
+    def snapshot_seqs(self) -> list[int]:
+        rows = self._query("SELECT last_seq FROM snapshots ORDER BY last_seq DESC", ())
+        return [int(row[0]) for row in rows]
+
+    def read_snapshot(self, last_seq: int) -> bytes | None:
+        rows = self._query("SELECT body FROM snapshots WHERE last_seq = ?", (last_seq,))
+        return bytes(rows[0][0]) if rows else None
 
     def ping(self) -> bool:
         try:

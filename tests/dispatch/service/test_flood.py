@@ -176,7 +176,8 @@ def test_a_dispatcher_releases_a_phone_and_the_release_is_logged(settings: Setti
     finally:
         live.stop()
     [record] = [e for e in logged(settings) if e["type"] == "PhoneReleased"]
-    assert record == {"type": "PhoneReleased", "phone_sha256": entry["phone_hash"], "by": by}
+    want = {"type": "PhoneReleased", "phone_sha256": entry["phone_hash"], "by": by, "v": 1}
+    assert record == want
 
 
 def test_bad_input_to_the_quarantine_routes_gets_a_4xx_with_a_reason(live: Running) -> None:
