@@ -2,8 +2,11 @@
 
 The I/O shell of location fusion: loads the city (`routing.city`: the bundled Hangzhou by
 default) with its network, named places and cell table (the bundled one is SYNTHETIC),
-runs `location_fusion.evaluate` with a progress bar, prints the figures against the targets,
-and with --plot draws the error CDFs of fused vs the baselines.
+runs `location_fusion.evaluate` on one generator setting or all (`--setting NAME|all`,
+`location_fusion.eval_settings`) over the held-out seeds with a progress bar, prints the
+figures against the targets, with --report writes the Markdown report
+(`location_fusion.eval_report`) and with --plot draws the error CDFs of fused vs the
+baselines, one panel per setting.
 """
 
 from __future__ import annotations
@@ -15,9 +18,12 @@ from pathlib import Path
 import numpy as np
 
 from location_fusion.cells import CellTable
-from location_fusion.evaluate import METHODS, MixSummary, Summary, run_calls, summarise
+from location_fusion.eval_report import checks, evaluate_settings, markdown
+from location_fusion.eval_settings import HELD_OUT_SEEDS, PROJECT_SETTING, SETTINGS, setting_names
+from location_fusion.evaluate import METHODS, AlarmSummary, MixSummary, Summary
 from location_fusion.gazetteer import Gazetteer
 from location_fusion.locate import Locator
+from location_fusion.planted import DISAGREE_M
 from location_fusion.readback import readback_for
 from location_fusion.scenario import CallMaker
 from routing.city import load_city_network, resolve_city
@@ -41,7 +47,8 @@ def build(network: str = "hangzhou", city: str = "") -> tuple[CallMaker, Locator
     gazetteer = Gazetteer.from_network(net, places, readback_for(spec.locale))
     cells = CellTable.load(spec.cells)
     locator = Locator(gazetteer, cells, Router(net))
-    maker = CallMaker(net, gazetteer, list(cells), places)
+    named = [(p.name, p.lat, p.lon) for p in places]
+    maker = CallMaker(net, gazetteer, list(cells), named)
     return maker, locator, cells
 
 
@@ -49,14 +56,25 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="jijiu eval-location", description=__doc__.splitlines()[0]
     )
-    parser.add_argument("--calls", type=int, default=2000, help="synthetic calls to fuse")
-    parser.add_argument("--seed", type=int, default=1, help="random seed")
+    parser.add_argument("--calls", type=int, default=2000, help="synthetic calls per setting")
+    parser.add_argument(
+        "--seed",
+        type=int,
+        default=HELD_OUT_SEEDS.start,
+        help="first seed: call k uses seed + k (default: the held-out range)",
+    )
+    parser.add_argument("--setting", default=PROJECT_SETTING, help="a setting's name, or all")
     parser.add_argument("--network", default="hangzhou", help="bundled network name")
     parser.add_argument("--city", default="", help="a city folder (docs/city.md)")
     parser.add_argument("--plot", type=Path, default=None, help="write error CDFs to this PNG")
+    parser.add_argument("--report", type=Path, default=None, help="write a Markdown report")
     args = parser.parse_args(argv)
     if not 1 <= args.calls <= 200_000:
         parser.error("--calls must be between 1 and 200000")
+    try:
+        names = setting_names(args.setting)
+    except KeyError:
+        parser.error(f"--setting must be one of {', '.join(SETTINGS)} or all")
     try:
         maker, locator, cells = build(args.network, args.city)
     except CityError as exc:
@@ -64,26 +82,33 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     from tqdm import tqdm
 
-    outcomes = run_calls(
+    results = evaluate_settings(
         maker,
         locator,
         cells,
+        names,
         args.calls,
         args.seed,
-        progress=lambda it: iter(tqdm(it, total=args.calls, desc="calls", file=sys.stderr)),
+        progress=lambda name, it: iter(tqdm(it, total=args.calls, desc=name, file=sys.stderr)),
     )
-    result = summarise(outcomes)
-    print(report(result, args.calls, args.seed))
+    for name, (result, _) in results.items():
+        print(report(result, args.calls, args.seed, name))
+    summaries = {name: r for name, (r, _) in results.items()}
+    if args.report is not None:
+        text = markdown(summaries, args.calls, args.seed)
+        args.report.parent.mkdir(parents=True, exist_ok=True)
+        args.report.write_text(text + "\n", encoding="utf-8")
+        print(f"\nreport    {args.report}")
     if args.plot is not None:
-        plot_cdfs([o.error_m for o in outcomes], args.plot)
+        plot_cdfs({n: [o.error_m for o in outs] for n, (_, outs) in results.items()}, args.plot)
         print(f"\nplot      {args.plot}")
     return 0
 
 
-def report(result: dict[str, object], calls: int, seed: int) -> str:
+def report(result: dict[str, object], calls: int, seed: int, setting: str = PROJECT_SETTING) -> str:
     """The figures as a table, one row per method (SYNTHETIC calls, say so)."""
     lines = [
-        f"SYNTHETIC evaluation: {calls} calls, seed {seed}, default scenario mix",
+        f"SYNTHETIC evaluation: {calls} calls, seeds {seed}-{seed + calls - 1}, setting {setting}",
         f"{'method':<10} {'<=50 m':>7} {'median':>8} {'p90':>8} {'95% holds':>10} {'answered':>9}",
     ]
     for m in METHODS:
@@ -108,10 +133,20 @@ def report(result: dict[str, object], calls: int, seed: int) -> str:
         f"{result['lone_gnss_radius_ratio_median']:.2f} for the "
         "newest fix alone (target <= 3)"
     )
+    alarm = result["alarm"]
+    assert isinstance(alarm, AlarmSummary)
     lines.append(
-        f"conflict alarm: precision {result['conflict_precision']:.1%}, recall "
-        f"{result['conflict_recall']:.1%} ({result['conflicts']} calls truly in conflict)"
+        f"conflict alarm (planted truth, > {DISAGREE_M:.0f} m): precision {alarm.precision:.1%}, "
+        f"recall {alarm.recall:.1%} ({alarm.conflicts} calls truly in conflict); false alarms "
+        f"on clean calls {alarm.false_alarm_clean:.1%} of {alarm.clean}"
     )
+    lines.append(
+        f"calls with a biased GNSS fix ({result['biased_gnss_calls']}): within 50 m fused "
+        f"{result['biased_gnss_fused_within_50m']:.1%}, GPS-only "
+        f"{result['biased_gnss_gps_only_within_50m']:.1%}"
+    )
+    for c in checks(result, setting):
+        lines.append(f"  {'ok  ' if c.passed else 'MISS'} {c.name}: {c.value:.3g} ({c.target})")
     lines.append(
         f"spoken words alone: top candidate names the meant street/junction/place in "
         f"{result['speech_top1']:.1%} of {result['speech_phrases']} noisy phrases (target >= 90 %)"
@@ -124,30 +159,43 @@ def report(result: dict[str, object], calls: int, seed: int) -> str:
     return "\n".join(lines)
 
 
-def plot_cdfs(errors: list[dict[str, float]], path: Path) -> None:
-    """Error CDF per method on a log axis, with the 50 m line."""
+def plot_cdfs(errors: dict[str, list[dict[str, float]]], path: Path) -> None:
+    """Error CDF per method on a log axis, with the 50 m line: one panel per setting."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(8, 5), dpi=110)
-    for m in METHODS:
-        e = np.sort(np.array([x[m] for x in errors]))
-        share = np.arange(1, e.size + 1) / e.size
-        ok = np.isfinite(e)
-        ax.step(
-            np.maximum(e[ok], 0.5), share[ok], where="post", label=m, lw=2 if m == "fused" else 1.2
-        )
-    ax.axvline(50, color="#888", ls="--", lw=1)
-    ax.text(52, 0.03, "50 m", color="#555")
-    ax.set_xscale("log")
-    ax.set_xlabel("error (m)")
-    ax.set_ylabel("share of calls")
-    ax.set_ylim(0, 1)
-    ax.set_title(f"Location error, {len(errors)} SYNTHETIC calls: fused vs baselines")
-    ax.grid(alpha=0.3)
-    ax.legend(loc="lower right")
+    cols = min(len(errors), 4)
+    rows = (len(errors) + cols - 1) // cols
+    fig, axes = plt.subplots(
+        rows, cols, figsize=(4.2 * cols + 1, 3.4 * rows + 0.6), dpi=100, squeeze=False
+    )
+    for ax in axes.ravel()[len(errors) :]:
+        ax.set_visible(False)
+    for ax, (name, errs) in zip(axes.ravel(), errors.items(), strict=False):
+        for m in METHODS:
+            e = np.sort(np.array([x[m] for x in errs]))
+            share = np.arange(1, e.size + 1) / e.size
+            ok = np.isfinite(e)
+            ax.step(
+                np.maximum(e[ok], 0.5),
+                share[ok],
+                where="post",
+                label=m,
+                lw=2 if m == "fused" else 1.1,
+            )
+        ax.axvline(50, color="#888", ls="--", lw=1)
+        ax.set_xscale("log")
+        ax.set_xlim(1, 5000)
+        ax.set_ylim(0, 1)
+        ax.set_title(f"{name} ({len(errs)} calls)", fontsize=10)
+        ax.set_xlabel("error (m)")
+        ax.grid(alpha=0.3)
+    axes[0][0].set_ylabel("share of calls")
+    axes[0][0].legend(loc="lower right", fontsize=8)
+    fig.suptitle("Location error on SYNTHETIC calls: fused vs baselines (dashed: 50 m)")
+    fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, bbox_inches="tight")
     plt.close(fig)

@@ -6,21 +6,22 @@ robust mixture, see `location_fusion.sources`); samples are drawn from the sourc
 The point estimate is the posterior's main mode (mean shift from the sample holding the most
 weight nearby); the 95 % region is the circle about it holding 95 % of the weight, never smaller
 than the sources' precisions combined can justify. Which fixes count, and how much, is
-`location_fusion.trust` (stale fixes are listed but set aside). Sources whose own 95 % regions
-cannot overlap raise a conflict alarm naming them and their distance.
-Pure: seeded, no clock, no I/O.
+`location_fusion.trust` (stale fixes are listed but set aside). Sources that lie too far apart,
+or a stale fix far from the estimate, raise the conflict alarm naming them and their distance
+(`location_fusion.conflict`). Pure: seeded, no clock, no I/O.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from itertools import combinations
 
 import numpy as np
 from numpy.typing import NDArray
 
 from location_fusion.cells import Sector
+from location_fusion.conflict import Conflict as Conflict  # re-exported for callers
+from location_fusion.conflict import find_apart, stale_apart
 from location_fusion.errors import InvalidInput
 from location_fusion.fixes import DeviceFix
 from location_fusion.gazetteer import Place
@@ -39,15 +40,6 @@ class SourceWeight:
     distance_m: float
     stale: bool = False  # a fix older than `stale_after_s`, listed but not used (weight 0)
     age_s: float | None = None  # device fixes: seconds between the fix and the estimate
-
-
-@dataclass(frozen=True)
-class Conflict:
-    """Sources that cannot all be true: who, how far apart, and what to ask the caller."""
-
-    sources: tuple[str, ...]
-    distance_m: float
-    message: str
 
 
 @dataclass(frozen=True)
@@ -97,12 +89,25 @@ def build_sources(
                 suspect[f.source],
                 max(params.outlier_sigma_m, 2 * sigma),
                 recency(f, usable, params) / kind_total[f.source],
+                params.conflict_fix_sigmas * sigma,
+                params.outlier_mid_share,
+                max(params.outlier_mid_sigma_m, 2 * sigma),
             )
         )
     if sector is not None:
         sources.append(CellSource(sector, frame, name="cell_sector"))
     if places:
-        sources.append(SpeechSource(places, frame, params.street_sigma_m, params.speech_outlier_p))
+        sources.append(
+            SpeechSource(
+                places,
+                frame,
+                params.street_sigma_m,
+                params.speech_outlier_p,
+                street_core_m=params.conflict_street_m,
+                point_core_scale=params.conflict_point_scale,
+                core_share_ratio=params.conflict_speech_ratio,
+            )
+        )
     return frame, sources
 
 
@@ -132,10 +137,11 @@ def fuse(
     order = np.argsort(d)
     r95 = float(d[order][np.searchsorted(np.cumsum(w[order]), 0.95)])
     radius = max(r95, min(_floor_m(sources), 5000.0), 5.0)
-    conflict = _conflict(sources, (x, y), core, block, params.conflict_margin_m, (ex, ey))
+    conflict = find_apart(sources, (x, y), core, block, params, (ex, ey))
     lon, lat = frame.to_lonlat(ex, ey)
     ages = [max(0.0, now_s - f.observed_at_s) for f in used]  # build_sources' order
     shares = _shares(sources, ex, ey, conflict, ages)
+    conflict = conflict or stale_apart(stale, frame, (ex, ey), now_s, params)
     set_aside = tuple(
         SourceWeight(f.source, 0.0, _distance(frame, f, ex, ey), True, now_s - f.observed_at_s)
         for f in stale
@@ -176,7 +182,7 @@ def find_conflict(
         return None
     _, sources = build_sources(fixes, sector, places, now_s, params)
     x, y, block, _, core = _draw(sources, params)
-    return _conflict(sources, (x, y), core, block, params.conflict_margin_m)
+    return find_apart(sources, (x, y), core, block, params)
 
 
 def _draw(
@@ -228,68 +234,6 @@ def _mode(x: F64, y: F64, w: F64, log_post: F64, h: float) -> tuple[float, float
             break
         cx, cy = nx, ny
     return cx, cy
-
-
-def _conflict(
-    sources: list[Source],
-    xy: tuple[F64, F64],
-    core: F64,
-    block: NDArray[np.int_],
-    margin_m: float,
-    estimate: tuple[float, float] | None = None,
-) -> Conflict | None:
-    """Pairs of sources whose 95 % regions lie more than margin_m apart (newest fix only).
-
-    The gap between a and b is measured on the samples: the least distance to a's region
-    from b's own samples that lie inside b's region (and the other way round). The culprit is
-    the source whose own region leaves out the estimate: the one the rest outvoted. When the
-    estimate cannot tell, the whole pair is named.
-    """
-    latest: dict[str, int] = {}
-    for i, s in enumerate(sources):  # fixes come in time order: keep the newest per kind
-        latest["device" if isinstance(s, FixSource) else s.name] = i
-    apart: list[tuple[int, int, float]] = []
-    for a, b in combinations(latest.values(), 2):
-        dist = min(_gap(core, block, a, b), _gap(core, block, b, a))
-        if math.isinf(dist):  # beyond the bounded search: measure the gap exactly
-            dist = min(
-                _exact_gap(sources, xy, core, block, a, b),
-                _exact_gap(sources, xy, core, block, b, a),
-            )
-        if dist > margin_m:
-            apart.append((a, b, dist))
-    if not apart:
-        return None
-    named = {sources[i].name: sources[i] for pair in apart for i in pair[:2]}
-    culprits = []
-    if estimate is not None:
-        ex, ey = np.array([estimate[0]]), np.array([estimate[1]])
-        culprits = [n for n, s in named.items() if float(s.core_distance(ex, ey)[0]) > margin_m]
-    dist = max(p[2] for p in apart)
-    if len(culprits) == 1:
-        others = sorted(set(named) - set(culprits))
-        msg = f"{culprits[0]} disagrees with {' and '.join(others)} by {dist:.0f} m"
-        return Conflict((culprits[0],), dist, msg + ": confirm location")
-    involved = tuple(sorted(named))
-    msg = f"{' and '.join(involved)} disagree by {dist:.0f} m: confirm location"
-    return Conflict(involved, dist, msg)
-
-
-def _exact_gap(
-    sources: list[Source], xy: tuple[F64, F64], core: F64, block: NDArray[np.int_], a: int, b: int
-) -> float:
-    mine = block == b
-    inside = mine & (core[b] <= 0)
-    pick = inside if inside.any() else mine
-    return float(sources[a].core_distance(xy[0][pick], xy[1][pick]).min())
-
-
-def _gap(core: F64, block: NDArray[np.int_], a: int, b: int) -> float:
-    """Least distance to a's 95 % region from b's samples inside b's own region."""
-    mine = block == b
-    inside = mine & (core[b] <= 0)
-    pick = inside if inside.any() else mine  # a region too thin for any sample: use them all
-    return float(core[a][pick].min())
 
 
 def _shares(

@@ -9,8 +9,15 @@ phrase through an index of its syllable pairs (adjacent, and one apart, so one w
 or extra syllable still finds it), then scored with rapidfuzz on its pinyin letters (85 %) and
 its characters (15 %, which breaks ties between names that sound the same). A name said
 without its 路/街 ("文三") counts, slightly less sure. Two streets spotted make an intersection,
-a street and a place make "the street near the place", one alone is itself; the names close
-to the best at one spot come back too, so an ambiguous phrase gives several candidates.
+a street and a place make "the street near the place", one alone is itself (its corridor:
+location_fusion.corridor); the names close to the best at one spot come back too, so an
+ambiguous phrase gives several candidates.
+
+Places are the city's places layer (location_fusion.places: POIs, 小区, landmarks, house
+numbers, each with its radius); a house number the layer does not list is placed by the
+numbers it lists on that street. A relative phrase ("X对面", "X往东走一点", "between X and Y":
+location_fusion.phrases) is geocoded anchor by anchor and moved or widened
+(location_fusion.relative), never read as a junction.
 
 Street names are canonical: an English tail and a parenthesised part are cut off
 ("文一西路 Wenyi Road (West)" is 文一西路, "丰登街(沁园路)" is 丰登街, with 沁园路 as an alias).
@@ -20,11 +27,9 @@ so a distance to a street is exact to within half a step.
 
 from __future__ import annotations
 
-import csv
-import math
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -32,9 +37,22 @@ from numpy.typing import NDArray
 from rapidfuzz import fuzz
 from scipy.spatial import cKDTree
 
+from location_fusion.candidate import KINDS as KINDS  # re-exported
+from location_fusion.candidate import Place as Place  # re-exported: callers import it here
+from location_fusion.corridor import STREET_HALF_WIDTH_M, covering_centre
 from location_fusion.errors import MAX_TEXT_CHARS, InvalidInput, TextTooLong
 from location_fusion.geo import LocalFrame, check_lat_lon, haversine_m
+from location_fusion.phrases import parse_relation
+from location_fusion.places import (
+    NamedPlace,
+    house_number,
+    locate_number,
+    merge_places,
+    named_place,
+    read_places_csv,
+)
 from location_fusion.readback import ZH_CN, ReadBack
+from location_fusion.relative import apply_relation
 from location_fusion.spoken_text import (
     GENERIC_SYLLABLES,
     SUFFIXES,
@@ -48,11 +66,9 @@ from location_fusion.spoken_text import (
 from routing.network import RoadNetwork
 
 F64 = NDArray[np.float64]
-KINDS = frozenset({"street", "intersection", "place", "street_near_place"})
 
 SAMPLE_STEP_M = 10.0  # spacing of the points sampled along every street
 INTERSECTION_RADIUS_M = 65.0  # people name the junction they stand near, often 50 m off it
-PLACE_RADIUS_M = 120.0  # a hospital campus, with its gates and car parks
 NEAR_PLACE_RADIUS_M = 150.0  # "on street S near place P"
 JUNCTION_CLUSTER_M = 150.0  # junction nodes of one street pair closer than this are one junction
 CLOSE_STREETS_M = 120.0  # two streets said together that never meet: use their closest approach
@@ -60,34 +76,6 @@ MIN_SCORE = 0.72  # a spotted name scoring below this is noise
 ALT_MARGIN = 0.15  # names within this of the best at one spot are alternatives (ambiguity)
 STRIPPED_FACTOR = 0.9  # "文三" for 文三路: right, but slightly less certain
 CHAR_WEIGHT = 0.15  # share of the character match in a score (pinyin takes the rest)
-
-
-@dataclass(frozen=True)
-class Place:
-    """One candidate answer to "where is the caller?" from their words alone.
-
-    The point (lon, lat) is, by kind: intersection, the junction (the centroid of the pair's
-    junction nodes within JUNCTION_CLUSTER_M); place, its position; street, the street point
-    nearest the street's centroid; street_near_place, the street point nearest the place.
-    """
-
-    kind: str  # "street" | "intersection" | "place" | "street_near_place"
-    name: str  # display name: 文三路, 文三路与学院路, 浙江省人民医院, 莫干山路近浙江省人民医院
-    lon: float
-    lat: float  # the representative point (see above)
-    radius_m: float  # how far the true spot may be from (lon, lat) given only this phrase
-    confidence: float  # 0..1 from the match score; candidates come sorted by it, descending
-    streets: tuple[str, ...]  # canonical street names involved: (a,), (a, b) or ()
-    line_lonlat: F64 | None = field(default=None, compare=False, repr=False)  # street: (p, 2)
-
-    def __post_init__(self) -> None:
-        if self.kind not in KINDS:
-            raise InvalidInput(f"unknown place kind {self.kind!r}")
-        check_lat_lon(self.lat, self.lon, self.name)
-        if not (math.isfinite(self.radius_m) and self.radius_m >= 0):
-            raise InvalidInput(f"radius_m must be >= 0, got {self.radius_m!r}")
-        if not 0.0 <= self.confidence <= 1.0:
-            raise InvalidInput(f"confidence must be in [0, 1], got {self.confidence!r}")
 
 
 @dataclass(frozen=True)
@@ -139,7 +127,7 @@ class Gazetteer:
     def __init__(
         self,
         net: RoadNetwork,
-        places: Iterable[tuple[str, float, float]] = (),
+        places: Iterable[NamedPlace | tuple[str, float, float]] = (),
         readback: ReadBack = ZH_CN,
     ) -> None:
         self.readback = readback  # the locale's words around names (location_fusion.readback)
@@ -148,10 +136,13 @@ class Gazetteer:
         self._frame = LocalFrame(float(center[0]), float(center[1]))
         self._build_streets(net)
         self._build_junctions(net)
-        self._places: dict[str, tuple[float, float]] = {}
-        for name, lat, lon in places:
-            check_lat_lon(lat, lon, name)
-            self._places[name] = (float(lon), float(lat))
+        self._places = merge_places(named_place(p) for p in places)
+        # street -> [(house number, place)] of the addresses the places layer lists
+        self._numbers: dict[str, list[tuple[int, NamedPlace]]] = {}
+        for p in self._places.values():
+            said = house_number(p.name) if p.kind == "address" else None
+            if said is not None:
+                self._numbers.setdefault(canonical_street(said[0]), []).append((said[1], p))
         self._build_index()
         self._approach: dict[tuple[str, str], tuple[float, float, float] | None] = {}
 
@@ -159,19 +150,18 @@ class Gazetteer:
     def from_network(
         cls,
         net: RoadNetwork,
-        places: Iterable[tuple[str, float, float]] = (),
+        places: Iterable[NamedPlace | tuple[str, float, float]] = (),
         readback: ReadBack = ZH_CN,
     ) -> Gazetteer:
-        """Build the gazetteer of `net`, with named places given as (name, lat, lon)."""
+        """Build the gazetteer of `net`, with named places (a places layer's rows, or bare
+        (name, lat, lon) taken as hospitals: location_fusion.places)."""
         return cls(net, places, readback)
 
     @classmethod
-    def load_places_csv(cls, path: str | Path) -> list[tuple[str, float, float]]:
-        """(name, lat, lon) of every named row of a places CSV (`name`, lat, lon) or of a
-        hospitals-style one (`name_zh`); the only I/O here."""
-        with Path(path).open(encoding="utf-8", newline="") as fh:
-            rows = [(r.get("name") or r.get("name_zh") or "", r) for r in csv.DictReader(fh)]
-            return [(name, float(r["lat"]), float(r["lon"])) for name, r in rows if name]
+    def load_places_csv(cls, path: str | Path) -> list[NamedPlace]:
+        """Every named row of a places CSV (`name` or `name_zh`, lat, lon, optional kind,
+        radius_m, approximate: location_fusion.places); the only I/O here."""
+        return read_places_csv(path)
 
     # -- building ------------------------------------------------------------------------------
 
@@ -215,16 +205,15 @@ class Gazetteer:
             lon, lat = self._frame.to_lonlat(xy[:, 0], xy[:, 1])
             line = np.column_stack([lon, lat])
             line.flags.writeable = False
-            mid = int(np.argmin(np.hypot(*(xy - xy.mean(axis=0)).T)))
-            extent = float(np.hypot(*(xy.max(axis=0) - xy.min(axis=0))))
+            centre, far_m = covering_centre(xy)  # radius: the whole corridor, not a guess
             length = float(net.length_m[self._edge_street == i].sum())
             self._streets[name] = _Street(
                 name,
                 line,
                 xy,
-                float(lon[mid]),
-                float(lat[mid]),
-                max(extent / 2, INTERSECTION_RADIUS_M),
+                float(lon[centre]),
+                float(lat[centre]),
+                far_m + STREET_HALF_WIDTH_M,
                 length,
                 cKDTree(xy),
             )
@@ -333,16 +322,38 @@ class Gazetteer:
         return a, b, j_lon, j_lat, float(haversine_m(lon, lat, j_lon, j_lat))
 
     def geocode(self, text: str, limit: int = 5) -> list[Place]:
-        """Candidate places for a spoken location, best first; [] when nothing matches."""
+        """Candidate places for a spoken location, best first; [] when nothing matches.
+
+        A relative phrase ("X对面", "X往东走一点", "between X and Y": location_fusion.phrases)
+        is the anchor's candidates moved or widened (location_fusion.relative), never a
+        junction of X with a street the caller did not say; when its anchor matches nothing,
+        the whole phrase is read as if it were not relative.
+        """
         if not isinstance(text, str):
             raise InvalidInput(f"text must be a str, got {type(text).__name__}")
         if len(text) > MAX_TEXT_CHARS:
             raise TextTooLong(f"text has {len(text)} characters, the limit is {MAX_TEXT_CHARS}")
         if limit < 1:
             raise InvalidInput(f"limit must be >= 1, got {limit!r}")
+        relation = parse_relation(text)
+        out: list[Place] = []
+        if relation is not None:
+            anchors = [self._plain(anchor) for anchor in relation.anchors]
+            out = apply_relation(relation, anchors, self.readback)
+        if not out:
+            out = self._plain(text)
+        out.sort(key=lambda p: -p.confidence)
+        return out[:limit]
+
+    def _plain(self, text: str) -> list[Place]:
+        """Candidates for a phrase naming a place directly (not relative), best first."""
         clean = normalise_phrase(text, self._fillers)
         groups = self._groups(self._spot(tokenize(clean)))
         streets = [alts for _, alts in sorted(g for g in groups[:3] if g[1][0][1] == "street")][:2]
+        if len(streets) == 2:  # the first street heard again in a second spot is not a
+            first = streets[0][0][0]  # second street ("石祥西路往东": 石祥西路 overlaps 往东)
+            streets = [streets[0], [alt for alt in streets[1] if alt[0] != first]]
+            streets = [alts for alts in streets if alts]
         places = [alts for _, alts in groups if alts[0][1] == "place"][:1]
         out: list[Place] = []
         if len(streets) == 2:
@@ -352,11 +363,12 @@ class Gazetteer:
                 self._near(s, p, (ss + ps) / 2) for s, _, ss in streets[0] for p, _, ps in places[0]
             ]
         elif streets:
-            out = [self._street(s, score) for s, _, score in streets[0]]
+            numbered = house_number(clean.strip())
+            out = [self._number(s, score, numbered) for s, _, score in streets[0]]
         elif places:
             out = [self._place(p, score) for p, _, score in places[0]]
         out.sort(key=lambda p: -p.confidence)
-        return out[:limit]
+        return out
 
     def _spot(self, tokens: list[tuple[str, str]]) -> list[_Match]:
         """Every name found in the phrase with its span and score (several per spot)."""
@@ -430,6 +442,17 @@ class Gazetteer:
             groups.append((lead.start, [(k, lead.kind, s) for k, s in list(alts.items())[:4]]))
         return groups
 
+    def _number(self, street: str, score: float, said: tuple[str, int] | None) -> Place:
+        """A street, or the house number said on it placed by the numbers the places layer
+        lists on that street (the street itself when it lists none near)."""
+        known = self._numbers.get(street, []) if said is not None else []
+        found = locate_number(said[1], known) if said is not None and known else None
+        if said is None or found is None:
+            return self._street(street, score)
+        lon, lat, radius = found
+        name = f"{street}{said[1]}号" if self.readback.locale == "zh-CN" else f"{said[1]} {street}"
+        return Place("place", name, lon, lat, radius, min(score, 1.0), (street,))
+
     def _street(self, name: str, score: float) -> Place:
         st = self._streets[name]
         return Place(
@@ -437,12 +460,13 @@ class Gazetteer:
         )
 
     def _place(self, name: str, score: float) -> Place:
-        lon, lat = self._places[name]
-        return Place("place", name, lon, lat, PLACE_RADIUS_M, min(score, 1.0), ())
+        p = self._places[name]
+        return Place("place", name, p.lon, p.lat, p.radius_m, min(score, 1.0), ())
 
     def _near(self, street: str, place: str, score: float) -> Place:
         """The point of `street` nearest `place`; less sure the farther the street runs from it."""
-        st, (lon, lat) = self._streets[street], self._places[place]
+        st, named = self._streets[street], self._places[place]
+        lon, lat = named.lon, named.lat
         d = np.hypot(*(st.line_xy_m - self._xy(np.array([[lon, lat]]))).T)
         k = int(np.argmin(d))
         trust = min(1.0, 300.0 / max(float(d[k]), 1.0))  # 300 m: still "near"

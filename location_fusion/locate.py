@@ -92,7 +92,9 @@ class Locator:
             radius95_m=fused.radius95_m,
             sources=fused.sources,
             conflict=fused.conflict,
-            description=self.describe(fused.lon, fused.lat) + self._stale_note(fused.sources),
+            description=self.describe(fused.lon, fused.lat)
+            + self._stale_note(fused.sources)
+            + self._heard_note(places),
             road=self._snap(fused.lat, fused.lon),
             candidates=tuple(places),
         )
@@ -115,6 +117,12 @@ class Locator:
         """Say that a stale fix was set aside (the newest such), or nothing."""
         ages = [s.age_s for s in sources if s.stale and s.age_s is not None]
         return self.gazetteer.readback.describe_stale(min(ages)) if ages else ""
+
+    def _heard_note(self, places: list[Place]) -> str:
+        """Say how a relative phrase was understood ("来电者说：石祥西路往东一点"), or nothing."""
+        if not places or not places[0].relation:
+            return ""
+        return self.gazetteer.readback.describe_heard(places[0].name)
 
     def _snap(self, lat: float, lon: float) -> RoadPosition | None:
         if self.router is None:

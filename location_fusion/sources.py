@@ -54,7 +54,11 @@ def _gauss2(d2: F64, sigma: float) -> F64:
 
 @dataclass
 class FixSource:
-    """A handset fix: Gaussian at its stated accuracy, widened by age, plus an outlier part."""
+    """A handset fix: Gaussian at its stated accuracy, widened by age, plus an outlier part.
+
+    The outlier part has two scales: a near tail (`mid_sigma_m`, the 30-150 m a fix is off
+    behind a building) taking `mid_share` of `outlier_p`, and the far tail (`outlier_sigma_m`).
+    """
 
     name: str
     x: float
@@ -63,30 +67,43 @@ class FixSource:
     outlier_p: float
     outlier_sigma_m: float
     weight: float  # tempering: older fixes count less
+    core_m: float | None = None  # the region the conflict alarm measures gaps from (r95_m)
+    mid_share: float = 0.0
+    mid_sigma_m: float = 60.0
+
+    def _mix(self, d2: F64) -> F64:
+        p_mid = self.outlier_p * self.mid_share
+        out: F64 = (
+            (1 - self.outlier_p) * _gauss2(d2, self.sigma_m)
+            + (self.outlier_p - p_mid) * _gauss2(d2, self.outlier_sigma_m)
+            + p_mid * _gauss2(d2, self.mid_sigma_m)
+        )
+        return out
 
     def log_density(self, x: F64, y: F64) -> F64:
         d2 = (x - self.x) ** 2 + (y - self.y) ** 2
-        mix = (1 - self.outlier_p) * _gauss2(d2, self.sigma_m) + self.outlier_p * _gauss2(
-            d2, self.outlier_sigma_m
-        )
-        out: F64 = np.log(mix + 1e-300)
+        out: F64 = np.log(self._mix(d2) + 1e-300)
         return out
 
     def sample(self, n: int, rng: np.random.Generator) -> tuple[F64, F64]:
-        wide = rng.random(n) < self.outlier_p
-        s = np.where(wide, self.outlier_sigma_m, self.sigma_m)
+        u = rng.random(n)
+        p_far = self.outlier_p * (1 - self.mid_share)
+        s = np.where(u < p_far, self.outlier_sigma_m, self.sigma_m)
+        s = np.where((u >= p_far) & (u < self.outlier_p), self.mid_sigma_m, s)
         return self.x + rng.normal(0, 1, n) * s, self.y + rng.normal(0, 1, n) * s
 
     def evaluate(self, x: F64, y: F64) -> tuple[F64, F64]:
         """(log density, distance to the 95 % region) at every point, in one pass."""
         d2 = (x - self.x) ** 2 + (y - self.y) ** 2
-        mix = (1 - self.outlier_p) * _gauss2(d2, self.sigma_m) + self.outlier_p * _gauss2(
-            d2, self.outlier_sigma_m
-        )
-        return np.log(mix + 1e-300), np.maximum(np.sqrt(d2) - self.r95_m, 0.0)
+        core = np.maximum(np.sqrt(d2) - self.core_radius_m, 0.0)
+        return np.log(self._mix(d2) + 1e-300), core
 
     def core_distance(self, x: F64, y: F64) -> F64:
-        return np.maximum(np.hypot(x - self.x, y - self.y) - self.r95_m, 0.0)
+        return np.maximum(np.hypot(x - self.x, y - self.y) - self.core_radius_m, 0.0)
+
+    @property
+    def core_radius_m(self) -> float:
+        return self.r95_m if self.core_m is None else self.core_m
 
     @property
     def r95_m(self) -> float:
@@ -157,6 +174,9 @@ class SpeechSource:
     outlier_p: float
     name: str = "speech"
     weight: float = 1.0
+    street_core_m: float | None = None  # a street's region for the conflict alarm (K95*sigma/1.2)
+    point_core_scale: float = 1.0  # a junction's or place's region for the alarm, x its r95
+    core_share_ratio: float = 0.0  # the alarm's region: candidates with this x the top's share
     _parts: list[_Part] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -186,7 +206,9 @@ class SpeechSource:
         core = np.full(x.shape, np.inf)
         lonlat = None
         sig = self.street_sigma_m
+        top = max(p.share for p in self._parts)
         for part in self._parts:
+            counts = part.share >= self.core_share_ratio * top  # in the alarm's region
             if part.tree is not None and part.tframe is not None:  # uniform along, Gaussian across
                 if lonlat is None:
                     lonlat = self.frame.to_lonlat(x, y)
@@ -196,11 +218,15 @@ class SpeechSource:
                 )
                 norm = math.sqrt(2 * math.pi) * sig * part.size
                 mix += part.share * np.exp(-0.5 * (d / sig) ** 2) / norm
-                core = np.minimum(core, np.maximum(d - K95 * sig / 1.2, 0.0))
+                street_core = K95 * sig / 1.2 if self.street_core_m is None else self.street_core_m
+                if counts:
+                    core = np.minimum(core, np.maximum(d - street_core, 0.0))
             else:
                 d2 = (x - part.x) ** 2 + (y - part.y) ** 2
                 mix += part.share * _gauss2(d2, part.size)
-                core = np.minimum(core, np.maximum(np.sqrt(d2) - K95 * part.size, 0.0))
+                point_core = self.point_core_scale * K95 * part.size
+                if counts:
+                    core = np.minimum(core, np.maximum(np.sqrt(d2) - point_core, 0.0))
         log = np.log((1 - self.outlier_p) * mix + self.outlier_p * BROAD_DENSITY)
         return log, core
 

@@ -16,6 +16,8 @@ from functools import cache
 
 from pypinyin import Style, lazy_pinyin, pinyin
 
+from location_fusion.phrases import chinese_number
+
 SUFFIXES = "路街巷弄道"  # generic endings people drop when speaking
 #: Syllables of generic endings: a name is looked up by pairs without them when it has such pairs.
 GENERIC_SYLLABLES = frozenset({"lu", "jie", "xian", "long", "dao"})
@@ -41,6 +43,8 @@ _WORD = re.compile(r"[a-z']+")
 _TOKEN = re.compile(r"[\u3400-\u9fff]|[a-z]+|\d+")
 _CJK = re.compile(r"[\u3400-\u9fff]")
 _PARENS = re.compile(r"[(（][^)）]*[)）]")
+# "上塘路一百五十八号": numerals right after a street's generic ending, before 号
+_HOUSE_NUMERALS = re.compile(r"(?<=[路街巷弄道])([零一二两三四五六七八九十百千]+)号")
 # "文三路上": 上 before the end, a comma or "near" is "on"; a space may split 上 塘路, so not that.
 _TRAILING_SHANG = re.compile(r"上(?=$|[，,。.!！?？、;；]|靠近|近|旁|附近)")
 
@@ -150,9 +154,21 @@ def filler_pattern(names: Iterable[str]) -> re.Pattern[str] | None:
     return re.compile("|".join(map(re.escape, kept))) if kept else None
 
 
+def spoken_house_numbers(text: str) -> str:
+    """A house number said in numerals after a street ("上塘路一百五十八号") in digits, as the
+    places layer writes it ("上塘路158号")."""
+
+    def digits(m: re.Match[str]) -> str:
+        value = chinese_number(m.group(1))
+        return m.group(0) if value is None or value != int(value) else f"{int(value)}号"
+
+    return _HOUSE_NUMERALS.sub(digits, text)
+
+
 def normalise_phrase(text: str, fillers: re.Pattern[str] | None) -> str:
-    """The phrase in NFKC lower case, English words in Chinese, 上 ("on") and fillers blanked."""
-    clean = _english(unicodedata.normalize("NFKC", text).lower())
+    """The phrase in NFKC lower case, English words in Chinese, house numbers in digits, 上
+    ("on") and fillers blanked."""
+    clean = spoken_house_numbers(_english(unicodedata.normalize("NFKC", text).lower()))
     clean = _TRAILING_SHANG.sub(" ", clean)
     if fillers is not None:
         clean = fillers.sub(" ", clean)

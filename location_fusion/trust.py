@@ -48,6 +48,8 @@ class FusionParams:
         ("fused", 0.04),
     )
     outlier_sigma_m: float = 250.0
+    outlier_mid_share: float = 0.25  # of outlier_p: a nearer tail, for fixes 30-150 m off
+    outlier_mid_sigma_m: float = 60.0
     canyon_scatter_m: float = 40.0  # how far apart multipath puts a handset's successive fixes
     max_outlier_p: float = 0.6  # a fix's outlier share never exceeds this, however suspect
     min_sigma_m: float = 3.0
@@ -60,7 +62,17 @@ class FusionParams:
     street_sigma_m: float = 30.0
     samples: int = 400
     bandwidth_m: float = 12.0  # mean-shift kernel; narrower around a sharp fix
-    conflict_margin_m: float = 30.0
+    # The conflict alarm (location_fusion.conflict), tuned against the generator's planted
+    # truth on the tuning seeds (docs/location-evaluation.md): it should fire when a source
+    # is more than DISAGREE_M (250 m) off, and not for the 100-250 m a canyon fix or a caller
+    # naming a street 120 m away is off every day. So regions are measured nearly from their
+    # centres and the margin carries the threshold.
+    conflict_margin_m: float = 225.0  # regions farther apart than this raise the alarm
+    conflict_fix_sigmas: float = 0.5  # a fix's region for the alarm, in sigmas about it
+    conflict_street_m: float = 15.0  # a named street's region for the alarm, m either side
+    conflict_point_scale: float = 0.0  # a named junction's or place's region, x its r95
+    conflict_speech_ratio: float = 0.95  # words: only candidates this close to the top count
+    stale_conflict_m: float = 250.0  # a stale fix this far from the estimate raises it too
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -78,10 +90,24 @@ class FusionParams:
             v = getattr(self, name)
             if not (math.isfinite(v) and v > 0):
                 raise InvalidInput(f"{name} must be positive")
+        if not 0 <= self.outlier_mid_share <= 1 or not self.outlier_mid_sigma_m > 0:
+            raise InvalidInput("outlier_mid_share must be in [0, 1], outlier_mid_sigma_m > 0")
         if not 0 < self.max_outlier_p < 1:
             raise InvalidInput("max_outlier_p must be in (0, 1)")
         if not 0 <= self.speech_outlier_p < 1 or self.samples < 100:
             raise InvalidInput("speech_outlier_p must be in [0, 1) and samples >= 100")
+        for name in (
+            "conflict_margin_m",
+            "conflict_fix_sigmas",
+            "conflict_street_m",
+            "conflict_point_scale",
+            "stale_conflict_m",
+        ):
+            v = getattr(self, name)
+            if not (math.isfinite(v) and v >= 0):
+                raise InvalidInput(f"{name} must be >= 0")
+        if not 0 <= self.conflict_speech_ratio <= 1:
+            raise InvalidInput("conflict_speech_ratio must be in [0, 1]")
 
 
 def split_stale(

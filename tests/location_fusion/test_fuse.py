@@ -61,15 +61,50 @@ def test_a_good_fix_alone() -> None:
 
 def test_canyon_fix_loses_to_cell_and_words() -> None:
     """A fix 220 m off claiming 10 m is outvoted by the sector and a junction said at the truth;
-    the disagreement widens the circle (100-300 m) rather than hiding the fix's chance."""
+    the disagreement widens the circle (100-300 m) rather than hiding the fix's chance, and
+    raises no alarm: 220 m is an everyday canyon error, under the 250 m the alarm is for."""
     est = fuse([gnss(150, 160, 10.0)], sector_over_truth(), [junction_at(10, -5)], now_s=5.0)
     assert est is not None
     assert err_m(est.lat, est.lon) < 30
     assert 100 < est.radius95_m < 300
+    assert est.conflict is None
+
+
+def test_a_fix_far_off_is_named_by_the_alarm() -> None:
+    """A fix 350 m off claiming 10 m beside a sector and a junction said at the truth: the
+    alarm names the fix (about 350 m apart) and its share drops to zero."""
+    est = fuse([gnss(250, 245, 10.0)], sector_over_truth(), [junction_at(10, -5)], now_s=5.0)
+    assert est is not None
+    assert err_m(est.lat, est.lon) < 30
     assert est.conflict is not None and est.conflict.sources == ("gnss",)
-    assert 150 < est.conflict.distance_m < 260
+    assert 300 < est.conflict.distance_m < 360
     shares = {s.source: s.weight for s in est.sources}
     assert shares["gnss"] == 0.0 and shares["speech"] > 0.5
+
+
+def test_a_stale_fix_far_away_raises_the_alarm() -> None:
+    """A 10-minute-old fix 600 m away beside a fresh fix at the truth: the estimate stays on
+    the fresh fix, the old one is set aside as stale and named by the alarm."""
+    old, new = gnss(600, 0, 8.0, t=0.0), gnss(2, 2, 8.0, t=595.0)
+    est = fuse([old, new], sector_over_truth(), [], now_s=600.0)
+    assert est is not None
+    assert err_m(est.lat, est.lon) < 15
+    assert any(s.stale for s in est.sources)
+    assert est.conflict is not None and est.conflict.sources == ("gnss",)
+    assert 580 < est.conflict.distance_m < 620
+    near = fuse([gnss(100, 0, 8.0, t=0.0), new], sector_over_truth(), [], now_s=600.0)
+    assert near is not None and near.conflict is None  # 100 m away: the caller walked
+
+
+def test_a_street_120_m_away_raises_no_alarm() -> None:
+    """A good fix at the truth and words naming a street 120 m away (a caller in a compound
+    names the street outside): no alarm, the issue's false-alarm case."""
+    lat, lon = at(120, 0)
+    line = np.array([[lon - 0.005, lat], [lon + 0.005, lat]])
+    line = np.column_stack([np.linspace(line[0, 0], line[1, 0], 100), np.full(100, lat)])
+    street = Place("street", "文三路", lon, lat, 500.0, 1.0, ("文三路",), line)
+    est = fuse([gnss(0, 0, 8.0)], sector_over_truth(), [street], now_s=1.0)
+    assert est is not None and est.conflict is None
 
 
 def test_words_far_from_everything_raise_a_conflict() -> None:
