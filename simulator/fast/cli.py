@@ -98,6 +98,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     ap.add_argument("--no-congestion", action="store_true", help="free-flow traffic all day")
     ap.add_argument(
+        "--exact-times",
+        action="store_true",
+        help="drives take their road ETA and call processing its median (the DMEXCLP papers' "
+        "deterministic setting)",
+    )
+    ap.add_argument(
         "--map-minutes",
         type=float,
         default=8.0,
@@ -145,6 +151,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             source = _log_source(args)
         elif args.format is not None or args.columns or args.time_format:
             ap.error("--format, --columns and --time-format go with --calls FILE")
+        if args.exact_times:
+            source = replace(source, exact=True)
         run = RunParams(horizon_s=args.hours * 3600.0)
     except (ReplayDataMissing, CallLogError) as exc:
         print(f"jijiu simulate: {exc}", file=sys.stderr)

@@ -105,9 +105,15 @@ class FastSim:
         calls: Sequence[CallSpec],
         seed: int,
         params: RunParams | None = None,
+        finding_s: Sequence[float] | None = None,
     ) -> None:
         self.world, self.policy, self.calls, self.seed = world, policy, list(calls), seed
         self.p = params or RunParams()
+        # Per call: kerb to patient, seconds (a crew sent to a wrong estimate drives on and
+        # asks); on scene is at the patient. None: the crew stops at the patient.
+        self.finding_s = list(finding_s) if finding_s is not None else [0.0] * len(self.calls)
+        if len(self.finding_s) != len(self.calls):
+            raise ValueError("finding_s needs one value per call")
         self.engine = Engine(world.router, EngineSettings())
         self.engine.replaying = True  # advice is asked for, not pushed (see the docstring)
         self.now_s = -self.p.warmup_s
@@ -128,6 +134,7 @@ class FastSim:
         self._seq = 0
         self.period = ""
         self.observer = Observer(n, len(world.zones), self.p.horizon_s, self.p.sample_s)
+        self._busy_done_s = 0.0  # committed unit-seconds of finished jobs, warm-up included
 
     # --- the view policies read (simulator.fast.policies.RunView) ------------------------------
     def idle(self) -> list[int]:
@@ -163,6 +170,16 @@ class FastSim:
             edge[c], frac[c] = pos.edge, pos.fraction
         out: F64 = from_positions(w.net, self.table().to_zone_s, edge, frac).astype(np.float64)
         return out
+
+    def busy_fraction(self) -> float:
+        """Committed unit-seconds over unit-seconds since the run started, warm-up included,
+        with half an hour of a 0.3 prior so the first calls do not see 0 or 1."""
+        prior_s, n = 1800.0, len(self.ids)
+        busy = self._busy_done_s + sum(
+            self.now_s - s for s in self.observer.busy_since if s is not None
+        )
+        elapsed = self.now_s + self.p.warmup_s
+        return min(max((busy + 0.3 * n * prior_s) / (n * (elapsed + prior_s)), 0.0), 0.95)
 
     # --- running -----------------------------------------------------------------------------
     def run(self, progress: Callable[[float], None] | None = None) -> RunResult:
@@ -229,7 +246,8 @@ class FastSim:
             self._send(ev.OfferAcknowledged(c.incident_id, uid, self.world.fleet[u].devices[0]))
         elif kind is Kind.ROLL and c and uid:
             self._send(ev.UnitStatusReported(uid, UnitStatus.EN_ROUTE))
-            self._push(self.now_s + self.drive_s[i], Kind.ARRIVE, i, u, self.gen[u])
+            arrive = self.now_s + self.drive_s[i] + self.finding_s[i]
+            self._push(arrive, Kind.ARRIVE, i, u, self.gen[u])
         elif kind is Kind.ARRIVE and c and uid:
             self._send(ev.UnitPositionReported(uid, c.lat, c.lon))
             self._send(ev.UnitStatusReported(uid, UnitStatus.ON_SCENE))
@@ -339,6 +357,9 @@ class FastSim:
         """A unit finished its job: a waiting call may take it; if not, it goes to a station."""
         self.job[u] = -1
         self.gen[u] += 1
+        since = self.observer.busy_since[u]
+        if since is not None:
+            self._busy_done_s += self.now_s - since
         self.observer.released(u, self.now_s)
         self._dispatch()
         if self.job[u] >= 0:

@@ -17,6 +17,16 @@
   30 min), so the rule can spare the units near the next P1.
 - `relocate-only` and `coverage-nonurgent` take `coverage` apart: closest-idle dispatch with
   the MEXCLP relocation, and the coverage rule for P2 and P3 only (P1 gets the closest).
+- `dmexclp`: the DMEXCLP dispatch rule as published (Jagtenberg, Bhulai and van der Mei,
+  Health Care Manag Sci 20:517-531, 2017, section 5; benchmarked against the offline optimum
+  by Jagtenberg, van den Berg and van der Mei, EJOR 258:715-725, 2017), without this
+  project's adaptations: one threshold T for "in time" and "covered" (the drive budget of the
+  12-minute target), the road ETA taken as it is (no slack), the busy fraction q the fleet's
+  workload (measured as the run goes), every call treated alike, units back to their home
+  station (the papers' static bases). Of the idle units whose ETA is within T, send the one
+  whose departure loses least expected coverage; if none is, the closest. `dmexclp-p1`
+  applies the rule to P1 calls only (the papers' calls are all urgent) and sends P2 and P3
+  the closest.
 
 A policy reads the run through `RunView` and returns a decision; the fast engine applies it as
 events. "No unit" is None, never an exception.
@@ -70,6 +80,10 @@ class RunView(Protocol):
     def coverage_times(self, units: Sequence[int]) -> F64:
         """(zones, units) driving seconds from where each idle unit counts (its position, or
         the station it is driving to) to each zone."""
+        ...
+
+    def busy_fraction(self) -> float:
+        """The share of unit-time committed to calls since the run started (smoothed)."""
         ...
 
 
@@ -198,6 +212,44 @@ class CoverageAware:
         return order[0]
 
 
+@dataclass(frozen=True)
+class Dmexclp:
+    """DMEXCLP dispatch as published (see the module docstring); units return home."""
+
+    name: str = "dmexclp"
+    # T, seconds of driving: the 12-minute call-to-scene target less the median call
+    # processing (100 s) and station turnout (60 s) of `simulator.world.calls`, as the papers
+    # take 15 min less 3 min of processing. A unit is "in time" and a zone "covered" within T.
+    threshold_s: float = 560.0
+    busy_q: float | None = None  # None: the run's measured busy fraction (workload / fleet)
+    rule_for: frozenset[Priority] = frozenset(Priority)  # the papers: every call; others closest
+
+    def __post_init__(self) -> None:
+        if self.busy_q is not None:
+            check_q(self.busy_q)
+        if not (0 < self.threshold_s <= 3600):
+            raise ValueError("threshold_s must be in (0, 3600]")
+
+    def choose(self, view: RunView, i: int) -> Pick | None:
+        idle = view.idle()
+        if not idle:
+            return None
+        if view.call(i).priority not in self.rule_for:
+            return _ranked_idle(view, i, 1)[0]
+        in_time = _ranked_idle(view, i, len(idle), self.threshold_s)
+        if len(in_time) <= 1:
+            return in_time[0] if in_time else _ranked_idle(view, i, 1)[0]
+        q = self.busy_q if self.busy_q is not None else view.busy_fraction()
+        covers = view.coverage_times(idle) <= self.threshold_s  # (zones, idle)
+        counts = covers.sum(axis=1).astype(np.float64)
+        loss = loss_of_removing(view.zone_weights(), counts, covers, q)
+        col = {u: c for c, u in enumerate(idle)}
+        return min(in_time, key=lambda p: (round(float(loss[col[p.unit]]), 12), p.drive_s, p.unit))
+
+    def station_for(self, view: RunView, u: int) -> int:
+        return view.world.homes[view.unit_id(u)]
+
+
 def _drive_to_stations(view: RunView, u: int, table: ReachTable) -> F64:
     """Driving seconds from unit u's position to each station."""
     pos = view.engine.units[view.unit_id(u)].position
@@ -218,6 +270,8 @@ POLICIES: dict[str, Callable[[], Policy]] = {
     "coverage-nonurgent": lambda: CoverageAware(
         name="coverage-nonurgent", rule_for=frozenset({Priority.P2, Priority.P3})
     ),
+    "dmexclp": Dmexclp,
+    "dmexclp-p1": lambda: Dmexclp(name="dmexclp-p1", rule_for=frozenset({Priority.P1})),
 }
 COMPARED = ("closest-idle", "default", "coverage")
 

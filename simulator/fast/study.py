@@ -11,13 +11,21 @@ from __future__ import annotations
 import multiprocessing
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
+from dispatch.core.model import Priority
 from simulator.fast.engine import FastSim, RunParams
 from simulator.fast.metrics import RunResult
 from simulator.fast.policies import make_policy
 from simulator.world.call_log import LogCall
-from simulator.world.calls import CallSpec, generate_calls
+from simulator.world.calls import (
+    CALL_PROCESSING_ROUTINE,
+    CALL_PROCESSING_URGENT,
+    TURNOUT_AT_STATION,
+    TURNOUT_ON_ROAD,
+    CallSpec,
+    generate_calls,
+)
 from simulator.world.log_replay import replay_log
 from simulator.world.replay import LoggedIncident, replay_calls
 from simulator.world.scenario import World
@@ -26,12 +34,15 @@ from simulator.world.scenario import World
 @dataclass(frozen=True)
 class CallSource:
     """Where a run's calls come from: "synthetic", the bundled week replayed ("replay", `log`)
-    or a named call log ("log", `named`), each replayed from `first_day`."""
+    or a named call log ("log", `named`), each replayed from `first_day`. `exact` takes the
+    randomness out of the response as the DMEXCLP papers' simulations do: every drive takes its
+    road ETA, call processing and turnout their medians (the other intervals stay drawn)."""
 
     kind: str = "synthetic"
     log: tuple[LoggedIncident, ...] = ()
     first_day: int = 0
     named: tuple[LogCall, ...] = ()
+    exact: bool = False
 
     def __post_init__(self) -> None:
         if self.kind not in ("synthetic", "replay", "log"):
@@ -42,6 +53,10 @@ class CallSource:
             raise ValueError("a log replay needs its calls")
 
     def calls(self, world: World, seed: int, run: RunParams) -> list[CallSpec]:
+        drawn = self._drawn(world, seed, run)
+        return [_exact(c) for c in drawn] if self.exact else drawn
+
+    def _drawn(self, world: World, seed: int, run: RunParams) -> list[CallSpec]:
         start, end = -run.warmup_s, run.horizon_s
         if self.kind == "log":
             net = world.net
@@ -50,6 +65,20 @@ class CallSource:
             return replay_calls(self.log, world.zones, world.net, seed, start, end, self.first_day)
         p = world.params
         return generate_calls(world.zones, world.net, p.rhythm, p.demand, seed, start, end)
+
+
+def _exact(c: CallSpec) -> CallSpec:
+    """The call with ETA-exact drives and the median call processing and turnouts."""
+    median = CALL_PROCESSING_ROUTINE if c.priority is Priority.P3 else CALL_PROCESSING_URGENT
+    return replace(
+        c,
+        triage_s=median.median_s,
+        turnout_station_s=TURNOUT_AT_STATION.median_s,
+        turnout_road_s=TURNOUT_ON_ROAD.median_s,
+        drive_noise=1.0,
+        transport_noise=1.0,
+        return_noise=1.0,
+    )
 
 
 def run_one(

@@ -237,3 +237,25 @@ def plot(summary: Sequence[DensitySummary], path: Path, target_s: float) -> None
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, bbox_inches="tight")
     plt.close(fig)
+
+
+STUDIES = ("headline",)
+
+
+def study_main(argv: Sequence[str] | None = None) -> int:
+    """`jijiu study NAME ...`: route to the named study (today: headline); 2 for an unknown one."""
+    args = list(argv if argv is not None else sys.argv[1:])
+    if not args or args[0] in ("-h", "--help"):
+        print(f"usage: jijiu study {{{','.join(STUDIES)}}} [options]\n\n", end="")
+        print("headline  before/after of one tap on seeded calls: docs/outcomes.md")
+        if not args:
+            return 2
+        raise SystemExit(0)  # as argparse's --help does
+    if args[0] != "headline":
+        print(
+            f"jijiu study: unknown study {args[0]!r}; one of {', '.join(STUDIES)}", file=sys.stderr
+        )
+        return 2
+    from simulator.studies.headline_cli import main as headline_main
+
+    return headline_main(args[1:])
