@@ -17,12 +17,12 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 from dispatch.core.eido import IncidentType
 from dispatch.desks.agency import MAX_NOTE_CHARS, desk_of
 from dispatch.http.common import ERRORS, Svc, Who, dispatcher_only
-from dispatch.http.wire import strict
+from dispatch.http.wire import broken, strict
 from dispatch.tokens import Forbidden, Role
 
 router = APIRouter(prefix="/api/v1")
@@ -31,6 +31,8 @@ AgencyId = Literal["police", "fire", "traffic_police"]  # dispatch.core.eido.AGE
 
 
 class FlagIn(BaseModel):
+    """The agencies to tell (each once: `duplicate_entries`), what it is, and a note."""
+
     model_config = strict(
         {
             "agencies": ["police", "traffic_police"],
@@ -43,6 +45,12 @@ class FlagIn(BaseModel):
         None, description="what the agencies are told it is (default: as before, else medical)"
     )
     note: str | None = Field(None, min_length=1, max_length=MAX_NOTE_CHARS)
+
+    @model_validator(mode="after")
+    def _each_once(self) -> FlagIn:
+        if len(set(self.agencies)) != len(self.agencies):
+            raise broken("duplicate_entries", "an agency is listed twice")
+        return self
 
 
 class NoteOut(BaseModel):

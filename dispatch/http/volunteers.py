@@ -40,7 +40,7 @@ from dispatch.http.common import (
     dispatcher_only,
     ws_base,
 )
-from dispatch.http.wire import strict
+from dispatch.http.wire import broken, strict
 from dispatch.service.service import DispatchService
 from dispatch.tokens import Forbidden, Role
 from dispatch.ws.guards import since_of
@@ -121,6 +121,8 @@ class VerifiedOut(BaseModel):
 
 
 class DutyIn(BaseModel):
+    """On duty with a consent that expires; off duty without one (`consent_without_duty`)."""
+
     model_config = strict({"on_duty": True, "consent_expires_in_s": 14_400}, {"on_duty": False})
     on_duty: bool = Field(strict=True)
     consent_expires_in_s: float | None = Field(
@@ -131,6 +133,8 @@ class DutyIn(BaseModel):
     def _consent_with_duty(self) -> DutyIn:
         if self.on_duty and self.consent_expires_in_s is None:
             raise ValueError("going on duty needs consent_expires_in_s")
+        if not self.on_duty and self.consent_expires_in_s is not None:
+            raise broken("consent_without_duty", "consent_expires_in_s is for going on duty")
         return self
 
 
