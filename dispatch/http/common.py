@@ -1,5 +1,6 @@
 """What every HTTP route shares: typed errors to status codes, the body limit, token redaction
-in server logs, and who is asking (role tokens as FastAPI dependencies).
+in server logs, and who is asking (role tokens and people's sessions as FastAPI dependencies;
+a person's rank is checked here for every route, see `rank_allows`).
 
 Routes hold no try/except: the handlers installed here turn the typed errors into
 machine-readable bodies `{"reason": ..., "detail": ...}` (400 malformed, 401 unauthenticated,
@@ -41,6 +42,7 @@ from dispatch.service.live_inputs import NoLocation, NoMatch
 from dispatch.service.outage import RETRY_AFTER_S
 from dispatch.service.service import DispatchService
 from dispatch.tokens import Forbidden, Role, Unauthenticated
+from dispatch.users import ACTING, Rank, at_least, rank_allows
 from dispatch.ws.guards import MAX_SEQ
 from hospital_link.errors import HospitalLinkError
 from location_fusion.errors import FusionError
@@ -50,6 +52,21 @@ logger = logging.getLogger("jijiu.dispatch")
 
 class IdempotencyKeyRequired(DispatchError, ValueError):
     reason = "idempotency_key_required"
+
+
+class StaleVersion(DispatchError, ValueError):
+    """409: an edit sent with an incident version that is no longer the current one; the
+    answer carries the incident as it is now (`current`), and nothing was changed."""
+
+    reason = "stale_version"
+
+    def __init__(self, message: str, current: dict[str, Any]) -> None:
+        super().__init__(message)
+        self.current = current
+
+
+class InvalidVersion(DispatchError, ValueError):
+    reason = "invalid_version"
 
 
 # A sequence number in a query (`?after=`): SQLite's INTEGER is 64-bit, so a larger one is a
@@ -66,6 +83,8 @@ STATUS: tuple[tuple[type[Exception], int], ...] = (
     (UnknownEdge, 404),
     (UnknownStreet, 404),
     (IllegalTransition, 409),
+    (StaleVersion, 409),
+    (InvalidVersion, 422),
     (UnitUnavailable, 409),
     (InvalidEvent, 422),
     (NoLocation, 422),
@@ -182,6 +201,9 @@ def install_handlers(app: FastAPI) -> None:
             return store_refusal(exc.reason)
         if status >= 500:
             logger.error("%s %s: %s", request.method, request.url.path, exc.reason)
+        if isinstance(exc, StaleVersion):  # the incident as it is now, to redo the edit on
+            body = {"reason": exc.reason, "detail": str(exc), "current": exc.current}
+            return JSONResponse(body, status_code=409)
         return error_response(status, exc.reason, await _detail(request, str(exc), exc.reason))
 
     async def _detail(request: Request, text: str, reason: str) -> str:
@@ -233,11 +255,19 @@ Svc = Annotated[DispatchService, Depends(service_of)]
 
 
 async def who_is(
-    svc: Svc, creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+    request: Request,
+    svc: Svc,
+    creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> tuple[Role, str]:
     who = svc.identify(creds.credentials) if creds is not None else None
     if who is None:
         raise Unauthenticated("a valid bearer token is required")
+    ACTING.set(person_of(who))  # this request's events name the person (dispatch.users)
+    if who[0] is Role.DISPATCHER:  # a person's rank decides the route (deny by default)
+        rank = svc.tokens.rank_of(who)
+        route = getattr(request.scope.get("route"), "path", request.url.path)
+        if rank is None or not rank_allows(rank, request.method, route):
+            raise Forbidden("your role may not do this")
     return who
 
 
@@ -247,6 +277,17 @@ Who = Annotated[tuple[Role, str], Depends(who_is)]
 async def dispatcher_only(who: Who) -> None:
     if who[0] is not Role.DISPATCHER:
         raise Forbidden("dispatchers only")
+
+
+def person_of(who: tuple[Role, str]) -> str | None:
+    """The named person behind a dispatch-floor identity; None for the shared token."""
+    return who[1] if who[0] is Role.DISPATCHER and who[1] else None
+
+
+def rank_at_least(svc: DispatchService, who: tuple[Role, str], floor: Rank) -> None:
+    rank = svc.tokens.rank_of(who)
+    if rank is None or not at_least(rank, floor):
+        raise Forbidden(f"{floor.value.replace('_', '-')}s and above only")
 
 
 def same_unit(who: tuple[Role, str], unit_id: str) -> None:
@@ -266,10 +307,17 @@ def dispatcher_or_caller(who: tuple[Role, str], incident_id: str) -> bool:
 
 
 def ws_base(request: Request) -> str:
-    """ws://<the host the client reached us by>:<ws port>."""
+    """Where this client reaches the websockets: `public_ws_url` when set (a proxy mapping
+    them to a path or port of its own), else ws://<the host the client reached us by>:<ws
+    port>, wss:// when the request came over HTTPS (TLS served here, or a trusted proxy's
+    X-Forwarded-Proto, see `forwarded_allow_ips`)."""
+    public: str = request.app.state.service.settings.public_ws_url
+    if public:
+        return public.rstrip("/")
     host = request.url.hostname or "127.0.0.1"
     host = f"[{host}]" if ":" in host else host
-    return f"ws://{host}:{request.app.state.ws_port}"
+    scheme = "wss" if request.url.scheme == "https" else "ws"
+    return f"{scheme}://{host}:{request.app.state.ws_port}"
 
 
 def checked_idempotency_key(key: str | None) -> str:

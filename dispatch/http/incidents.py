@@ -1,34 +1,88 @@
 """Incidents (dispatchers, and a caller reading their own): list, read, the ranked units, send
-a unit, triage, cancel, and the nearest AEDs. Each change answers once it is durable."""
+a unit, triage, cancel, and the nearest AEDs. Each change answers once it is durable.
+
+Every incident has a `version` (one more for every change; also its ETag). An edit may send
+the version it was made on (`If-Match: "7"` or `?version=7`); if the incident changed since,
+the answer is 409 `stale_version` with the incident as it is now in `current`, and nothing is
+changed. An edit by a named person carries their name into its event (`person`).
+"""
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import APIRouter, Depends, Header, Query, Response
 
 from dispatch.core import events as ev
 from dispatch.core.model import IncidentId, UnitId
-from dispatch.http.common import ERRORS, Svc, Who, dispatcher_only, dispatcher_or_caller
+from dispatch.http.common import (
+    ERRORS,
+    InvalidVersion,
+    StaleVersion,
+    Svc,
+    Who,
+    dispatcher_only,
+    dispatcher_or_caller,
+    person_of,
+)
 from dispatch.http.wire import AssignmentIn, AssignmentOut, CancelIn, TriageIn
+from dispatch.service.service import DispatchService
 
 router = APIRouter(prefix="/api/v1/incidents", tags=["incidents"], responses=ERRORS)
 dispatcher = [Depends(dispatcher_only)]
+ETAG = re.compile(r'(?:W/)?"?([0-9]{1,12})"?')
+IfMatch = Annotated[
+    str | None, Header(max_length=32, description='the version edited, as its ETag ("7")')
+]
+Version = Annotated[int | None, Query(ge=0, le=10**12, description="the version edited")]
+
+
+def versioned(svc: DispatchService, incident_id: str) -> dict[str, Any]:
+    """The incident's full view with its version."""
+    view = svc.views.incident(incident_id)
+    view["version"] = svc.engine.incident(IncidentId(incident_id)).version
+    return view
+
+
+def check_version(
+    svc: DispatchService, incident_id: str, if_match: str | None, version: int | None
+) -> None:
+    """Refuse (409 stale_version, with the incident as it is) an edit made on an older
+    version; no version sent, or `If-Match: *`, edits whatever is current."""
+    expected = version
+    if if_match is not None and if_match.strip() != "*":
+        found = ETAG.fullmatch(if_match.strip())
+        if found is None:
+            raise InvalidVersion('If-Match takes an incident version, as "7"')
+        expected = int(found.group(1))
+    current = svc.engine.incident(IncidentId(incident_id)).version  # 404 if there is none
+    if expected is not None and expected != current:
+        raise StaleVersion(
+            f"the incident is at version {current}, not {expected}: it changed meanwhile",
+            versioned(svc, incident_id),
+        )
 
 
 @router.get("", dependencies=dispatcher)
 async def list_incidents(svc: Svc, open_only: bool = True) -> list[dict[str, Any]]:
-    """Every open incident (or all with open_only=false), newest state."""
-    return svc.views.incidents(open_only)
+    """Every open incident (or all with open_only=false), newest state, with its version."""
+    views = svc.views.incidents(open_only)
+    for view in views:
+        view["version"] = svc.engine.incident(IncidentId(view["incident_id"])).version
+    return views
 
 
 @router.get("/{incident_id}")
-async def get_incident(incident_id: str, svc: Svc, who: Who) -> dict[str, Any]:
-    """The incident; its caller sees the timeline and the coming unit, not who it is."""
+async def get_incident(incident_id: str, svc: Svc, who: Who, response: Response) -> dict[str, Any]:
+    """The incident with its version (also the ETag); its caller sees the timeline and the
+    coming unit, not who it is."""
     full = dispatcher_or_caller(who, incident_id)
-    view = svc.views.incident(incident_id, for_caller=not full)
-    if full:
-        svc.feeds.audit(who[0].value, who[1], "incident.read", [incident_id])
+    if not full:
+        return svc.views.incident(incident_id, for_caller=True)
+    view = versioned(svc, incident_id)
+    response.headers["ETag"] = f'"{view["version"]}"'
+    svc.feeds.audit(who[0].value, who[1], "incident.read", [incident_id])
     return view
 
 
@@ -44,30 +98,56 @@ async def recommendations(incident_id: str, svc: Svc) -> list[dict[str, Any]]:
     response_model=AssignmentOut,
     dependencies=dispatcher,
 )
-async def assign(incident_id: str, body: AssignmentIn, svc: Svc) -> dict[str, Any]:
-    """Send a unit: the offer goes to all its crew devices; 409 if it was taken meanwhile."""
-    svc.submit(ev.UnitAssigned(IncidentId(incident_id), UnitId(body.unit_id)))
+async def assign(
+    incident_id: str,
+    body: AssignmentIn,
+    svc: Svc,
+    who: Who,
+    if_match: IfMatch = None,
+    version: Version = None,
+) -> dict[str, Any]:
+    """Send a unit: the offer goes to all its crew devices; 409 if it was taken meanwhile,
+    or if the incident changed since the version sent."""
+    check_version(svc, incident_id, if_match, version)
+    person = person_of(who)
+    svc.submit(ev.UnitAssigned(IncidentId(incident_id), UnitId(body.unit_id), person=person))
     deadline_s = svc.engine.incident(IncidentId(incident_id)).offer_deadline_s
     await svc.settled()
     return {"incident_id": incident_id, "unit_id": body.unit_id, "deadline_s": deadline_s}
 
 
 @router.post("/{incident_id}/triage", dependencies=dispatcher)
-async def triage(incident_id: str, body: TriageIn, svc: Svc) -> dict[str, Any]:
-    """Set priority, complaint and an opaque determinant code."""
-    svc.submit(
-        ev.IncidentTriaged(IncidentId(incident_id), body.priority, body.complaint, body.determinant)
-    )
+async def triage(
+    incident_id: str,
+    body: TriageIn,
+    svc: Svc,
+    who: Who,
+    if_match: IfMatch = None,
+    version: Version = None,
+) -> dict[str, Any]:
+    """Set priority, complaint and an opaque determinant code; 409 `stale_version` (and
+    nothing changed) if the incident changed since the version sent."""
+    check_version(svc, incident_id, if_match, version)
+    iid, person = IncidentId(incident_id), person_of(who)
+    svc.submit(ev.IncidentTriaged(iid, body.priority, body.complaint, body.determinant, person))
     await svc.settled()
-    return svc.views.incident(incident_id)
+    return versioned(svc, incident_id)
 
 
 @router.post("/{incident_id}/cancel", dependencies=dispatcher)
-async def cancel(incident_id: str, body: CancelIn, svc: Svc) -> dict[str, Any]:
+async def cancel(
+    incident_id: str,
+    body: CancelIn,
+    svc: Svc,
+    who: Who,
+    if_match: IfMatch = None,
+    version: Version = None,
+) -> dict[str, Any]:
     """Cancel before transport; the unit (if any) becomes available on the road."""
-    svc.submit(ev.IncidentCancelled(IncidentId(incident_id), body.reason))
+    check_version(svc, incident_id, if_match, version)
+    svc.submit(ev.IncidentCancelled(IncidentId(incident_id), body.reason, person_of(who)))
     await svc.settled()
-    return svc.views.incident(incident_id)
+    return versioned(svc, incident_id)
 
 
 @router.get("/{incident_id}/aeds", dependencies=dispatcher)
