@@ -1,5 +1,5 @@
 """The pages jijiu serves to browsers: the hospital wall screen (`GET /hospital`), the
-dispatcher's console (`GET /console`) and their assets.
+dispatcher's console (`GET /console`), the login page (`GET /login`) and their assets.
 
 The files live in `dispatch/static/` (shipped as package data) and are read once when the app
 is built: small files, no build step, nothing fetched from another origin, so the page
@@ -10,13 +10,17 @@ websockets to this host's websocket port only (`ws_base`: the same host, the por
 
 Each page reads its token from the URL fragment, which browsers never send, so it
 reaches no access log; it then passes it in the websocket handshake (`?token=`), as every
-websocket client does (docs/wire-protocol.md).
+websocket client does (docs/wire-protocol.md). The caller's tracking link is `/track#token=`
+for the same reason, not `/track/{token}`: a path lands in every access log and proxy log.
+`/` is a start page linking the others. The login page puts a person's session token
+where the console reads it (this tab's sessionStorage), then opens the console.
 """
 
 from __future__ import annotations
 
 import hashlib
 from importlib import resources
+from urllib.parse import urlsplit
 
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
@@ -34,19 +38,39 @@ ASSETS = (
     "cockpit.html",
     "cockpit.js",
     "cockpit.css",
+    "login.html",
+    "login.js",
+    "login.css",
+    "track.html",  # the caller's tracking page
+    "track.js",
+    "track.css",
+    "index.html",  # the start page at /
+    "index.css",
+    "tablet.html",  # the crew tablet, installable: its manifest, icon and service worker
+    "tablet.js",
+    "tablet.css",
+    "tablet-icon.svg",
+    "manifest.webmanifest",
+    "sw.js",
 )
 MEDIA_TYPES = {
     "html": "text/html; charset=utf-8",
     "js": "text/javascript; charset=utf-8",
     "css": "text/css; charset=utf-8",
+    "webmanifest": "application/manifest+json",
+    "svg": "image/svg+xml",
 }
 
 
 def content_security_policy(request: Request) -> str:
-    """Nothing from other origins; websockets to this host's websocket port only."""
+    """Nothing from other origins; websockets to this host's websocket port only (or to the
+    path a proxy maps them to: a source ending in "/" allows what lies under it)."""
+    sockets = ws_base(request)
+    sockets = sockets if urlsplit(sockets).path in ("", "/") else sockets + "/"
     return (
         "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-        f"connect-src 'self' {ws_base(request)}; base-uri 'none'; form-action 'none'; "
+        "manifest-src 'self'; worker-src 'self'; "
+        f"connect-src 'self' {sockets}; base-uri 'none'; form-action 'none'; "
         "frame-ancestors 'none'"
     )
 
@@ -83,10 +107,40 @@ def mount_pages(app: FastAPI) -> None:
         """The dispatcher's console: call queue, selected call, live map (dispatcher token)."""
         return serve("console.html", request)
 
+    @app.get("/login", include_in_schema=False)
+    async def login_page(request: Request) -> Response:
+        """A person's login: name and password, then the console with their session."""
+        return serve("login.html", request)
+
+    @app.get("/tablet", include_in_schema=False)
+    async def tablet_page(request: Request) -> Response:
+        """The crew tablet: the job, route, statuses and vitals (one device's token)."""
+        return serve("tablet.html", request)
+
+    @app.get("/manifest.webmanifest", include_in_schema=False)
+    async def tablet_manifest(request: Request) -> Response:
+        """The tablet's web app manifest (installable as an app)."""
+        return serve("manifest.webmanifest", request)
+
+    @app.get("/sw.js", include_in_schema=False)
+    async def tablet_service_worker(request: Request) -> Response:
+        """The tablet's service worker, at the root so its scope covers /tablet."""
+        return serve("sw.js", request)
+
     @app.get("/cockpit", include_in_schema=False)
     async def cockpit_page(request: Request) -> Response:
         """The data cockpit: figures for a period against the targets, and unit video."""
         return serve("cockpit.html", request)
+
+    @app.get("/", include_in_schema=False)
+    async def start_page(request: Request) -> Response:
+        """The start page: links to the console, cockpit, hospital, tablet, login, API docs."""
+        return serve("index.html", request)
+
+    @app.get("/track", include_in_schema=False)
+    async def track_page(request: Request) -> Response:
+        """A caller's tracking page (`/track#token=<caller token>`): the coming ambulance."""
+        return serve("track.html", request)
 
     @app.get("/static/{name}", include_in_schema=False)
     async def static_file(name: str, request: Request) -> Response:

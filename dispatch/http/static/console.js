@@ -76,6 +76,7 @@
     cell_sector: "cell sector", speech: "spoken place",
   };
   const ROUTE_EVERY_MS = 10000; // the selected call's route and ETA are asked again this often
+  const CALL_CREW_AFTER_S = 30; // no crew device acknowledged this long after the offer: phone them
   const READY_EVERY_MS = 5000;
   const SETTLE_MS = 150; // the base map is redrawn this long after the last pan or zoom
 
@@ -295,7 +296,15 @@
           inc.unit_id = frame.unit_id;
           inc.offer_deadline_s = frame.deadline_s;
           inc.offerBy = frame.by;
+          inc.acked_devices = []; // a new offer: its devices acknowledge afresh
+          inc.offered_at_s = engineNow();
           inc.routeAsked = false; // a new unit: its route
+          changed(inc);
+        }
+        return;
+      case "offer.acknowledged":
+        if (inc) {
+          inc.acked_devices = frame.devices || [];
           changed(inc);
         }
         return;
@@ -414,7 +423,7 @@
       recs: [], recsAsked: false, aeds: [], escalations: [], alerts: new Map(),
       destination: null, locatedBy: null, flash: false, x: null, y: null,
       sources: null, sourcesAsked: false, route: null, routeAsked: false, routeAtMs: 0,
-      preview: null,
+      preview: null, acked_devices: [], offered_at_s: null,
     };
   }
 
@@ -430,6 +439,9 @@
     if (view.step) inc.step = view.step;
     if ("unit_id" in view) inc.unit_id = view.unit_id;
     if ("offer_deadline_s" in view) inc.offer_deadline_s = view.offer_deadline_s;
+    if (Array.isArray(view.acked_devices)) inc.acked_devices = view.acked_devices;
+    if ("offered_at_s" in view) inc.offered_at_s = view.offered_at_s;
+    if (view.source) inc.source = view.source;
     const received = (view.timeline || []).find((t) => t.step === "eTimes.01");
     if (received) inc.receivedAtS = received.at_s;
     return inc;
@@ -453,6 +465,7 @@
     if (typeof frame.priority === "number") inc.priority = frame.priority;
     if (frame.complaint) inc.complaint = frame.complaint;
     if (frame.flood_suspected) inc.alerts.set("flood", "Many calls from this phone in a minute.");
+    if (frame.source) inc.source = frame.source;
     if (!selected) selected = inc.id;
     changed(inc);
     if (inc.priority !== null && inc.complaint) return;
@@ -700,7 +713,12 @@
     $("#d-age").textContent = fmtCallAge(inc);
     $("#d-id").textContent = inc.id;
     $("#d-step").textContent = STEP[inc.step] || inc.step;
-    $("#d-flags").textContent = inc.locatedBy ? `· placed by ${inc.locatedBy}` : "";
+    $("#d-flags").textContent = (inc.source === "voice" ? "· 电话 phone call " : "")
+      + (inc.locatedBy ? `· placed by ${inc.locatedBy}` : "");
+    if (shownCaller !== inc.id) { // never another call's number
+      $("#caller-number").textContent = "";
+      shownCaller = null;
+    }
     $("#d-readback").textContent = inc.description || "—";
     $("#d-radius").textContent = typeof inc.radius95_m === "number"
       ? `within ${Math.round(inc.radius95_m)} m (95 %) · ${inc.lat.toFixed(5)}, ${inc.lon.toFixed(5)}`
@@ -753,6 +771,7 @@
       if (inc.destination) text += ` · to ${hospitalName(inc.destination)}`;
       box.textContent = text;
     }
+    renderCrewAcks(inc);
     const esc = $("#escalations");
     esc.hidden = inc.escalations.length === 0;
     esc.replaceChildren(...inc.escalations.map((e) => {
@@ -762,6 +781,22 @@
         : `Escalated: ${e.late} did not acknowledge in time and no unit is free: dispatch by hand.`;
       return p;
     }));
+  }
+
+  // Which of the unit's devices acknowledged the job; none 30 s after the offer: phone them.
+  function renderCrewAcks(inc) {
+    const line = $("#crew-acks");
+    const acked = inc.acked_devices || [];
+    const now = engineNow();
+    const waiting = inc.unit_id && inc.step === "eTimes.03" && !acked.length;
+    const late = waiting && typeof inc.offered_at_s === "number" && now !== null
+      && now - inc.offered_at_s >= CALL_CREW_AFTER_S;
+    line.hidden = !inc.unit_id || (!acked.length && !late);
+    line.classList.toggle("call-crew", Boolean(late));
+    line.dataset.devices = acked.join(",");
+    line.textContent = late
+      ? `电话联系车组 · call the crew by phone: no device acknowledged in ${CALL_CREW_AFTER_S} s`
+      : `已确认 · acknowledged by: ${acked.join(", ")}`;
   }
 
   function renderRecs(inc) {
@@ -1010,6 +1045,141 @@
     input.blur();
   });
 
+  // --- a phone call typed in (n): number, where, what, callback; Enter creates, Esc closes --
+  // POST /api/v1/calls/manual with one Idempotency-Key per opened form, so a retry after a
+  // lost answer is the same call. While the form is open a click on the map picks the place.
+  const newCall = $("#new-call");
+  let newCallKey = "";
+  let picked = null; // {lat, lon, radius_m} clicked on the map, or null
+
+  function randomKey() {
+    const bytes = crypto.getRandomValues(new Uint8Array(12)); // works on plain http too
+    return "nc-" + [...bytes].map((b) => b.toString(16).padStart(2, "0")).join("");
+  }
+
+  function openNewCall() {
+    if (newCall.hidden) {
+      newCall.reset();
+      newCallKey = randomKey();
+      setPicked(null);
+      $("#nc-status").textContent = "";
+      newCall.hidden = false;
+    }
+    newCall.elements.phone.focus();
+  }
+
+  function closeNewCall() {
+    newCall.hidden = true;
+    setPicked(null);
+    if (newCall.contains(document.activeElement)) document.activeElement.blur();
+  }
+
+  function setPicked(point) {
+    picked = point;
+    const out = $("#nc-point");
+    out.parentElement.toggleAttribute("data-picked", Boolean(point));
+    out.textContent = point
+      ? `地图点 Picked ${point.lat.toFixed(5)}, ${point.lon.toFixed(5)} ± ${point.radius_m} m`
+      : "地图点选 or click the map to pick the place";
+    $("#nc-clear").hidden = !point;
+    requestDraw();
+  }
+
+  // A click on the map while the form is open: that point, within what 8 px cover (>= 15 m).
+  function pickAt(px, py) {
+    if (!mapData || !view.s) return;
+    const x = view.cx + (px - width / 2) / view.s;
+    const y = view.cy - (py - height / 2) / view.s;
+    const lon = mapData.origin[0] + (x / mapData.quantum_m[0]) * mapData.quantum_deg;
+    const lat = mapData.origin[1] + (y / mapData.quantum_m[1]) * mapData.quantum_deg;
+    setPicked({ lat, lon, radius_m: Math.max(15, Math.round(8 / view.s)) });
+  }
+
+  async function submitNewCall() {
+    const f = newCall.elements;
+    const body = { phone: f.phone.value.trim(), callback_allowed: f.callback_allowed.checked };
+    if (f.spoken.value.trim()) body.spoken = f.spoken.value.trim();
+    if (picked) body.point = picked;
+    if (f.complaint.value) body.complaint = f.complaint.value;
+    if (f.notes.value.trim()) body.notes = f.notes.value.trim();
+    $("#nc-status").textContent = "建立中 Creating…";
+    const init = {
+      method: "POST",
+      cache: "no-store",
+      headers: { "Content-Type": "application/json", "Idempotency-Key": newCallKey },
+      body: JSON.stringify(body),
+    };
+    let answer = null;
+    let data = null;
+    try {
+      answer = await fetch("/api/v1/calls/manual", authorised(init));
+      data = await answer.json();
+    } catch (err) {
+      data = null;
+    }
+    if (!answer || !answer.ok || !data || !data.incident_id) {
+      const reason = (data && data.reason) || (answer ? `HTTP ${answer.status}` : "not connected");
+      const text = reason === "invalid_request" ? "号码或字段有误 check the number and fields" : reason;
+      $("#nc-status").textContent = `未建立 Not created (${text})`;
+      f.phone.focus();
+      return;
+    }
+    const inc = incidents.get(data.incident_id) || blankIncident(data.incident_id);
+    if (!incidents.has(inc.id)) {
+      incidents.set(inc.id, inc);
+      setEstimate(inc, data.estimate);
+      inc.receivedLocalMs = Date.now();
+      if (body.complaint) inc.complaint = body.complaint;
+    }
+    inc.source = data.source;
+    closeNewCall();
+    select(inc.id);
+    say(`${inc.id}: 来电已建立 phone call created${data.located ? "" : " · 需定位 needs a place"}.`, "ok");
+  }
+
+  newCall.addEventListener("submit", (event) => {
+    event.preventDefault();
+    submitNewCall();
+  });
+  newCall.addEventListener("keydown", (event) => {
+    event.stopPropagation(); // the desk's keys stay out of the form
+    if (event.key === "Escape") {
+      event.preventDefault();
+      closeNewCall();
+    } else if (event.key === "Enter" && !(event.target instanceof HTMLButtonElement)
+      && !(event.target instanceof HTMLInputElement && event.target.type !== "checkbox")) {
+      event.preventDefault(); // a select or the checkbox: Enter creates the call too
+      newCall.requestSubmit();
+    }
+  });
+  $("#nc-cancel").addEventListener("click", closeNewCall);
+  $("#nc-clear").addEventListener("click", () => setPicked(null));
+
+  // The "call back" button: the number, read (and audited) on demand, shown for this call only.
+  let shownCaller = null; // incident id whose number is on screen
+
+  async function callBack(inc) {
+    if (!inc) return;
+    const out = $("#caller-number");
+    out.textContent = "…";
+    const r = await api("GET", `/api/v1/incidents/${encodeURIComponent(inc.id)}/caller`)
+      .catch(() => ({ ok: false, status: 0, data: null }));
+    if (selected !== inc.id) return;
+    shownCaller = inc.id;
+    if (r.ok && r.data) {
+      const allowed = r.data.callback_allowed ? "可回拨 callback allowed" : "勿回拨 no callback";
+      out.textContent = `${r.data.phone} · ${allowed}${r.data.notes ? ` · ${r.data.notes}` : ""}`;
+    } else if (r.status === 410) {
+      out.textContent = "号码已按保留期清除 number purged";
+    } else if (r.status === 404) {
+      out.textContent = "无来电号码 no number kept";
+    } else {
+      out.textContent = `无法读取 not read (${(r.data && r.data.reason) || r.status || "not connected"})`;
+    }
+  }
+
+  $("#call-back").addEventListener("click", () => callBack(incidents.get(selected)));
+
   // --- keyboard -------------------------------------------------------------------------
   document.addEventListener("keydown", (event) => {
     const target = event.target;
@@ -1067,6 +1237,13 @@
         break;
       case "w":
         if (inc) $("#words input").focus();
+        break;
+      case "n":
+      case "N":
+        openNewCall();
+        break;
+      case "b":
+        callBack(inc);
         break;
       case "f":
         if (inc && inc.x !== null) centreOn(inc.x, inc.y, Math.max(view.s, 0.25));
@@ -1597,6 +1774,19 @@
       ctx.strokeStyle = other.conflict ? "#ffa198" : "#f0f6fc";
       ctx.stroke();
     }
+    // the place picked for a new phone call: a cross in its radius
+    if (picked && mapData) {
+      const [x, y] = screen(toX(mapData, picked.lon), toY(mapData, picked.lat));
+      ctx.beginPath();
+      ctx.arc(x, y, Math.max(6, picked.radius_m * view.s), 0, 2 * Math.PI);
+      ctx.moveTo(x - 9, y);
+      ctx.lineTo(x + 9, y);
+      ctx.moveTo(x, y - 9);
+      ctx.lineTo(x, y + 9);
+      ctx.lineWidth = 2;
+      ctx.strokeStyle = "#e3b341";
+      ctx.stroke();
+    }
   }
 
   function renderLegend() {
@@ -1648,6 +1838,7 @@
     const box = overlay.getBoundingClientRect();
     const px = event.clientX - box.left;
     const py = event.clientY - box.top;
+    if (!newCall.hidden) return pickAt(px, py); // the new call's place, not a selection
     let best = null;
     let bestD = 14;
     for (const inc of incidents.values()) {
