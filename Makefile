@@ -5,7 +5,7 @@ BIN = $(VENV)/bin
 STAMP = $(VENV)/.installed
 PACKAGES = dispatch routing location_fusion hospital_link aed_map simulator
 
-.PHONY: demo test bench check clean
+.PHONY: demo test bench fuzz soak check clean
 
 # (Re)install whenever pyproject.toml changes; creates the venv on a fresh machine.
 $(STAMP): pyproject.toml
@@ -27,6 +27,24 @@ test: check
 # is missed (JIJIU_BENCH_TARGETS=FILE judges against another file).
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.run --report bench-report
+
+# The long schemathesis run: every operation against `jijiu serve` on loopback with the role
+# tokens, FUZZ_CASES cases in all, seeded by FUZZ_SEED; report in bench-report/fuzz/ (exit 1 on
+# any 5xx or answer off its documented schema). The bounded pass is part of `make test`.
+FUZZ_CASES ?= 50000
+FUZZ_SEED ?= 22
+fuzz: $(STAMP)
+	FUZZ_CASES=$(FUZZ_CASES) FUZZ_SEED=$(FUZZ_SEED) FUZZ_REPORT=bench-report/fuzz \
+		$(BIN)/python -m pytest -q -p no:cacheprovider -s tests/dispatch/http/fuzz_long.py
+
+# The soak (not part of `make test`): serve + calls at SOAK_RATE calls/s for DURATION seconds,
+# every incident driven through its life; a sample a minute into bench-report/soak/ (CSV, plot,
+# report); exit 1 when a [soak] target in benchmarks/targets.toml is missed.
+DURATION ?= 7200
+SOAK_RATE ?= 5
+soak: $(STAMP)
+	$(BIN)/python -m benchmarks.bench_soak --duration $(DURATION) --rate $(SOAK_RATE) \
+		--report bench-report/soak
 
 check: $(STAMP)
 	$(BIN)/ruff check .

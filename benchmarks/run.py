@@ -15,8 +15,12 @@ and a cached start on Hangzhou); then DIR/flood.json and DIR/flood.md (one phone
 quarantine entry); then DIR/capacity.json, DIR/capacity.md and DIR/capacity.png (the highest
 call rate under 100 ms p99, this tree against an earlier one, with where the CPU went per call).
 then DIR/failover.json and DIR/failover.md (the writer killed under calls: how long until the
-standby takes them, and no call lost or logged twice). `--only NAME` runs one of them (routing,
-fusion, server, vitals, aed, startup, flood, capacity, failover).
+standby takes them, and no call lost or logged twice); then DIR/restart.json and DIR/restart.md
+(start-up from a 1,000,000-event log with a snapshot, against a full replay of it); then
+DIR/slow_clients.json and DIR/slow_clients.md (500 stalled request heads: real calls meanwhile,
+and when each is cut); then DIR/location.json and DIR/location.md (issue 19's location targets
+on held-out seeds, per generator setting). `--only NAME` runs one of them (routing, fusion,
+server, vitals, aed, startup, flood, capacity, failover, restart, slow_clients, location).
 
 Every figure is printed next to its target (`benchmarks/targets.toml`, or the file the
 environment variable JIJIU_BENCH_TARGETS names); the last line says how many targets failed,
@@ -78,6 +82,17 @@ def write_fusion_report(report: dict[str, Any], out: Path) -> list[Path]:
     )
     title = "Location fusion benchmark (SYNTHETIC calls)"
     return _write("fusion", report, out, title, RATIO, after)
+
+
+def write_location_report(report: dict[str, Any], out: Path) -> list[Path]:
+    """Write location.json and location.md (the per-setting evaluation) into `out`."""
+    intro = (
+        f"Issue 19: every generator setting, {report['calls_per_setting']} SYNTHETIC calls each "
+        f"from held-out seed {report['first_seed']} on; fused beside the GPS-only and cell-only "
+        "baselines; the conflict alarm scored against the generator's planted truth."
+    )
+    after = f"## Per setting\n\n{report['markdown']}\n\n"
+    return _write("location", report, out, "Location evaluation benchmark", intro, after)
 
 
 def write_server_report(report: dict[str, Any], out: Path) -> list[Path]:
@@ -173,6 +188,27 @@ def write_failover_report(report: dict[str, Any], out: Path) -> list[Path]:
     return _write("failover", report, out, "Failover benchmark", intro)
 
 
+def write_restart_report(report: dict[str, Any], out: Path) -> list[Path]:
+    """Write restart.json and restart.md into `out`; return the paths."""
+    intro = (
+        f"Start-up from an SQLite log of {report['events']:,} events (Hangzhou, 200 units, "
+        f"{report['incidents']:,} incidents): the newest snapshot and its "
+        f"{report['tail_records']:,}-record tail, against a full replay of the same log."
+    )
+    return _write("restart", report, out, "Restart benchmark", intro)
+
+
+def write_slow_clients_report(report: dict[str, Any], out: Path) -> list[Path]:
+    """Write slow_clients.json and slow_clients.md into `out`; return the paths."""
+    plan = report["plan"]
+    intro = (
+        f"{plan['slow_clients']} clients each send half a request head and stall (head timeout "
+        f"{plan['timeout_s']:g} s) while real calls go on at {plan['rate']:g}/s; the peer is the "
+        "same calls before any slow client connects. Ratio: quiet p99 / loaded p99."
+    )
+    return _write("slow_clients", report, out, "Slow-clients benchmark", intro)
+
+
 def plot_capacity(report: dict[str, Any], path: Path) -> None:
     """Left: console p99 by rate, before and after; right: loop-thread CPU per call."""
     import matplotlib
@@ -262,6 +298,9 @@ NAMES = (
     "flood",
     "capacity",
     "failover",
+    "restart",
+    "slow_clients",
+    "location",
 )
 WRITERS: dict[str, Callable[[dict[str, Any], Path], list[Path]]] = {
     "routing": write_report,
@@ -273,6 +312,9 @@ WRITERS: dict[str, Callable[[dict[str, Any], Path], list[Path]]] = {
     "flood": write_flood_report,
     "capacity": write_capacity_report,
     "failover": write_failover_report,
+    "restart": write_restart_report,
+    "slow_clients": write_slow_clients_report,
+    "location": write_location_report,
 }
 
 

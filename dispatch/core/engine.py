@@ -102,6 +102,13 @@ class Incident:
     age_band: str | None = None  # as the crew or call-taker judged it
     sex: str | None = None
     location_status: str = "located"  # "unlocated" | "off_road" until a dispatcher places it
+    # One more for every event that changed the incident (1 after the call), derived from the
+    # log like the rest, so it survives a replay: an edit sent with a stale one is refused.
+    version: int = 0
+    source: str = "app"  # "voice": a phone call typed in by a call-taker
+    callback_allowed: bool = True
+    personal_sealed: str = ""  # the caller's number, sealed (dispatch.service.personal)
+    purged: bool = False  # its personal fields were shredded (`PersonalDataPurged`)
 
     @property
     def step(self) -> Step:
@@ -235,6 +242,9 @@ class Engine:
         self.quarantine: dict[str, Quarantine] = {}
         #: Set while the event log is replayed: advice (recommendations, duplicate and swap
         #: suggestions) is skipped, since nobody sees it; every state change is still derived.
+        #: The rules a command meets at the door (which step may follow which, who may take a
+        #: job) are not applied to a logged record again: it says what happened, and a rule
+        #: added since must not refuse it. What no state can hold is still refused.
         self.replaying = False
 
     # --- the two verbs ----------------------------------------------------------------------
@@ -246,9 +256,21 @@ class Engine:
         if handler is None:
             raise InvalidEvent(f"unknown event {type(event).__name__}")
         self._give_advice()  # owed by the previous event: before this one changes the state
+        touched = self._incident_touched(event)
         handler(event, now_s)  # checks first, then mutates
         self.now_s = now_s
+        if touched is not None and touched in self.incidents:
+            self.incidents[touched].version += 1
         self._escalate(now_s)
+
+    def _incident_touched(self, event: ev.Event) -> IncidentId | None:
+        """The incident an event changes if it is applied: the one it names, or the job of
+        the unit whose crew reported a status."""
+        if isinstance(event, ev.UnitStatusReported):
+            unit = self.units.get(event.unit_id)
+            return unit.incident_id if unit is not None else None
+        incident_id: IncidentId | None = getattr(event, "incident_id", None)
+        return incident_id
 
     def decisions(self) -> list[ev.Decision]:
         """Everything decided since the last call, in order, advice last; then emptied."""
@@ -358,6 +380,9 @@ class Engine:
             call_radius95_m=e.radius95_m,
             conflict=e.conflict,
             location_status=_status(e.location_status, position),
+            source=e.source,
+            callback_allowed=e.callback_allowed,
+            personal_sealed=e.personal_sealed,
         )
         self.incidents[e.incident_id] = inc
         self._step(inc, Step.CALL_RECEIVED, now_s)
@@ -385,7 +410,7 @@ class Engine:
         self.phone_calls[e.phone_sha256] = (inc.incident_id, now_s)
 
     def _on_PhoneQuarantined(self, e: ev.PhoneQuarantined, now_s: float) -> None:
-        if e.phone_sha256 in self.quarantine:
+        if e.phone_sha256 in self.quarantine and not self.replaying:
             raise IllegalTransition("the phone is in quarantine already")
         self.quarantine[e.phone_sha256] = Quarantine(now_s, e.calls_per_min)
 
@@ -397,8 +422,17 @@ class Engine:
         q.last_at_s, q.lat, q.lon = now_s, e.lat, e.lon
 
     def _on_PhoneReleased(self, e: ev.PhoneReleased, now_s: float) -> None:
-        if self.quarantine.pop(e.phone_sha256, None) is None:
+        if self.quarantine.pop(e.phone_sha256, None) is None and not self.replaying:
             raise IllegalTransition("the phone is not in quarantine")
+
+    def _on_PersonalDataPurged(self, e: ev.PersonalDataPurged, now_s: float) -> None:
+        """A closed incident's personal fields shredded: only their ciphertext is left."""
+        inc = self.incident(e.incident_id)
+        if inc.open:
+            raise IllegalTransition(f"incident {e.incident_id} is open: purged once closed")
+        if inc.purged:
+            raise IllegalTransition(f"incident {e.incident_id} is purged already")
+        inc.purged, inc.personal_sealed = True, ""
 
     def _on_IncidentLocated(self, e: ev.IncidentLocated, now_s: float) -> None:
         inc = self._open(e.incident_id)
@@ -478,9 +512,9 @@ class Engine:
         unit = self.unit(e.unit_id)
         if inc.unit_id is not None:
             raise IllegalTransition(f"incident {inc.incident_id} has unit {inc.unit_id} already")
-        if not inc.placed:
+        if not inc.placed and not self.replaying:  # rules of the door: see `replaying`
             raise IllegalTransition(f"incident {inc.incident_id} is not placed: place it first")
-        if not self.can_take(unit):
+        if not self.can_take(unit) and not self.replaying:
             raise UnitUnavailable(f"unit {unit.unit_id} is {unit.status.value}")
         if unit.incident_id is not None:  # clearing at hospital after the handover: done now
             self._finish(self.incidents[unit.incident_id], unit, unit.status, now_s, swaps=False)
@@ -491,9 +525,11 @@ class Engine:
         unit = self.unit(e.unit_id)
         if inc.unit_id != unit.unit_id:
             raise IllegalTransition(f"unit {unit.unit_id} holds no offer for {inc.incident_id}")
-        if e.device not in unit.devices:
-            raise InvalidEvent(f"unit {unit.unit_id} has no device {e.device!r}")
-        inc.acked_devices.add(e.device)
+        # Which device may say so is the shell's to check: its token names it (dispatch.tokens).
+        if e.device not in inc.acked_devices:
+            inc.acked_devices.add(e.device)
+            devices = tuple(sorted(inc.acked_devices))
+            self._out.append(ev.DeviceAcked(inc.incident_id, unit.unit_id, e.device, devices))
         if Step.UNIT_ACKNOWLEDGED not in inc.timeline:
             inc.offer_deadline_s = None
             self._step(inc, Step.UNIT_ACKNOWLEDGED, now_s)
@@ -512,11 +548,17 @@ class Engine:
                 if s in DISPATCHABLE:
                     self._swaps(unit, now_s)
                 return
+            if self.replaying:  # it happened: the unit was in that state
+                unit.status = s
+                self._unit_changed(unit)
+                return
             raise IllegalTransition(f"unit {unit.unit_id} has no job to be {s.value} for")
         inc = self.incident(unit.incident_id)
+        if s is unit.status and s in _STATUS_STEP:  # a resent tap (an offline queue): done
+            return
         if s in _STATUS_STEP:
             step, allowed = _STATUS_STEP[s]
-            if inc.step not in allowed:
+            if inc.step not in allowed and not self.replaying:
                 raise IllegalTransition(
                     f"{inc.incident_id} is {inc.step.name}, not ready for {s.value}"
                 )
@@ -528,14 +570,14 @@ class Engine:
             self._unit_changed(unit)
             return
         back = s in (UnitStatus.AVAILABLE_AT_STATION, UnitStatus.AVAILABLE_ON_ROAD)
-        if back and inc.step in (Step.ON_SCENE, Step.TRANSFER_OF_CARE):
+        if back and (inc.step in (Step.ON_SCENE, Step.TRANSFER_OF_CARE) or self.replaying):
             self._finish(inc, unit, s, now_s)  # treated on scene, or handed over
             return
         raise IllegalTransition(f"unit {unit.unit_id} cannot go {s.value} while {inc.step.name}")
 
     def _on_HandoverCompleted(self, e: ev.HandoverCompleted, now_s: float) -> None:
         inc = self._open(e.incident_id)
-        if inc.step is not Step.AT_DESTINATION:
+        if inc.step is not Step.AT_DESTINATION and not self.replaying:
             raise IllegalTransition(f"{inc.incident_id} is {inc.step.name}, not at destination")
         self._step(inc, Step.TRANSFER_OF_CARE, now_s)
 
@@ -543,7 +585,8 @@ class Engine:
         """Set or change the receiving hospital, up to arrival there (which hospital exists is
         the service's to check: the engine knows no hospitals)."""
         inc = self._open(e.incident_id)
-        if Step.AT_DESTINATION in inc.timeline or Step.CANCELLED in inc.timeline:
+        late = Step.AT_DESTINATION in inc.timeline or Step.CANCELLED in inc.timeline
+        if late and not self.replaying:
             raise IllegalTransition(f"{inc.incident_id} is {inc.step.name}: too late to choose")
         if inc.destination != e.hospital_id:
             inc.destination_at_s = now_s
@@ -569,7 +612,7 @@ class Engine:
 
     def _on_IncidentCancelled(self, e: ev.IncidentCancelled, now_s: float) -> None:
         inc = self._open(e.incident_id)
-        if Step.LEFT_SCENE in inc.timeline:
+        if Step.LEFT_SCENE in inc.timeline and not self.replaying:
             raise IllegalTransition(f"{inc.incident_id} is transporting a patient: not cancellable")
         self._step(inc, Step.CANCELLED, now_s)
         if inc.unit_id is not None:
@@ -660,6 +703,7 @@ class Engine:
             if inc.offer_deadline_s > now_s:
                 continue
             self._offers.discard(incident_id)
+            inc.version += 1  # its unit is taken back (and offered to the next)
             late = self.units[inc.unit_id]
             inc.declined.add(late.unit_id)
             late.incident_id = None

@@ -46,7 +46,25 @@ def _check_id(value: str, what: str) -> None:
         raise InvalidEvent(f"{what} must be 1-64 printable characters")
 
 
+def _check_person(value: str | None) -> None:
+    """`person`: the named account that caused an event (dispatch.users), None for the shared
+    dispatcher token, a unit, the server itself, or a record older than named accounts."""
+    if value is not None:
+        _check_id(value, "person")
+
+
 LOCATION_STATUSES = frozenset({"located", "off_road", "unlocated"})
+CALL_SOURCES = frozenset({"app", "voice"})
+MAX_SEALED = 4096  # a sealed number and notes, base64: a few hundred characters
+_SEALED_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.")
+
+
+def _check_sealed(value: str) -> None:
+    """Sealed personal fields: "" or "v1." and URL-safe base64, never clear text."""
+    if not isinstance(value, str) or len(value) > MAX_SEALED:
+        raise InvalidEvent(f"personal_sealed must be text of at most {MAX_SEALED} characters")
+    if value and not (value.startswith("v1.") and set(value) <= _SEALED_CHARS):
+        raise InvalidEvent("personal_sealed must be sealed (v1. and URL-safe base64)")
 
 
 @dataclass(frozen=True)
@@ -65,10 +83,22 @@ class CallReceived:
     # nothing could be placed, (lat, lon) is the city's centre with a 100 km radius. Either is
     # held without a road position until a dispatcher places it (`IncidentLocated`).
     location_status: str = "located"
+    source: str = "app"  # "app": the one-tap call; "voice": a phone call typed in by a call-taker
+    callback_allowed: bool = True  # the caller may be called back on their number
+    # The caller's number (and a call-taker's notes) sealed under the incident's own data key
+    # (dispatch.service.personal): "" for none. A purge shreds the key, not this.
+    personal_sealed: str = ""
+    person: str | None = None  # the call-taker who typed it in (a named account), if any
 
     def __post_init__(self) -> None:
         _check_id(self.incident_id, "incident_id")
         _check_point(self.lat, self.lon)
+        _check_person(self.person)
+        if self.source not in CALL_SOURCES:
+            raise InvalidEvent(f"source must be one of {sorted(CALL_SOURCES)}")
+        if not isinstance(self.callback_allowed, bool):
+            raise InvalidEvent("callback_allowed must be a boolean")
+        _check_sealed(self.personal_sealed)
         if self.location_status not in LOCATION_STATUSES:
             raise InvalidEvent(f"location_status must be one of {sorted(LOCATION_STATUSES)}")
         if not isinstance(self.conflict, bool):
@@ -149,9 +179,11 @@ class IncidentLocated:
     lat: float
     lon: float
     radius95_m: float
+    person: str | None = None  # who placed it, when a named person did
 
     def __post_init__(self) -> None:
         _check_id(self.incident_id, "incident_id")
+        _check_person(self.person)
         _check_point(self.lat, self.lon)
         if not (math.isfinite(self.radius95_m) and 0 <= self.radius95_m <= 100_000):
             raise InvalidEvent("radius95_m must be in [0, 100 km]")
@@ -163,9 +195,11 @@ class IncidentTriaged:
     priority: Priority
     complaint: Complaint
     determinant: str = ""  # MPDS-style code, kept opaque
+    person: str | None = None  # who triaged it, when a named person did
 
     def __post_init__(self) -> None:
         _check_id(self.incident_id, "incident_id")
+        _check_person(self.person)
         if not isinstance(self.priority, Priority) or not isinstance(self.complaint, Complaint):
             raise InvalidEvent("priority and complaint must be known values")
         if len(self.determinant) > 16 or not self.determinant.isprintable():
@@ -206,12 +240,14 @@ class UnitAssigned:
 
     incident_id: IncidentId
     unit_id: UnitId
-    by: str = "dispatcher"
+    by: str = "dispatcher"  # what kind of actor: dispatcher, auto, mci, a policy's name
+    person: str | None = None  # which person, when a named one sent it
 
     def __post_init__(self) -> None:
         _check_id(self.incident_id, "incident_id")
         _check_id(self.unit_id, "unit_id")
         _check_id(self.by, "by")
+        _check_person(self.person)
 
 
 @dataclass(frozen=True)
@@ -246,9 +282,11 @@ class HandoverCompleted:
     """The receiving hospital took over care (NEMSIS transfer of care)."""
 
     incident_id: IncidentId
+    person: str | None = None  # the dispatcher who recorded it, when a named one did
 
     def __post_init__(self) -> None:
         _check_id(self.incident_id, "incident_id")
+        _check_person(self.person)
 
 
 @dataclass(frozen=True)
@@ -261,9 +299,11 @@ class DestinationChosen:
     hospital_id: str
     by: str = "dispatcher"
     reason: str = ""
+    person: str | None = None  # which dispatcher, when a named one chose
 
     def __post_init__(self) -> None:
         _check_id(self.incident_id, "incident_id")
+        _check_person(self.person)
         _check_id(self.hospital_id, "hospital_id")
         if self.by not in ("dispatcher", "crew", "auto"):
             raise InvalidEvent("by is dispatcher, crew or auto")
@@ -284,9 +324,11 @@ class PatientDescribed:
     incident_id: IncidentId
     age_band: str | None = None
     sex: str | None = None
+    person: str | None = None  # the call-taker or dispatcher, when a named one described it
 
     def __post_init__(self) -> None:
         _check_id(self.incident_id, "incident_id")
+        _check_person(self.person)
         if self.age_band is not None and self.age_band not in AGE_BANDS:
             raise InvalidEvent(f"age_band is one of {', '.join(AGE_BANDS)}")
         if self.sex is not None and self.sex not in SEXES:
@@ -309,11 +351,27 @@ class HospitalAcknowledged:
 class IncidentCancelled:
     incident_id: IncidentId
     reason: str = ""
+    person: str | None = None  # who cancelled it, when a named person did
 
     def __post_init__(self) -> None:
         _check_id(self.incident_id, "incident_id")
+        _check_person(self.person)
         if len(self.reason) > MAX_TEXT:
             raise InvalidEvent(f"reason longer than {MAX_TEXT} characters")
+
+
+@dataclass(frozen=True)
+class PersonalDataPurged:
+    """A closed incident's personal fields were shredded: its data key is deleted, so what the
+    log holds of them stays ciphertext for good. The tombstone of a retention purge."""
+
+    incident_id: IncidentId
+    reason: str = "retention"
+
+    def __post_init__(self) -> None:
+        _check_id(self.incident_id, "incident_id")
+        if not (isinstance(self.reason, str) and 0 < len(self.reason) <= 64):
+            raise InvalidEvent("reason must be 1-64 characters")
 
 
 @dataclass(frozen=True)
@@ -326,6 +384,7 @@ Event = (
     | UnitAssigned | OfferAcknowledged | UnitStatusReported | HandoverCompleted
     | DestinationChosen | HospitalAcknowledged | PatientDescribed | IncidentCancelled
     | ClockTicked | CallRepeated | PhoneQuarantined | CallQuarantined | PhoneReleased
+    | PersonalDataPurged
 )  # fmt: skip
 
 
@@ -391,6 +450,17 @@ class HospitalAcked:
 
 
 @dataclass(frozen=True)
+class DeviceAcked:
+    """One more crew device acknowledged the job; `devices`: every device of the unit that has
+    so far, sorted (the console shows them; the first one stops the offer's clock)."""
+
+    incident_id: IncidentId
+    unit_id: UnitId
+    device: str
+    devices: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class HospitalAckOverdue:
     """No acknowledgement from the receiving hospital in time: the console is alerted (once
     per routing; the hospital may still acknowledge)."""
@@ -402,5 +472,5 @@ class HospitalAckOverdue:
 
 Decision = (
     IncidentStepped | UnitChanged | Recommended | OfferSent | OfferEscalated | SwapSuggested
-    | DuplicateSuggested | HospitalAcked | HospitalAckOverdue
+    | DuplicateSuggested | HospitalAcked | HospitalAckOverdue | DeviceAcked
 )  # fmt: skip

@@ -2,12 +2,12 @@
 
 This module only assembles: the lifespan (open the service, attach the desks, start the
 websockets on their own port and the background loops of `dispatch.http.loops`) and one router
-per resource (`health`, `calls`, `incidents`, `patients`, `units`, `hospitals`, `audit`,
-`traffic`, `volunteers`, `agencies`, `mci`, `map`, `console`, `cockpit`, `schemas`), then the
-pages. Routes parse, authorise, call `DispatchService` and answer once what they changed is
-durable (`await svc.settled()`). Every route runs on the event loop (`async def`), so the
-service sees one request at a time between awaits. The bodies are in `dispatch.http.wire`, the
-errors and the role checks in `dispatch.http.common`.
+per resource (`health`, `auth`, `calls`, `manual_calls`, `incidents`, `callers`, `patients`,
+`units`, `hospitals`, `audit`, `traffic`, `volunteers`, `agencies`, `mci`, `map`, `console`,
+`cockpit`, `schemas`), then the pages. Routes parse, authorise, call `DispatchService` and
+answer once what they changed is durable (`await svc.settled()`). Every route runs on the event
+loop (`async def`), so the service sees one request at a time between awaits. The bodies are
+in `dispatch.http.wire`, the errors and the role checks in `dispatch.http.common`.
 """
 
 from __future__ import annotations
@@ -26,17 +26,21 @@ from dispatch.desks import mci as mci_desk
 from dispatch.http import (
     agencies,
     audit,
+    auth,
+    callers,
     calls,
     cockpit,
     console,
     health,
     hospitals,
     incidents,
+    manual_calls,
     map,
     mci,
     patients,
     quarantine,
     schemas,
+    tracking,
     traffic,
     units,
     volunteers,
@@ -48,8 +52,10 @@ from dispatch.http.common import (
 )
 from dispatch.http.loops import run_clock, run_positions
 from dispatch.http.pages import mount_pages
+from dispatch.http.ratelimit import ExpensiveReads, document_rate_limits
 from dispatch.http.volunteers import attach as attach_volunteers
 from dispatch.live.hub import Hub
+from dispatch.service.retention import run_retention
 from dispatch.service.service import DispatchService
 from dispatch.settings import Settings
 from dispatch.ws import video
@@ -70,8 +76,11 @@ ATTACH: tuple[Callable[[DispatchService], dict[str, WsRoute]], ...] = (
 # One router module per resource, in the order OpenAPI lists them.
 ROUTERS = (
     health,
+    auth,
     calls,
+    manual_calls,
     incidents,
+    callers,
     patients,
     units,
     hospitals,
@@ -85,6 +94,7 @@ ROUTERS = (
     console,
     cockpit,
     schemas,
+    tracking,
 )
 
 
@@ -105,6 +115,8 @@ def create_app(
         for attach in ATTACH:
             ws_routes.update(await asyncio.to_thread(attach, svc))
         app.state.ws_routes = ws_routes
+        auth.attach_people(svc, settings)  # people's accounts and sessions (dispatch.users)
+        svc.watchers.append(audit.audit_actions(svc))  # what each named person did
         svc.start(asyncio.get_running_loop())
         app.state.service = svc
         sockets = await serve_websockets(svc, settings, ws_routes)
@@ -119,6 +131,7 @@ def create_app(
         clocks = [
             asyncio.create_task(run_clock(svc, settings.tick_s)),
             asyncio.create_task(run_positions(svc, settings.position_flush_s)),
+            asyncio.create_task(run_retention(svc)),  # personal fields past retention
         ]
         try:
             yield
@@ -138,6 +151,7 @@ def create_app(
         '`{"reason": "...", "detail": ...}`.',
     )
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(ExpensiveReads, per_min=settings.reads_per_min, burst=settings.reads_burst)
     install_handlers(app)
     for resource in ROUTERS:
         app.include_router(resource.router)
@@ -146,7 +160,7 @@ def create_app(
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
-            app.openapi_schema = require_idempotency_keys(plain_openapi())
+            app.openapi_schema = document_rate_limits(require_idempotency_keys(plain_openapi()))
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]

@@ -1,7 +1,10 @@
 """The HTTP API's request and response bodies (pydantic): what OpenAPI shows, with examples.
 
 Every input model refuses unknown fields, NaN and infinity, and bounds every number and size,
-so a malformed body is a 422 before any route runs.
+so a malformed body is a 422 before any route runs. Rules across fields are checked here too and
+said in the model's OpenAPI description; a broken one is 422 `invalid_request` whose error
+`type` names the rule (`fix_in_future`, `details_without_point`, `time_given_twice`,
+`duplicate_entries`).
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ import time
 from typing import Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic_core import PydanticCustomError
 
 from dispatch.core.events import AGE_BANDS, SEXES
 from dispatch.core.model import Complaint, Priority, UnitStatus
@@ -28,10 +32,26 @@ def strict(*examples: dict[str, Any]) -> ConfigDict:
 
 MAX_CALL_FIXES = 20  # the handset's recent history; more is a malformed call
 MAX_FIX_AGE_S = 86_400.0  # a day; fusion ignores fixes far younger than this anyway
+# A handset's clock may run ahead of ours by this much (NTP-less phones drift minutes); a fix
+# stamped later than that is refused, not taken as fresh.
+MAX_CLOCK_SKEW_S = 300.0
+
+
+def broken(rule: str, message: str) -> PydanticCustomError:
+    """A cross-field rule broken: 422 `invalid_request` whose error `type` is `rule`; the
+    message is fixed text, never the values sent."""
+    return PydanticCustomError(rule, message)
 
 
 class FixIn(BaseModel):
-    """One handset fix: point, claimed radius and its confidence, when, and in which CRS."""
+    """One handset fix: point, claimed radius and its confidence, when, and in which CRS.
+
+    Rules across fields (422 `invalid_request`, the error's `type` in brackets): `observed_at`
+    or `age_s`, not both (`time_given_twice`); `observed_at` at most 300 s ahead of the
+    server's clock (`fix_in_future`); 0,0 is "no fix", so it takes no `confidence`, time or
+    `crs` other than wgs84: they would describe a point that is not there
+    (`details_without_point`).
+    """
 
     model_config = strict(
         {"lat": 30.2803, "lon": 120.1465, "accuracy_m": 12, "source": "gnss"},
@@ -77,7 +97,21 @@ class FixIn(BaseModel):
     @model_validator(mode="after")
     def _one_time(self) -> FixIn:
         if self.observed_at is not None and self.age_s is not None:
-            raise ValueError("give observed_at or age_s, not both")
+            raise broken("time_given_twice", "give observed_at or age_s, not both")
+        if self.observed_at is not None:
+            ahead_s = self.observed_at.timestamp() - time.time()
+            if ahead_s > MAX_CLOCK_SKEW_S:
+                raise broken(
+                    "fix_in_future",
+                    f"observed_at is more than {MAX_CLOCK_SKEW_S:.0f} s in the future",
+                )
+        no_point = self.lat == 0.0 and self.lon == 0.0
+        timed = self.observed_at is not None or self.age_s is not None
+        if no_point and (self.confidence is not None or timed or self.crs != "wgs84"):
+            raise broken(
+                "details_without_point",
+                "0,0 is no fix: it takes no confidence, time or crs",
+            )
         return self
 
     def age_at(self, wall_s: float) -> float:
@@ -241,6 +275,9 @@ class PatientIn(BaseModel):
 
 
 class HospitalStatusIn(BaseModel):
+    """A hospital's status for `expires_in_s`; `diverted` lists each capability once
+    (`duplicate_entries`)."""
+
     model_config = strict(
         {"diverted": ["pci"], "ed_occupancy": 1.2, "offload_wait_min": 25, "expires_in_s": 3600}
     )
@@ -249,6 +286,12 @@ class HospitalStatusIn(BaseModel):
     offload_wait_min: float | None = Field(None, ge=0, le=24 * 60)
     expires_in_s: float = Field(gt=0, le=86_400)
 
+    @model_validator(mode="after")
+    def _each_once(self) -> HospitalStatusIn:
+        if len(set(self.diverted)) != len(self.diverted):
+            raise broken("duplicate_entries", "diverted lists a capability twice")
+        return self
+
 
 class StatusIn(BaseModel):
     model_config = strict({"status": "en_route"})
@@ -256,9 +299,15 @@ class StatusIn(BaseModel):
 
 
 class AckIn(BaseModel):
-    model_config = strict({"incident_id": "I3f2a9c01b4", "device": "tablet"})
+    model_config = strict({"incident_id": "I3f2a9c01b4"})
     incident_id: str = Field(min_length=1, max_length=64)
-    device: str = Field(min_length=1, max_length=64)
+    # A device token acks as itself; the unit's shared token may name one of its devices.
+    device: str | None = Field(default=None, min_length=1, max_length=64)
+
+
+class DeviceIn(BaseModel):
+    model_config = strict({"name": "doctor-tablet"})
+    name: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")
 
 
 class ErrorOut(BaseModel):

@@ -4,10 +4,13 @@
 Idempotency-Key) with its first answer from memory (so a retry never waits on the store), and
 submits `CallReceived` with the console's first frames. Only the caller token's hash is logged;
 the caller is known again after a restart by that hash (`recall`). Phones are known by a keyed
-hash, never stored. A phone whose incident is open calling again within `repeat_window_s` is
-counted on that incident (`CallRepeated`); one above `quarantine_calls_per_min` is quarantined:
-its calls are logged (`CallQuarantined`) and answered but open no incident and cost no console
-frame until a dispatcher releases it. The engine holds that state, so replay rebuilds it.
+hash; the number itself is logged only sealed under the incident's own data key
+(`dispatch.service.personal`), for a dispatcher's call-back. A call typed in by a call-taker
+(`voice`) goes the same way, with `source: "voice"`. A phone whose incident is open calling
+again within `repeat_window_s` is counted on that incident (`CallRepeated`); one above
+`quarantine_calls_per_min` is quarantined: its calls are logged (`CallQuarantined`) and answered
+but open no incident and cost no console frame until a dispatcher releases it. The engine holds
+that state, so replay rebuilds it.
 """
 
 from __future__ import annotations
@@ -67,14 +70,16 @@ class IdempotencyKeyReused(InvalidEvent):
     reason = "idempotency_key_reused"
 
 
-def _said(evidence: CallEvidence, complaint: Complaint | None) -> str:
-    """A hash of what a call said (fixes, cell, words, complaint; not when it came), kept
-    with its key in `_call_keys` so the key reused for another call is refused. A key
-    recalled from the log at start has none: its first retry's is kept."""
+def _said(evidence: CallEvidence, complaint: Complaint | None, extra: str = "") -> str:
+    """A hash of what a call said (fixes, cell, words, complaint, and `extra`: a typed-in
+    call's callback flag and notes; not when it came), kept with its key in `_call_keys` so
+    the key reused for another call is refused. A key recalled from the log at start has
+    none: its first retry's is kept."""
     fixes = [(f.lat, f.lon, f.accuracy_m, f.confidence, f.source) for f in evidence.fixes]
     c = evidence.cell
     cell = (c.mcc, c.mnc, c.area, c.cell, c.radio, c.timing_advance) if c else None
     said = repr((fixes, cell, evidence.spoken, complaint.value if complaint else None))
+    said += extra
     return sha256_hex(said)[:16]  # 64 bits: a reused key is a mistake, not a collision hunt
 
 
@@ -104,6 +109,17 @@ class Calls:
         if idem_key is not None:
             self._call_keys[idem_key] = _first_answer(event)
 
+    def export_state(self) -> dict[str, Any]:
+        """What `recall` rebuilt, as plain data for a snapshot (dispatch.store.snapshot)."""
+        keys = {k: {f: v for f, v in a.items() if f != "said"} for k, a in self._call_keys.items()}
+        return {"callers": dict(self.caller_hash), "keys": keys}
+
+    def import_state(self, state: dict[str, Any]) -> None:
+        """Load what `export_state` gave, as if every call before it had been recalled."""
+        for incident_id, token_sha256 in state["callers"].items():
+            self._remember_caller(incident_id, token_sha256)
+        self._call_keys.update({str(k): dict(a) for k, a in state["keys"].items()})
+
     def key(self, phone: str, key: str) -> str:
         """The log's idempotency key of a call: scoped to the phone, which it does not reveal."""
         return "call:" + self.svc.tokens.keyed_hash("call", phone, key)
@@ -123,14 +139,17 @@ class Calls:
         complaint: Complaint | None,
         key: str,
         located: Located = Fusion.HERE,
+        voice: tuple[bool, str] | None = None,
     ) -> tuple[dict[str, Any], bool]:
         """The call's answer body and True for a new incident; False for a known key, a call
         again (the phone's open incident) or a quarantined call (`quarantined: true`).
-        `located` is what `locate` found (by default the call is located here and now)."""
+        `located` is what `locate` found (by default the call is located here and now).
+        `voice`: a phone call typed in by a call-taker, (callback allowed, notes). The new
+        incident's number (and notes) are sealed (`svc.personal`), never logged in clear."""
         svc, places = self.svc, self.svc.locations
         idem = self.key(phone, key)
         earlier = self._call_keys.get(idem)
-        said = _said(evidence, complaint)
+        said = _said(evidence, complaint, repr(voice) if voice is not None else "")
         if earlier is not None and earlier.setdefault("said", said) != said:
             raise IdempotencyKeyReused("this Idempotency-Key came with another call")
         if located is Fusion.HERE or (located is Fusion.SKIPPED and earlier is not None):
@@ -161,6 +180,8 @@ class Calls:
         while incident_id in svc.engine.incidents:
             incident_id = IncidentId("I" + secrets.token_hex(5))
         token = svc.tokens.caller_token(incident_id)
+        callback, notes = voice if voice is not None else (True, "")
+        personal = {"phone": phone, **({"notes": notes} if notes else {})}
         event = ev.CallReceived(
             incident_id,
             lat,
@@ -171,6 +192,9 @@ class Calls:
             conflict=estimate is not None and estimate.conflict is not None,
             phone_sha256=phone_hash,
             location_status=status,
+            source="app" if voice is None else "voice",
+            callback_allowed=callback,
+            personal_sealed=svc.personal.seal(incident_id, personal),
         )
         places.set_description(incident_id, estimate.description if estimate is not None else None)
         flood = per_min > svc.settings.calls_per_phone_per_min
@@ -183,6 +207,7 @@ class Calls:
             "priority": int(svc.engine.first_priority(complaint)),  # a queue sorts it at once
             "complaint": (complaint or Complaint.OTHER).value,
             "location_status": status,
+            "source": event.source,
         }
         firsts: list[Frame] = [("console", console, None)]
         if flood:
@@ -193,6 +218,7 @@ class Calls:
             svc.submit(event, idem, firsts)
         except DispatchError:
             places.set_description(incident_id, None)
+            svc.personal.forget(incident_id)
             raise
         self._call_keys[idem] = {**_first_answer(codec.to_dict(event)), "said": said}
         self._remember_caller(incident_id, event.caller_token_sha256)

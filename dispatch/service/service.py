@@ -15,7 +15,8 @@ which happens by itself. A route answers once *its own* events are durable (`set
 escalations at the times they happened without a record per second.
 
 The rest is parts it holds, each owning its state: `feeds`, `calls`, `locations`, `inputs`
-(fixes, pins, traffic), `hospitals`, `notices`, `aeds`, `views`, `fanout` and `clock`.
+(fixes, pins, traffic), `hospitals`, `notices`, `aeds`, `views`, `fanout`, `clock` and
+`personal` (callers' numbers, sealed per incident, dispatch.service.personal).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from typing import Any, cast
 
 from dispatch.core import events as ev
 from dispatch.core.engine import Engine, EngineSettings
+from dispatch.core.engine_state import Exporter, import_state
 from dispatch.core.fleet import demo_fleet
 from dispatch.core.model import Step
 from dispatch.errors import StoreError
@@ -45,14 +47,17 @@ from dispatch.service.locating import LocatorPool
 from dispatch.service.locations import Locations
 from dispatch.service.notices import Notices
 from dispatch.service.outage import STANDBY, DurableCopy, Outage
+from dispatch.service.personal import Personal
 from dispatch.service.views import Frame, Views
 from dispatch.settings import Settings
-from dispatch.store import codec
+from dispatch.store import codec, snapshot
 from dispatch.store.committer import Done, GroupCommit
 from dispatch.store.eventlog import EventLog, FeedRecord, Record, open_log
 from dispatch.store.lease import Leasable, Lease, leasable
 from dispatch.store.replay import replay_records
+from dispatch.store.snapshot import Snapshot, Snapshotter
 from dispatch.tokens import Role, TokenBook
+from dispatch.users import attributed
 from location_fusion.locate import Locator
 from routing.router import Router
 
@@ -97,9 +102,11 @@ class DispatchService:
         self._commit: GroupCommit | None = None  # None: append synchronously (before start)
         self._settled: asyncio.Future[None] | None = None  # the last entry's, while pending
         self._position_logged: dict[str, float] = {}  # unit -> engine time of its last record
+        self._in_flight = 0  # events applied and queued for the disk, but for quiet positions
         self.feeds = Feeds(log, hub, self.now, self.outage.failed)
         self.hospitals = Hospitals(self)
         self.aeds = Aeds(self)
+        self.personal = Personal.open(settings)  # callers' numbers, sealed per incident
         self.calls = Calls(self)
         self.locations = Locations(self)
         self.inputs = LiveInputs(self)
@@ -114,14 +121,28 @@ class DispatchService:
         self.token_resolvers: list[Callable[[str], tuple[Role, str] | None]] = []
         self.extensions: dict[str, object] = {}  # each attached desk by name (dispatch.http.app)
         last_at_s = 0.0  # engine time goes on from the log's last record (dispatch.service.clock)
-        records = list(log.read())
-        for record in records:
-            last_at_s = max(last_at_s, record.at_s)
-            if record.event.get("type") == "CallReceived":
-                self.calls.recall(record.event, record.idem_key)
         warm_up(router, locator)  # before the first call, not during it
-        replayed = replay_records(records, self.engine)
+        # The newest usable snapshot, then the records after it (dispatch.store.snapshot); no
+        # cyclic garbage collection meanwhile: it would walk the growing state again and again.
+        with snapshot.collector_paused():
+            base = snapshot.load(log, self._start_from, log.last_seq())
+            after = base.last_seq if base is not None else 0
+            if base is not None:
+                last_at_s = base.at_s
+            records = list(log.read(max(after - 1, 0)))
+            if base is not None and records and records[0].seq == after:
+                self.durable.last = records.pop(0)  # the snapshot's own record: where we are
+            for record in records:
+                last_at_s = max(last_at_s, record.at_s)
+                if record.event.get("type") == "CallReceived":
+                    self.calls.recall(record.event, record.idem_key)
+            replayed = replay_records(records, self.engine, after)
+        self.durable.base = base
         self.durable.extend(records)
+        self.snapshots = Snapshotter(
+            log, settings.snapshot_every_events, settings.snapshot_every_s, after
+        )
+        self._exporter = Exporter()  # each closed incident exported once
         del records
         self.feeds.open_feeds(f"hospital:{h.id}" for h in self.hospitals.registry.hospitals)
         self.clock = EngineClock(last_at_s, clock)
@@ -130,15 +151,16 @@ class DispatchService:
         if not leading:  # reads from what the log held at start; writes once the lease is ours
             self.outage.state = STANDBY
             logger.warning("another process writes the event log: standing by")
-        if replayed == 0 and leading:  # a new log: the city's own fleet, else a demo fleet
+        if replayed == 0 and base is None and leading:  # a new log: the city's fleet, or a demo
             own = city_fleet(city_of(settings))
             for unit in own if own is not None else demo_fleet(router.net, settings.seed_fleet):
                 self.submit(unit)
         tokens.ensure_units(self.engine.units)
         tokens.ensure_hospitals(h.id for h in self.hospitals.registry.hospitals)
         logger.info(
-            "dispatch service ready: %d records replayed, %d units, %d incidents",
+            "dispatch service ready: %d records replayed after seq %d, %d units, %d incidents",
             replayed,
+            after,
             len(self.engine.units),
             len(self.engine.incidents),
         )
@@ -154,6 +176,33 @@ class DispatchService:
         except BaseException:
             log.close()
             raise
+
+    def restored(self, base: Snapshot | None) -> tuple[Engine, Calls]:
+        """A fresh engine and calls, holding `base`'s state if given (ValueError, KeyError or
+        TypeError for a state they cannot hold)."""
+        engine, calls = self.new_engine(), Calls(self)
+        if base is not None:
+            import_state(engine, base.state["engine"])
+            calls.import_state(base.state["calls"])
+        return engine, calls
+
+    def _start_from(self, base: Snapshot) -> None:
+        """Take a snapshot's state at start (`snapshot.load` tries the next on an error)."""
+        self.engine, self.calls = self.restored(base)
+
+    def snapshot_if_due(self) -> None:
+        """Hand a snapshot of the state to the snapshot thread if one is due and the engine
+        holds exactly the durable records (none of its events is waiting for the disk: a
+        quiet position may be, and a snapshot with its place is as good as one without)."""
+        last, commit = self.durable.last, self._commit
+        if last is None or commit is None or self._in_flight or self.outage.state is not None:
+            return
+        if not self.snapshots.due(last.seq):
+            return
+        state = {"engine": self._exporter.export(self.engine), "calls": self.calls.export_state()}
+        taken = Snapshot(last.seq, last.at_s, state)
+        self.durable.rebase(taken)  # a failed append is now undone from here
+        self.snapshots.write(taken)
 
     def new_engine(self) -> Engine:
         """An empty engine with this centre's settings (at start, and to rebuild from)."""
@@ -227,7 +276,9 @@ class DispatchService:
         self.outage.stop()
         if self._commit is not None:
             self._commit.close()
+        self.snapshots.join(timeout_s=30)  # a snapshot being written finishes first
         self.log.close()
+        self.personal.close()
 
     # --- time, health and who is asking -------------------------------------------------------
     def now(self) -> float:
@@ -254,6 +305,7 @@ class DispatchService:
         """Expire traffic entries, then tick the engine (offer escalations)."""
         self.inputs.expire_traffic()
         self.submit(ev.ClockTicked())
+        self.snapshot_if_due()
 
     # --- the one way state changes ------------------------------------------------------------
     def submit(
@@ -264,7 +316,9 @@ class DispatchService:
         then: Iterable[Frame] = (),
     ) -> list[ev.Decision]:
         """Apply now; append; publish `first`, the decisions' frames and `then` once durable.
-        A patient leaving the scene with no hospital chosen is routed by the auto rule."""
+        A patient leaving the scene with no hospital chosen is routed by the auto rule. An
+        event made while serving a named person's request names them (dispatch.users)."""
+        event = attributed(event)
         decisions = self._submit_one(event, idem_key, first, then)
         for d in decisions:
             if isinstance(d, ev.IncidentStepped) and d.step is Step.LEFT_SCENE:
@@ -307,7 +361,7 @@ class DispatchService:
     ) -> list[ev.Decision]:
         """The rest of `_submit_one` once the engine applied the event: log, then publish."""
         if self._commit is not None and self.engine.advice_due:
-            entry = (now, codec.to_dict(event), idem_key)
+            entry = (now, codec.to_record(event), idem_key)
             return self._submit_advised(event, entry, first, then, call)
         decisions = self.engine.decisions()
         frames = [*first, *self.fanout.frames(event, decisions), *then]
@@ -331,7 +385,7 @@ class DispatchService:
             self._position_logged[event.unit_id] = now
         elif isinstance(event, ev.ClockTicked) and not decisions:
             return decisions
-        entry = (now, codec.to_dict(event), idem_key)
+        entry = (now, codec.to_record(event), idem_key)
         if self._commit is None:
             [(record, created)] = self.feeds.write_now([entry], logged)
             if not created:  # the key was taken between the check and the append
@@ -379,8 +433,11 @@ class DispatchService:
         self._settled = settled
         if awaited:
             _mine.set(settled)
+            self._in_flight += 1
 
         def done(written: tuple[Record, bool] | None, error: BaseException | None) -> None:
+            if awaited:
+                self._in_flight -= 1
             if written is not None and not written[1]:  # another writer logged the key
                 self.outage.diverge("log_moved_on")
                 error = StoreError("idempotency key already logged")

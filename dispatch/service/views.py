@@ -60,7 +60,12 @@ WIRE_TYPE = {
     ev.DuplicateSuggested: "duplicate.suggested",
     ev.HospitalAcked: "hospital.acknowledged",
     ev.HospitalAckOverdue: "hospital.ack_overdue",
+    ev.DeviceAcked: "offer.acknowledged",
 }
+
+#: No crew device acknowledged an offer this long after it was sent: the console prompts the
+#: dispatcher to phone the crew (the engine's own ack timeout may move the offer on as well).
+CALL_CREW_AFTER_S = 30.0
 
 
 class Views:
@@ -93,11 +98,25 @@ class Views:
             unit_id=inc.unit_id,
             offer_deadline_s=inc.offer_deadline_s,
             acked_devices=sorted(inc.acked_devices),
+            **self.crew_ack(inc, svc.now()),
             conflict=svc.locations.conflict_of(inc),
             repeat_count=svc.engine.repeats.get(inc.incident_id, 0),  # calls again from its phone
             location_status=inc.location_status,  # not "located": a dispatcher must place it
+            source=inc.source,  # "voice": a phone call typed in by a call-taker
         )
         return view
+
+    def crew_ack(self, inc: Incident, now_s: float) -> dict[str, Any]:
+        """When the pending offer was sent (None: none pending, or a device acknowledged) and
+        whether to phone the crew: no device acknowledged within `CALL_CREW_AFTER_S`."""
+        deadline_s = inc.offer_deadline_s  # set while an offer waits, None once acknowledged
+        if deadline_s is None or inc.acked_devices:
+            return {"offered_at_s": None, "call_crew": False}
+        offered_at_s = deadline_s - self.svc.engine.settings.ack_timeout_s
+        return {
+            "offered_at_s": offered_at_s,
+            "call_crew": now_s - offered_at_s >= CALL_CREW_AFTER_S,
+        }
 
     def incidents(self, open_only: bool = True) -> list[dict[str, Any]]:
         return [
@@ -187,6 +206,19 @@ class Views:
             "determinant": inc.determinant,
             "deadline_s": inc.offer_deadline_s,
             "step": inc.step.value,
+            "destination": self.destination_of(inc),
+        }
+
+    def destination_of(self, inc: Incident) -> dict[str, Any] | None:
+        """The hospital the patient is routed to, named for the crew; None before a choice."""
+        if inc.destination is None or inc.destination not in self.svc.hospitals.registry:
+            return None
+        place = self.svc.hospitals.registry.hospital(inc.destination)
+        return {
+            "hospital_id": inc.destination,
+            "name": place.name_zh,
+            "name_en": place.name_en,
+            "address": place.address,
         }
 
     def cockpit_rows(self) -> list[CockpitRow]:

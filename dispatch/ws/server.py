@@ -23,6 +23,7 @@ import asyncio
 import json
 import logging
 import socket
+import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import Any, Protocol, runtime_checkable
 from urllib.parse import parse_qs, urlsplit
@@ -32,12 +33,13 @@ from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
 from dispatch.core import events as ev
-from dispatch.core.model import UnitId, UnitStatus
+from dispatch.core.model import IncidentId, UnitId, UnitStatus
 from dispatch.errors import DispatchError, IllegalTransition, InvalidEvent, StoreError
 from dispatch.live.hub import pump
 from dispatch.service.service import DispatchService
 from dispatch.settings import Settings
-from dispatch.tokens import Role
+from dispatch.tokens import DEFAULT_DEVICE, Role, ack_device
+from dispatch.ws.frame_check import FrameCheck, check_for_topic
 from dispatch.ws.guards import FrameRefused, origin_allowed, since_of, too_deep
 from dispatch.ws.sink import ConnectionSink
 from dispatch.ws.vitals_relay import relay_vitals
@@ -100,7 +102,17 @@ async def serve_websockets(
         close_timeout=1,
         backlog=2048,
         logger=logging.getLogger("jijiu.ws.protocol"),
+        ssl=tls_context(settings),  # wss:// when `serve --certfile --keyfile`
     )
+
+
+def tls_context(settings: Settings) -> ssl.SSLContext | None:
+    """The server's TLS context from `certfile` and `keyfile` (PEM); None: plain ws://."""
+    if not settings.certfile:
+        return None
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(settings.certfile, settings.keyfile)
+    return context
 
 
 async def _route(svc: DispatchService, conn: ServerConnection, extensions: WsRoutes) -> None:
@@ -132,9 +144,10 @@ async def _route(svc: DispatchService, conn: ServerConnection, extensions: WsRou
             return await conn.close(CLOSE_FORBIDDEN, "this unit's token only")
         if unit_id not in svc.engine.units:  # a token left from an older log
             return await conn.close(CLOSE_NOT_FOUND, "no such unit")
+        device = svc.tokens.device_of(token) or DEFAULT_DEVICE  # whose acks these are
 
         async def on_frame(frame: dict[str, Any]) -> dict[str, Any] | None:
-            return await _unit_frame(svc, unit_id, frame)
+            return await _unit_frame(svc, unit_id, frame, device)
 
         return await stream_topic(
             conn, svc, f"unit:{unit_id}", None, lambda: svc.views.unit_snapshot(unit_id), on_frame
@@ -148,6 +161,8 @@ async def _route(svc: DispatchService, conn: ServerConnection, extensions: WsRou
         if who[0] not in (Role.CALLER, Role.DISPATCHER):
             return await conn.close(CLOSE_FORBIDDEN, "callers and dispatchers only")
         if incident_id not in svc.engine.incidents:
+            return await conn.close(CLOSE_NOT_FOUND, "no such incident")
+        if not svc.engine.incident(IncidentId(incident_id)).open:  # closed: the link is dead
             return await conn.close(CLOSE_NOT_FOUND, "no such incident")
         if svc.views.caller_done(incident_id):  # help is there already: the last state, then close
             await conn.send(_encode(svc.views.call_snapshot(incident_id)), text=True)
@@ -249,7 +264,7 @@ async def stream_topic(
         if since is None or sub.needs_snapshot:
             sub.send_first(_encode(snapshot()))
         pumping = asyncio.create_task(pump(sub, sink.send))
-        reading = asyncio.create_task(_read(conn, on_frame))
+        reading = asyncio.create_task(_read(conn, on_frame, check_for_topic(topic)))
         done, pending = await asyncio.wait({pumping, reading}, return_when=asyncio.FIRST_COMPLETED)
         for task in pending:
             task.cancel()
@@ -267,11 +282,13 @@ async def stream_topic(
         sub.close()
 
 
-async def _read(conn: ServerConnection, on_frame: OnFrame | None) -> None:
+async def _read(
+    conn: ServerConnection, on_frame: OnFrame | None, check: FrameCheck | None = None
+) -> None:
     """Answer every client frame; returns when the client closes."""
     try:
         async for raw in conn:
-            answer = await _frame_answer(raw, on_frame)
+            answer = await _frame_answer(raw, on_frame, check)
             if answer is not None:
                 await conn.send(_encode(answer), text=True)
     except FrameRefused as exc:
@@ -280,8 +297,11 @@ async def _read(conn: ServerConnection, on_frame: OnFrame | None) -> None:
         return
 
 
-async def _frame_answer(raw: str | bytes, on_frame: OnFrame | None) -> dict[str, Any] | None:
-    """The reply to one client frame: an error frame for anything malformed or refused."""
+async def _frame_answer(
+    raw: str | bytes, on_frame: OnFrame | None, check: FrameCheck | None = None
+) -> dict[str, Any] | None:
+    """The reply to one client frame: an error frame for anything malformed, off its declared
+    model (`check`) or refused."""
     if on_frame is None:
         return {"type": "error", "reason": "read_only", "detail": "this socket takes no frames"}
     if isinstance(raw, bytes) and raw.startswith(JPEG_MAGIC):  # a picture: in-vehicle video
@@ -297,6 +317,11 @@ async def _frame_answer(raw: str | bytes, on_frame: OnFrame | None) -> dict[str,
             raise FrameRefused("frame nested too deeply")
     if not isinstance(frame, dict):
         return {"type": "error", "reason": "malformed_frame", "detail": "a frame is an object"}
+    refused = (
+        check.refusal(raw, frame) if check is not None and frame.get("type") != "video" else None
+    )
+    if refused is not None:
+        return refused
     try:
         return await on_frame(frame)
     except StoreError as exc:  # its text may name the store's host: never sent
@@ -309,13 +334,15 @@ async def _frame_answer(raw: str | bytes, on_frame: OnFrame | None) -> dict[str,
 
 
 async def _unit_frame(
-    svc: DispatchService, unit_id: str, frame: dict[str, Any]
+    svc: DispatchService, unit_id: str, frame: dict[str, Any], device: str = DEFAULT_DEVICE
 ) -> dict[str, Any] | None:
-    """A tablet's frame as an event: ack, status or position; the reply once it is durable."""
+    """A tablet's frame as an event: ack, status or position; the reply once it is durable.
+    `device`: the device the socket's token belongs to (its acks are that device's)."""
     kind = frame.get("type")
     uid = UnitId(unit_id)
     if kind == "ack":
-        svc.submit(ev.OfferAcknowledged(frame.get("incident_id"), uid, frame.get("device")))  # type: ignore[arg-type]
+        named = ack_device(device, frame.get("device"), svc.engine.unit(uid).devices)
+        svc.submit(ev.OfferAcknowledged(frame.get("incident_id"), uid, named))  # type: ignore[arg-type]
         await svc.settled()
         return {"type": "accepted", "frame": "ack", "incident_id": frame.get("incident_id")}
     if kind == "status":

@@ -31,6 +31,8 @@ from hospital_link.registry import Capability as HospitalCapability
 from hospital_link.registry import Freshness
 
 LocationStatus = Literal["located", "off_road", "unlocated"]
+#: How the call came: the app's one tap, or a phone call a call-taker typed in.
+CallSource = Literal["app", "voice"]
 
 
 @with_config(CLOSED)
@@ -48,11 +50,16 @@ class IncidentView(TypedDict):
     unit_id: str | None
     offer_deadline_s: float | None
     acked_devices: list[str]
+    # While an offer waits for its first device: when it was sent, and whether the dispatcher
+    # should phone the crew (no device acknowledged within 30 s); None and false otherwise.
+    offered_at_s: float | None
+    call_crew: bool
     conflict: Conflict | None
     repeat_count: int  # calls again from its caller's phone (flood isolation)
     # not "located": held off the road network or unplaced, no recommendations and no
     # assignment (409) until a dispatcher places it by words or pin
     location_status: LocationStatus
+    source: CallSource
 
 
 @with_config(CLOSED)
@@ -78,6 +85,7 @@ class CallReceived(TypedDict):
     # "off_road": the caller's point is off every road; "unlocated": nothing placed it. Either
     # waits for a dispatcher's words or pin (POST /api/v1/incidents/{id}/location).
     location_status: LocationStatus
+    source: CallSource
 
 
 @with_config(CLOSED)
@@ -178,6 +186,17 @@ class OfferSent(TypedDict):
     devices: list[str]
     deadline_s: float | None
     by: str  # dispatcher, auto, escalation, mci
+
+
+@with_config(CLOSED)
+class OfferAcknowledged(TypedDict):
+    """One more crew device acknowledged the job; `devices`: all that have so far, sorted."""
+
+    type: Literal["offer.acknowledged"]
+    incident_id: str
+    unit_id: str
+    device: str  # the name its token was given ("default": the unit's shared token)
+    devices: list[str]
 
 
 @with_config(CLOSED)
@@ -339,6 +358,7 @@ ConsoleFrame = (
     | IncidentStepped
     | IncidentRecommended
     | OfferSent
+    | OfferAcknowledged
     | OfferEscalated
     | UnitChanged
     | UnitsMoved

@@ -16,6 +16,16 @@ from dispatch.service.frames.common import CLOSED, Place, UnitChanged, UnitView
 
 
 @with_config(CLOSED)
+class JobDestination(TypedDict):
+    """The hospital the patient is routed to, as `destination.chosen` named it."""
+
+    hospital_id: str
+    name: str
+    name_en: str
+    address: str
+
+
+@with_config(CLOSED)
 class Job(TypedDict):
     """The offer or order a unit holds: its incident's place, read-back and triage."""
 
@@ -26,6 +36,7 @@ class Job(TypedDict):
     determinant: str
     deadline_s: float | None
     step: Step
+    destination: JobDestination | None  # None until a hospital is chosen
 
 
 @with_config(CLOSED)
@@ -51,6 +62,7 @@ class UnitOfferSent(TypedDict):
     determinant: str
     deadline_s: float | None
     step: Step
+    destination: JobDestination | None
     by: str
 
 
@@ -155,7 +167,9 @@ class UnitAck(TypedDict):
 
     type: Literal["ack"]
     incident_id: str
-    device: str  # tablet, doctor, driver
+    # A device token's ack is its own device's (a different name here is refused); with the
+    # unit's shared token: one of the unit's devices, or absent for "default".
+    device: NotRequired[str]
 
 
 @with_config(CLOSED)
