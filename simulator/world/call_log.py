@@ -32,6 +32,15 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import IO
 
+from dispatch.core.export_nemsis import (
+    NEMSIS_ID,
+    NEMSIS_MODE,
+    NEMSIS_RECEIVED,
+    NEMSIS_SCENE,
+    NEMSIS_TRANSPORT,
+    RESPONSE_MODES,
+    TRANSPORTED,
+)
 from dispatch.core.model import Complaint, Priority
 from simulator.errors import SimulatorError
 from simulator.world.replay import (
@@ -287,16 +296,10 @@ def _csv_call(row: dict[str, str], cols: ColumnMap, header: list[str], fallback:
     )
 
 
-# NEMSIS v3 elements of a flat (one row per record) CSV export, by element number.
-NEMSIS_RECEIVED = "eTimes.01"  # PSAP call date/time
-NEMSIS_MODE = "eResponse.23"  # response mode to scene
-NEMSIS_SCENE = "eScene.11"  # scene GPS location, "lat,lon"
-NEMSIS_TRANSPORT = "eDisposition.30"  # transport disposition (v3.5)
-NEMSIS_ID = "eResponse.03"  # incident number
-# eResponse.23 by its last three digits (v3.4 codes 2223xxx, v3.5 4223xxx): emergent or
-# upgraded to emergent is P1, emergent downgraded P2, non-emergent P3.
-_NEMSIS_MODES = {"001": Priority.P1, "007": Priority.P1, "003": Priority.P2, "005": Priority.P3}
-_NEMSIS_TRANSPORTED = frozenset({"4230001", "4230003"})  # by this EMS unit (alone or with others)
+# NEMSIS v3 elements of a flat (one row per record) CSV export, by element number, and the
+# codes read from them: one table with the NEMSIS export (`jijiu export`).
+_NEMSIS_MODES = RESPONSE_MODES  # eResponse.23 by its last three digits -> priority
+_NEMSIS_TRANSPORTED = TRANSPORTED  # eDisposition.30: by this EMS unit (alone or with others)
 
 
 def nemsis_calls(header: list[str], rows: Iterable[tuple[int, dict[str, str]]]) -> CallLog:
