@@ -212,7 +212,7 @@ def open_console(browser: Any, base: str, token: str, feed: bool) -> tuple[Any, 
     context = browser.new_context(viewport={"width": 1600, "height": 900})
     page = context.new_page()
     routed = Feed(page) if feed else None
-    page.goto(f"{base}/console#token={token}")
+    page.goto(f"{base}/console#token={token}&lang=en")  # the English page, as the tests read it
     expect(page.locator("#connection")).to_have_text("connected", timeout=30_000)
     expect(page.locator("#map-status")).to_be_hidden(timeout=60_000)
     page.evaluate(PROBE)

@@ -17,6 +17,8 @@ JIJIU_HOST, JIJIU_PORT where uvicorn listens
 JIJIU_ACK_TIMEOUT_S    seconds a unit has to acknowledge an offer before escalation
 JIJIU_HOSPITAL_ACK_S   seconds a hospital has to acknowledge a pre-arrival notice before the
                        console is alerted
+JIJIU_UNIT_STALE_S     a unit position older than this shows the unit as stale on the map and
+                       its ranked option says so (default 60)
 JIJIU_AUTO_DISPATCH_P1 1/true: a P1 call is offered to the best unit without a click
 JIJIU_SEED_FLEET       demo units registered when the event log is empty (0: none)
 JIJIU_MAX_BODY_BYTES   request bodies above this are refused with 413
@@ -123,6 +125,12 @@ class Settings:
     # writer stops renewing it (dispatch.store.lease).
     lease_ttl_s: float = 3.0
     hospital_ack_s: float = 60.0  # a hospital silent this long after a notice: console alert
+    unit_stale_s: float = 60.0  # a unit position older than this is stale (map, ranking)
+    # An incident waiting this long for a unit is overdue: loud on the console, counted on the
+    # cockpit (per priority, dispatch.core.queue).
+    overdue_p1_s: float = 60.0
+    overdue_p2_s: float = 180.0
+    overdue_p3_s: float = 600.0
     video_keep_s: float = 0.0  # in-vehicle video kept in memory this long (0: not at all)
     hospital_eta_every_s: float = 10.0  # a transporting unit's ETA goes to its hospital this often
     ws_allowed_origins: str = ""  # extra browser origins for the websockets, comma-separated
@@ -187,6 +195,10 @@ class Settings:
             "position_flush_s",
             "position_log_s",
             "hospital_ack_s",
+            "unit_stale_s",
+            "overdue_p1_s",
+            "overdue_p2_s",
+            "overdue_p3_s",
             "hospital_eta_every_s",
             "header_timeout_s",
             "body_timeout_s",
@@ -256,6 +268,10 @@ class Settings:
             "JIJIU_WS_PORT": "ws_port",
             "JIJIU_ACK_TIMEOUT_S": "ack_timeout_s",
             "JIJIU_HOSPITAL_ACK_S": "hospital_ack_s",
+            "JIJIU_UNIT_STALE_S": "unit_stale_s",
+            "JIJIU_OVERDUE_P1_S": "overdue_p1_s",
+            "JIJIU_OVERDUE_P2_S": "overdue_p2_s",
+            "JIJIU_OVERDUE_P3_S": "overdue_p3_s",
             "JIJIU_AUTO_DISPATCH_P1": "auto_dispatch_p1",
             "JIJIU_SEED_FLEET": "seed_fleet",
             "JIJIU_MAX_BODY_BYTES": "max_body_bytes",

@@ -80,6 +80,8 @@ CALL_TAKER_WRITES = frozenset(
     {
         ("POST", "/api/v1/calls/manual"),
         ("POST", "/api/v1/incidents/{incident_id}/triage"),
+        ("POST", "/api/v1/incidents/{incident_id}/protocol"),  # triage by the questions
+        ("POST", "/api/v1/incidents/{incident_id}/tcpr"),  # coaching CPR on the phone
         ("POST", "/api/v1/incidents/{incident_id}/location"),
         ("POST", "/api/v1/incidents/{incident_id}/patient"),
         ("POST", "/api/v1/incidents/{incident_id}/notes"),

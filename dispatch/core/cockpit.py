@@ -158,10 +158,40 @@ def cell_centre(cell: tuple[int, int], lat0: float, cell_m: float = CELL_M) -> t
     return lat, lon
 
 
+#: How long a call of each priority may wait for its first unit (the console's overdue alarm;
+#: the server's are `JIJIU_OVERDUE_P1_S` and the like).
+OVERDUE_S: Mapping[Priority, float] = {Priority.P1: 60.0, Priority.P2: 180.0, Priority.P3: 600.0}
+
+
+def waited_s(row: Row, now_s: float) -> float:
+    """How long the call waited for its first unit: to the unit notified, else to its close
+    (cancelled or linked without one), else to now (still waiting)."""
+    steps = row.steps
+    end_s = steps.get(Step.UNIT_NOTIFIED, steps.get(Step.CLOSED, now_s))
+    return max(0.0, end_s - row.received_s)
+
+
+def overdue_counts(
+    rows: Iterable[Row], now_s: float, overdue_s: Mapping[Priority, float] = OVERDUE_S
+) -> dict[str, int]:
+    """Per priority, the calls that waited for a unit at least their priority's limit."""
+    counts = {f"P{int(p)}": 0 for p in Priority}
+    for r in rows:
+        if waited_s(r, now_s) >= overdue_s[r.priority]:
+            counts[f"P{int(r.priority)}"] += 1
+    return counts
+
+
 def figures(
-    rows: Iterable[Row], since_s: float, until_s: float, preset: str = "china-2020"
+    rows: Iterable[Row],
+    since_s: float,
+    until_s: float,
+    preset: str = "china-2020",
+    overdue_s: Mapping[Priority, float] = OVERDUE_S,
+    now_s: float | None = None,
 ) -> dict[str, object]:
-    """Every figure of the cockpit for calls received in [since_s, until_s)."""
+    """Every figure of the cockpit for calls received in [since_s, until_s); a call still
+    waiting for a unit is timed to `now_s` (None: `until_s`) for the overdue counts."""
     if preset not in PRESETS:
         raise ValueError(f"preset is one of {', '.join(PRESETS)}")
     chosen = sorted(
@@ -198,6 +228,9 @@ def figures(
         "compliance": compliance(chosen, PRESETS[preset]),
         "by_complaint": dict(Counter(r.complaint for r in chosen).most_common()),
         "by_priority": {f"P{int(p)}": sum(1 for r in chosen if r.priority is p) for p in Priority},
+        "overdue_by_priority": overdue_counts(
+            chosen, until_s if now_s is None else now_s, overdue_s
+        ),
         "cell_m": CELL_M,
         "response_grid": grid,
         "location": {

@@ -11,8 +11,12 @@ Lifecycle of an incident (NEMSIS eTimes in `dispatch.core.model.Step`):
     -> on scene -> [left scene -> at destination -> transfer of care] -> back in service -> closed
     any step before closed -> cancelled -> closed
 
-A unit carries at most one incident; an offer not acknowledged within `ack_timeout_s` is taken
-back and made to the next best unit, and the console is told.
+A unit carries at most one incident; an incident may have several units (`crews`, each with
+its own steps; `unit_id` is the first still on it) and closes when the last one is back in
+service. A dispatcher may take a unit off (`UnitUnassigned`) or send it elsewhere
+(`UnitReassigned`, a divert when on its way to a lower priority); an incident left without a
+unit goes back to the queue. The first unit's offer not acknowledged within `ack_timeout_s` is
+taken back and made to the next best unit, and the console is told.
 """
 
 from __future__ import annotations
@@ -40,6 +44,7 @@ from dispatch.core.nearby import RecentIncidents
 from dispatch.core.recommend import (
     Option,
     RecommendParams,
+    divert_suggestion,
     duplicate_candidates,
     swap_suggestions,
 )
@@ -94,6 +99,9 @@ class Incident:
     offer_deadline_s: float | None = None
     acked_devices: set[str] = field(default_factory=set)
     declined: set[UnitId] = field(default_factory=set)  # units whose offer timed out
+    # Every unit sent, in order, with its own steps (NEMSIS eTimes, unit notified onwards); a
+    # unit back in service keeps its track (BACK_IN_SERVICE), a unit taken off is removed.
+    crews: dict[UnitId, dict[Step, float]] = field(default_factory=dict)
     destination: str | None = None  # the receiving hospital's id, once chosen
     destination_at_s: float | None = None  # when it was (last) chosen
     hospital_ack_at_s: float | None = None  # when that hospital acknowledged
@@ -109,6 +117,14 @@ class Incident:
     callback_allowed: bool = True
     personal_sealed: str = ""  # the caller's number, sealed (dispatch.service.personal)
     purged: bool = False  # its personal fields were shredded (`PersonalDataPurged`)
+    # Telephone CPR: when the call-taker started coaching, and when it stopped (engine time).
+    tcpr_started_at_s: float | None = None
+    tcpr_stopped_at_s: float | None = None
+    # Notes, oldest first: (at_s, person or None, text, the request's idempotency key or "").
+    notes: tuple[tuple[float, str | None, str, str], ...] = ()
+    linked_to: IncidentId | None = None  # closed as a duplicate linked into this incident
+    linked: tuple[IncidentId, ...] = ()  # the duplicates linked into this one (their callers)
+    kept_apart: tuple[IncidentId, ...] = ()  # possible duplicates judged separate emergencies
 
     @property
     def step(self) -> Step:
@@ -131,6 +147,14 @@ class Incident:
     @property
     def open(self) -> bool:
         return Step.CLOSED not in self.timeline
+
+    def active(self) -> list[UnitId]:
+        """The units on it now (not back in service), first sent first."""
+        return [u for u, track in self.crews.items() if Step.BACK_IN_SERVICE not in track]
+
+    def crew_step(self, unit_id: UnitId) -> Step:
+        """The latest step of one of its units."""
+        return max(self.crews[unit_id], key=_rank)
 
     def view(self, now_s: float) -> IncidentView:
         return IncidentView(
@@ -155,6 +179,8 @@ class Unit:
     status: UnitStatus = UnitStatus.AVAILABLE_AT_STATION
     incident_id: IncidentId | None = None
     free_at_s: float = 0.0
+    position_at_s: float | None = None  # when its position was observed (engine time)
+    accuracy_m: float | None = None  # the position's accuracy, when the device said
     # The frozen view, built once per change: every call's advice snapshots every unit that
     # may take it (1000 units: 1.8 ms a call when built afresh each time).
     _view: UnitView | None = field(default=None, init=False, repr=False, compare=False)
@@ -176,6 +202,7 @@ class Unit:
                 self.lat,
                 self.lon,
                 self.free_at_s,
+                self.position_at_s,
             )
             object.__setattr__(self, "_view", view)
         return view
@@ -213,6 +240,18 @@ _STATUS_STEP: dict[UnitStatus, tuple[Step, frozenset[Step]]] = {
     UnitStatus.TRANSPORTING: (Step.LEFT_SCENE, frozenset({Step.ON_SCENE})),
     UnitStatus.AT_HOSPITAL: (Step.AT_DESTINATION, frozenset({Step.LEFT_SCENE})),
 }
+#: The steps a unit makes: an incident left without a unit loses them (back in the queue).
+_UNIT_STEPS = (
+    Step.UNIT_NOTIFIED,
+    Step.UNIT_ACKNOWLEDGED,
+    Step.EN_ROUTE,
+    Step.ON_SCENE,
+    Step.LEFT_SCENE,
+    Step.AT_DESTINATION,
+    Step.TRANSFER_OF_CARE,
+)
+#: A unit still on its way, which a divert may send elsewhere.
+_ON_ITS_WAY = frozenset({Step.UNIT_NOTIFIED, Step.UNIT_ACKNOWLEDGED, Step.EN_ROUTE})
 
 
 class Engine:
@@ -291,6 +330,7 @@ class Engine:
             if inc is not None and inc.open and inc.unit_id is None:
                 options = self.recommend(incident_id, at_s)
                 self._out.append(ev.Recommended(incident_id, tuple(options)))
+                self._suggest_divert(inc, options, at_s)
 
     def take_advice(self, keep: frozenset[Priority] = frozenset()) -> list[AdviceJob]:
         """The recommendations owed, as jobs to work out elsewhere (`advise`, off the event
@@ -432,7 +472,7 @@ class Engine:
             raise IllegalTransition(f"incident {e.incident_id} is open: purged once closed")
         if inc.purged:
             raise IllegalTransition(f"incident {e.incident_id} is purged already")
-        inc.purged, inc.personal_sealed = True, ""
+        inc.purged, inc.personal_sealed, inc.notes = True, "", ()
 
     def _on_IncidentLocated(self, e: ev.IncidentLocated, now_s: float) -> None:
         inc = self._open(e.incident_id)
@@ -453,11 +493,29 @@ class Engine:
         if inc.unit_id is None:
             self._recommend_or_auto(inc, now_s)
 
+    def _on_TcprStarted(self, e: ev.TcprStarted, now_s: float) -> None:
+        """Coaching starts for a cardiac arrest; again after a stop (the caller rang back)."""
+        inc = self._open(e.incident_id)
+        if not self.replaying:
+            if inc.complaint is not Complaint.CARDIAC_ARREST:
+                raise IllegalTransition(f"{inc.incident_id} is no cardiac arrest: no T-CPR")
+            if inc.tcpr_started_at_s is not None and inc.tcpr_stopped_at_s is None:
+                raise IllegalTransition(f"T-CPR for {inc.incident_id} is under way already")
+        inc.tcpr_started_at_s, inc.tcpr_stopped_at_s = now_s, None
+
+    def _on_TcprStopped(self, e: ev.TcprStopped, now_s: float) -> None:
+        inc = self.incident(e.incident_id)  # also once closed: the crew took over
+        under_way = inc.tcpr_started_at_s is not None and inc.tcpr_stopped_at_s is None
+        if not under_way and not self.replaying:
+            raise IllegalTransition(f"no T-CPR under way for {inc.incident_id}")
+        inc.tcpr_stopped_at_s = now_s
+
     def _on_UnitRegistered(self, e: ev.UnitRegistered, now_s: float) -> None:
         if e.unit_id in self.units:
             raise IllegalTransition(f"unit {e.unit_id} exists already")
         position = self._snap(e.lat, e.lon)
         self.units[e.unit_id] = Unit(e.unit_id, e.capability, e.devices, e.lat, e.lon, position)
+        self.units[e.unit_id].position_at_s = now_s
         self._unit_changed(self.units[e.unit_id])
 
     def _on_UnitPositionReported(self, e: ev.UnitPositionReported, now_s: float) -> None:
@@ -469,6 +527,8 @@ class Engine:
         """
         unit = self.unit(e.unit_id)  # the event checked lat/lon when it was made
         unit.lat, unit.lon = e.lat, e.lon
+        unit.position_at_s = now_s if e.observed_at_s is None else min(e.observed_at_s, now_s)
+        unit.accuracy_m = e.accuracy_m
         self._moved[unit.unit_id] = None
 
     def refresh_positions(self, max_age_s: float = 0.0) -> None:
@@ -510,7 +570,9 @@ class Engine:
     def _on_UnitAssigned(self, e: ev.UnitAssigned, now_s: float) -> None:
         inc = self._open(e.incident_id)
         unit = self.unit(e.unit_id)
-        if inc.unit_id is not None:
+        if unit.unit_id in inc.active():
+            raise IllegalTransition(f"unit {unit.unit_id} is on {inc.incident_id} already")
+        if inc.unit_id is not None and not e.additional:
             raise IllegalTransition(f"incident {inc.incident_id} has unit {inc.unit_id} already")
         if not inc.placed and not self.replaying:  # rules of the door: see `replaying`
             raise IllegalTransition(f"incident {inc.incident_id} is not placed: place it first")
@@ -520,16 +582,58 @@ class Engine:
             self._finish(self.incidents[unit.incident_id], unit, unit.status, now_s, swaps=False)
         self._offer(inc, unit, now_s, e.by)
 
+    def _on_UnitUnassigned(self, e: ev.UnitUnassigned, now_s: float) -> None:
+        """Take a unit off an incident: it is free on the road; the incident goes back to the
+        queue if it was its last unit."""
+        inc = self._open(e.incident_id)
+        unit = self.unit(e.unit_id)
+        requeued = self._withdraw(inc, unit, e.reason, None)
+        unit.status = UnitStatus.AVAILABLE_ON_ROAD
+        self._unit_changed(unit)
+        if requeued:
+            self._recommend_or_auto(inc, now_s)
+        self._swaps(unit, now_s)
+
+    def _on_UnitReassigned(self, e: ev.UnitReassigned, now_s: float) -> None:
+        """Unassign from one incident and assign to another in one step (a divert: on its way,
+        to a higher priority)."""
+        src, dst = self._open(e.incident_id), self._open(e.to_incident_id)
+        unit = self.unit(e.unit_id)
+        if unit.unit_id not in src.active():
+            raise IllegalTransition(f"unit {unit.unit_id} is not on {src.incident_id}")
+        if not dst.placed and not self.replaying:
+            raise IllegalTransition(f"incident {dst.incident_id} is not placed: place it first")
+        if e.divert and not self.replaying:
+            if src.crew_step(unit.unit_id) not in _ON_ITS_WAY:
+                raise IllegalTransition(f"unit {unit.unit_id} is not on its way: no divert")
+            if dst.priority >= src.priority:
+                raise IllegalTransition(
+                    f"a divert goes to a higher priority: {dst.priority.name} is not above "
+                    f"{src.priority.name}"
+                )
+        requeued = self._withdraw(src, unit, e.reason, dst.incident_id)
+        self._offer(dst, unit, now_s, e.by)
+        dst.version += 1  # the event names the source; the target changed too
+        if requeued:
+            self._recommend_or_auto(src, now_s)
+
     def _on_OfferAcknowledged(self, e: ev.OfferAcknowledged, now_s: float) -> None:
         inc = self._open(e.incident_id)
         unit = self.unit(e.unit_id)
-        if inc.unit_id != unit.unit_id:
+        if unit.unit_id not in inc.active():
             raise IllegalTransition(f"unit {unit.unit_id} holds no offer for {inc.incident_id}")
         # Which device may say so is the shell's to check: its token names it (dispatch.tokens).
-        if e.device not in inc.acked_devices:
+        track = inc.crews[unit.unit_id]
+        if unit.unit_id != inc.unit_id:  # one more unit: its first acknowledgement is told
+            if Step.UNIT_ACKNOWLEDGED not in track:
+                self._out.append(
+                    ev.DeviceAcked(inc.incident_id, unit.unit_id, e.device, (e.device,))
+                )
+        elif e.device not in inc.acked_devices:
             inc.acked_devices.add(e.device)
             devices = tuple(sorted(inc.acked_devices))
             self._out.append(ev.DeviceAcked(inc.incident_id, unit.unit_id, e.device, devices))
+        track.setdefault(Step.UNIT_ACKNOWLEDGED, now_s)
         if Step.UNIT_ACKNOWLEDGED not in inc.timeline:
             inc.offer_deadline_s = None
             self._step(inc, Step.UNIT_ACKNOWLEDGED, now_s)
@@ -556,29 +660,36 @@ class Engine:
         inc = self.incident(unit.incident_id)
         if s is unit.status and s in _STATUS_STEP:  # a resent tap (an offline queue): done
             return
+        track = inc.crews[unit.unit_id]  # each unit of the incident moves on its own steps
+        at = inc.crew_step(unit.unit_id)
         if s in _STATUS_STEP:
             step, allowed = _STATUS_STEP[s]
-            if inc.step not in allowed and not self.replaying:
-                raise IllegalTransition(
-                    f"{inc.incident_id} is {inc.step.name}, not ready for {s.value}"
-                )
-            if step is Step.EN_ROUTE and Step.UNIT_ACKNOWLEDGED not in inc.timeline:
-                self._step(inc, Step.UNIT_ACKNOWLEDGED, now_s)  # "en route" is an acknowledgement
-                inc.offer_deadline_s = None
-            self._step(inc, step, now_s)
+            if at not in allowed and not self.replaying:
+                raise IllegalTransition(f"{inc.incident_id} is {at.name}, not ready for {s.value}")
+            if step is Step.EN_ROUTE and Step.UNIT_ACKNOWLEDGED not in track:
+                track[Step.UNIT_ACKNOWLEDGED] = now_s  # "en route" is an acknowledgement
+                if Step.UNIT_ACKNOWLEDGED not in inc.timeline:
+                    self._step(inc, Step.UNIT_ACKNOWLEDGED, now_s)
+                    inc.offer_deadline_s = None
+            track[step] = now_s
+            if step not in inc.timeline:  # the incident's time is its first unit's
+                self._step(inc, step, now_s)
             unit.status = s
             self._unit_changed(unit)
             return
         back = s in (UnitStatus.AVAILABLE_AT_STATION, UnitStatus.AVAILABLE_ON_ROAD)
-        if back and (inc.step in (Step.ON_SCENE, Step.TRANSFER_OF_CARE) or self.replaying):
+        if back and (at in (Step.ON_SCENE, Step.TRANSFER_OF_CARE) or self.replaying):
             self._finish(inc, unit, s, now_s)  # treated on scene, or handed over
             return
-        raise IllegalTransition(f"unit {unit.unit_id} cannot go {s.value} while {inc.step.name}")
+        raise IllegalTransition(f"unit {unit.unit_id} cannot go {s.value} while {at.name}")
 
     def _on_HandoverCompleted(self, e: ev.HandoverCompleted, now_s: float) -> None:
         inc = self._open(e.incident_id)
-        if inc.step is not Step.AT_DESTINATION and not self.replaying:
+        arrived = [u for u in inc.active() if inc.crew_step(u) is Step.AT_DESTINATION]
+        if not arrived and not self.replaying:
             raise IllegalTransition(f"{inc.incident_id} is {inc.step.name}, not at destination")
+        for unit_id in arrived:
+            inc.crews[unit_id][Step.TRANSFER_OF_CARE] = now_s
         self._step(inc, Step.TRANSFER_OF_CARE, now_s)
 
     def _on_DestinationChosen(self, e: ev.DestinationChosen, now_s: float) -> None:
@@ -615,8 +726,9 @@ class Engine:
         if Step.LEFT_SCENE in inc.timeline and not self.replaying:
             raise IllegalTransition(f"{inc.incident_id} is transporting a patient: not cancellable")
         self._step(inc, Step.CANCELLED, now_s)
-        if inc.unit_id is not None:
-            unit = self.units[inc.unit_id]
+        for unit_id in inc.active():
+            unit = self.units[unit_id]
+            inc.crews[unit_id][Step.BACK_IN_SERVICE] = now_s
             unit.incident_id = None
             unit.status = UnitStatus.AVAILABLE_ON_ROAD
             self._unit_changed(unit)
@@ -625,6 +737,42 @@ class Engine:
 
     def _on_ClockTicked(self, e: ev.ClockTicked, now_s: float) -> None:
         pass  # receive() runs the escalation check after every event
+
+    def _on_NoteAdded(self, e: ev.NoteAdded, now_s: float) -> None:
+        """A note on an open incident; one whose key it already has adds nothing (a retry)."""
+        inc = self._open(e.incident_id)
+        if e.key and any(n[3] == e.key for n in inc.notes):
+            return
+        inc.notes = (*inc.notes, (now_s, e.person, e.text, e.key))
+        self._out.append(ev.NotePosted(inc.incident_id, now_s, e.person, e.text))
+
+    def _on_IncidentLinked(self, e: ev.IncidentLinked, now_s: float) -> None:
+        """The duplicate closes as linked into the primary, which takes its callers (and those
+        linked into it before). One with a unit keeps it: take the unit off first."""
+        dup, primary = self._open(e.incident_id), self._open(e.primary_id)
+        if dup.unit_id is not None and not self.replaying:
+            raise IllegalTransition(
+                f"incident {dup.incident_id} has unit {dup.unit_id}: take it off before linking"
+            )
+        dup.linked_to = primary.incident_id
+        primary.linked = (*primary.linked, dup.incident_id, *dup.linked)
+        primary.version += 1  # it changed too (receive() counts the duplicate)
+        for other in dup.linked:
+            self.incidents[other].linked_to = primary.incident_id
+        dup.offer_deadline_s = None
+        self._step(dup, Step.CLOSED, now_s)
+        self._out.append(
+            ev.CallersLinked(dup.incident_id, primary.incident_id, primary.linked, e.person)
+        )
+
+    def _on_DuplicateKeptApart(self, e: ev.DuplicateKeptApart, now_s: float) -> None:
+        """Two incidents judged separate: each remembers the other (the log says who)."""
+        inc, other = self._open(e.incident_id), self.incident(e.other_id)
+        if other.incident_id not in inc.kept_apart:
+            inc.kept_apart = (*inc.kept_apart, other.incident_id)
+        if inc.incident_id not in other.kept_apart:
+            other.kept_apart = (*other.kept_apart, inc.incident_id)
+        self._out.append(ev.DuplicateSetApart(inc.incident_id, other.incident_id, e.person))
 
     # --- helpers ----------------------------------------------------------------------------
     def _open(self, incident_id: IncidentId) -> Incident:
@@ -647,18 +795,47 @@ class Engine:
         self._out.append(ev.UnitChanged(unit.unit_id, unit.status, unit.incident_id))
 
     def _offer(self, inc: Incident, unit: Unit, now_s: float, by: str) -> None:
-        inc.unit_id = unit.unit_id
-        inc.acked_devices = set()
-        inc.offer_deadline_s = now_s + self.settings.ack_timeout_s
-        self._offers.add(inc.incident_id)
+        """Offer the job to a unit: the incident's first (its deadline is watched, see
+        `_escalate`), or one more (its crew acknowledges on the tablet, not watched)."""
+        deadline_s = now_s + self.settings.ack_timeout_s
+        if inc.unit_id is None:
+            inc.unit_id = unit.unit_id
+            inc.acked_devices = set()
+            inc.offer_deadline_s = deadline_s
+            self._offers.add(inc.incident_id)
+        inc.crews[unit.unit_id] = {Step.UNIT_NOTIFIED: now_s}
         unit.incident_id = inc.incident_id
         unit.status = UnitStatus.ASSIGNED
         if Step.UNIT_NOTIFIED not in inc.timeline:
             self._step(inc, Step.UNIT_NOTIFIED, now_s)
         self._unit_changed(unit)
-        self._out.append(
-            ev.OfferSent(inc.incident_id, unit.unit_id, unit.devices, inc.offer_deadline_s, by)
-        )
+        self._out.append(ev.OfferSent(inc.incident_id, unit.unit_id, unit.devices, deadline_s, by))
+
+    def _withdraw(self, inc: Incident, unit: Unit, reason: str, to: IncidentId | None) -> bool:
+        """Take a unit off an incident (checks first); True when it was the incident's last
+        unit, which then loses its unit steps and is back in the queue (the caller asks for a
+        recommendation once the unit's new state is set). The unit is not recommended for it
+        again (`declined`); a dispatcher may still send it."""
+        if unit.unit_id not in inc.active():
+            raise IllegalTransition(f"unit {unit.unit_id} is not on {inc.incident_id}")
+        if _rank(inc.crew_step(unit.unit_id)) >= _rank(Step.LEFT_SCENE) and not self.replaying:
+            raise IllegalTransition(f"unit {unit.unit_id} has the patient aboard: not withdrawn")
+        del inc.crews[unit.unit_id]
+        inc.declined.add(unit.unit_id)
+        unit.incident_id = None
+        requeued = False
+        if inc.unit_id == unit.unit_id:
+            rest = inc.active()
+            inc.unit_id = rest[0] if rest else None
+            inc.offer_deadline_s = None
+            inc.acked_devices = set()
+            self._offers.discard(inc.incident_id)
+            if not rest:
+                for step in _UNIT_STEPS:
+                    inc.timeline.pop(step, None)
+                requeued = True
+        self._out.append(ev.UnitWithdrawn(inc.incident_id, unit.unit_id, reason, to, requeued))
+        return requeued
 
     def can_take(self, unit: Unit) -> bool:
         """May be offered a new job: available, or at hospital with the patient handed over
@@ -667,13 +844,22 @@ class Engine:
         if unit.status not in DISPATCHABLE:
             return False
         old = self.incidents.get(unit.incident_id) if unit.incident_id is not None else None
-        return old is None or Step.TRANSFER_OF_CARE in old.timeline
+        if old is None:
+            return True
+        track = old.crews.get(unit.unit_id, old.timeline)
+        return Step.TRANSFER_OF_CARE in track
 
     def _finish(
         self, inc: Incident, unit: Unit, status: UnitStatus, now_s: float, swaps: bool = True
     ) -> None:
-        self._step(inc, Step.BACK_IN_SERVICE, now_s)
-        self._step(inc, Step.CLOSED, now_s)
+        """A unit is back in service; its incident closes when it was the last one on it."""
+        inc.crews.setdefault(unit.unit_id, {})[Step.BACK_IN_SERVICE] = now_s
+        rest = inc.active()
+        if not rest:
+            self._step(inc, Step.BACK_IN_SERVICE, now_s)
+            self._step(inc, Step.CLOSED, now_s)
+        elif inc.unit_id == unit.unit_id:
+            inc.unit_id = rest[0]
         unit.incident_id = None
         unit.status = status
         self._unit_changed(unit)
@@ -706,9 +892,11 @@ class Engine:
             inc.version += 1  # its unit is taken back (and offered to the next)
             late = self.units[inc.unit_id]
             inc.declined.add(late.unit_id)
+            inc.crews.pop(late.unit_id, None)
             late.incident_id = None
             late.status = UnitStatus.AVAILABLE_ON_ROAD
-            inc.unit_id = None
+            rest = inc.active()
+            inc.unit_id = rest[0] if rest else None
             inc.offer_deadline_s = None
             self._unit_changed(late)
             options = self.recommend(inc.incident_id, now_s)
@@ -733,6 +921,36 @@ class Engine:
                 self._unacked.discard(incident_id)
                 self._out.append(ev.HospitalAckOverdue(incident_id, inc.destination, waited_s))
 
+    def _suggest_divert(self, inc: Incident, options: Sequence[Option], now_s: float) -> None:
+        """An unassigned P1 with no free unit within the target: is a unit on its way to a
+        lower priority clearly closer? Suggested to the console, never done."""
+        params = self.settings.recommend
+        free_eta_s = options[0].eta_s if options else None
+        if inc.priority is not Priority.P1 or not inc.placed:
+            return
+        if free_eta_s is not None and free_eta_s <= params.divert_target_s:
+            return
+        busy = [
+            (other.view(now_s), self.units[u].view())
+            for other in self.incidents.values()
+            if other.open and other.priority > inc.priority and other.placed
+            for u in other.active()
+            if other.crew_step(u) in _ON_ITS_WAY
+        ]
+        found = divert_suggestion(self.router, inc.view(now_s), busy, free_eta_s, params)
+        if found is not None:
+            self._out.append(
+                ev.DivertSuggested(
+                    inc.incident_id,
+                    found.unit_id,
+                    found.from_incident_id,
+                    found.from_priority,
+                    found.eta_s,
+                    free_eta_s,
+                    found.gain_s,
+                )
+            )
+
     def _swaps(self, free: Unit, now_s: float) -> None:
         """A unit became free: is it clearly closer to an incident whose unit is still coming?"""
         if self.replaying:
@@ -741,9 +959,7 @@ class Engine:
         coming = [
             (inc.view(now_s), self.units[inc.unit_id].view())
             for inc in self.incidents.values()
-            if inc.open
-            and inc.unit_id is not None
-            and inc.step in (Step.UNIT_NOTIFIED, Step.UNIT_ACKNOWLEDGED, Step.EN_ROUTE)
+            if inc.open and inc.unit_id is not None and inc.crew_step(inc.unit_id) in _ON_ITS_WAY
         ]
         if not coming:
             return

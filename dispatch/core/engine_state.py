@@ -34,7 +34,7 @@ from dispatch.core.model import (
 )
 from routing.snap import RoadPosition
 
-STATE_VERSION = 1
+STATE_VERSION = 2  # 2: several units per incident (`crews`), unit position times
 
 Plain = dict[str, Any]
 #: The engine's attributes a snapshot holds, and those it leaves out (built from settings, or
@@ -151,9 +151,13 @@ _OUT: dict[str, Callable[[Any], Any]] = {
     "capability": lambda c: c.value,
     "status": lambda s: s.value,
     "timeline": lambda t: [[step.value, at_s] for step, at_s in t.items()],
+    "crews": lambda c: [[u, [[s.value, at_s] for s, at_s in t.items()]] for u, t in c.items()],
     "acked_devices": sorted,
     "declined": sorted,
     "devices": list,
+    "notes": lambda ns: [list(n) for n in ns],
+    "linked": list,
+    "kept_apart": list,
 }
 _IN: dict[str, Callable[[Any], Any]] = {
     "road_position": _position_of,
@@ -163,9 +167,13 @@ _IN: dict[str, Callable[[Any], Any]] = {
     "capability": {c.value: c for c in Capability}.__getitem__,
     "status": {s.value: s for s in UnitStatus}.__getitem__,
     "timeline": lambda t: {_STEPS[step]: at_s for step, at_s in t},
+    "crews": lambda c: {UnitId(u): {_STEPS[s]: at_s for s, at_s in t} for u, t in c},
     "acked_devices": set,
     "declined": set,
     "devices": tuple,
+    "notes": lambda ns: tuple((float(t), p, str(x), str(k)) for t, p, x, k in ns),
+    "linked": tuple,
+    "kept_apart": tuple,
 }
 
 

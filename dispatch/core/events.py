@@ -196,6 +196,11 @@ class IncidentTriaged:
     complaint: Complaint
     determinant: str = ""  # MPDS-style code, kept opaque
     person: str | None = None  # who triaged it, when a named person did
+    # The call-taking protocol that produced it (dispatch.core.protocol), if one did: the set,
+    # its version and the answers as "question=answer" in the order asked.
+    protocol_id: str = ""
+    protocol_version: str = ""
+    answers: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         _check_id(self.incident_id, "incident_id")
@@ -204,6 +209,57 @@ class IncidentTriaged:
             raise InvalidEvent("priority and complaint must be known values")
         if len(self.determinant) > 16 or not self.determinant.isprintable():
             raise InvalidEvent("determinant must be at most 16 printable characters")
+        _check_protocol(self.protocol_id, self.protocol_version, self.answers)
+
+
+MAX_ANSWERS = 32  # questions on one protocol path (dispatch.core.protocol.MAX_DEPTH is less)
+
+
+def _check_protocol(protocol_id: str, version: str, answers: tuple[str, ...]) -> None:
+    """A protocol id and version go together, and answers only with them."""
+    if not (isinstance(protocol_id, str) and isinstance(version, str)):
+        raise InvalidEvent("protocol_id and protocol_version must be text")
+    if not protocol_id:
+        if version or answers:
+            raise InvalidEvent("a protocol version or answers need a protocol_id")
+        return
+    _check_id(protocol_id, "protocol_id")
+    if not (0 < len(version) <= 16 and version.isprintable()):
+        raise InvalidEvent("protocol_version must be 1-16 printable characters")
+    if not isinstance(answers, tuple) or len(answers) > MAX_ANSWERS:
+        raise InvalidEvent(f"answers: at most {MAX_ANSWERS}")
+    for answer in answers:
+        if not (isinstance(answer, str) and answer.count("=") == 1):
+            raise InvalidEvent('each answer is "question=answer"')
+        _check_id(answer, "answer")
+
+
+@dataclass(frozen=True)
+class TcprStarted:
+    """The call-taker started coaching the caller through CPR (telephone CPR) for a cardiac
+    arrest; the log record's time is when."""
+
+    incident_id: IncidentId
+    person: str | None = None  # the call-taker, when a named one coached
+
+    def __post_init__(self) -> None:
+        _check_id(self.incident_id, "incident_id")
+        _check_person(self.person)
+
+
+@dataclass(frozen=True)
+class TcprStopped:
+    """Telephone CPR coaching ended (the crew took over, the call dropped, ROSC)."""
+
+    incident_id: IncidentId
+    reason: str = ""
+    person: str | None = None
+
+    def __post_init__(self) -> None:
+        _check_id(self.incident_id, "incident_id")
+        _check_person(self.person)
+        if not isinstance(self.reason, str) or len(self.reason) > MAX_TEXT:
+            raise InvalidEvent(f"reason longer than {MAX_TEXT} characters")
 
 
 @dataclass(frozen=True)
@@ -228,10 +284,18 @@ class UnitPositionReported:
     unit_id: UnitId
     lat: float
     lon: float
+    observed_at_s: float | None = None  # when the fix was taken; None: when it was received
+    accuracy_m: float | None = None  # its 68 % radius, when the device says
 
     def __post_init__(self) -> None:
         _check_id(self.unit_id, "unit_id")
         _check_point(self.lat, self.lon)
+        t = self.observed_at_s
+        if t is not None and not (isinstance(t, int | float) and math.isfinite(t)):
+            raise InvalidEvent("observed_at_s must be a finite number of seconds")
+        a = self.accuracy_m
+        if a is not None and not (isinstance(a, int | float) and math.isfinite(a) and a >= 0):
+            raise InvalidEvent("accuracy_m must be a finite number of metres >= 0")
 
 
 @dataclass(frozen=True)
@@ -242,10 +306,65 @@ class UnitAssigned:
     unit_id: UnitId
     by: str = "dispatcher"  # what kind of actor: dispatcher, auto, mci, a policy's name
     person: str | None = None  # which person, when a named one sent it
+    # False: the incident's one unit (refused if it has one already); True: one more unit
+    # (ALS + BLS, a volunteer and an ambulance), with its own status track.
+    additional: bool = False
 
     def __post_init__(self) -> None:
         _check_id(self.incident_id, "incident_id")
         _check_id(self.unit_id, "unit_id")
+        _check_id(self.by, "by")
+        _check_person(self.person)
+        if not isinstance(self.additional, bool):
+            raise InvalidEvent("additional must be true or false")
+
+
+def _check_reason(value: str) -> None:
+    if not (isinstance(value, str) and len(value.strip()) > 0 and len(value) <= MAX_TEXT):
+        raise InvalidEvent(f"a reason is required (1-{MAX_TEXT} characters)")
+
+
+@dataclass(frozen=True)
+class UnitUnassigned:
+    """A dispatcher took a unit off an incident, with the reason; the incident goes back to
+    the queue when it was its last unit."""
+
+    incident_id: IncidentId
+    unit_id: UnitId
+    reason: str
+    by: str = "dispatcher"
+    person: str | None = None
+
+    def __post_init__(self) -> None:
+        _check_id(self.incident_id, "incident_id")
+        _check_id(self.unit_id, "unit_id")
+        _check_reason(self.reason)
+        _check_id(self.by, "by")
+        _check_person(self.person)
+
+
+@dataclass(frozen=True)
+class UnitReassigned:
+    """A unit taken off one incident and sent to another in one step; `divert`: on its way,
+    to an incident of a higher priority (a P3's ambulance to a cardiac arrest)."""
+
+    incident_id: IncidentId  # the incident it leaves
+    unit_id: UnitId
+    to_incident_id: IncidentId
+    reason: str
+    divert: bool = False
+    by: str = "dispatcher"
+    person: str | None = None
+
+    def __post_init__(self) -> None:
+        _check_id(self.incident_id, "incident_id")
+        _check_id(self.unit_id, "unit_id")
+        _check_id(self.to_incident_id, "to_incident_id")
+        if self.to_incident_id == self.incident_id:
+            raise InvalidEvent("to_incident_id is the incident the unit leaves")
+        _check_reason(self.reason)
+        if not isinstance(self.divert, bool):
+            raise InvalidEvent("divert must be true or false")
         _check_id(self.by, "by")
         _check_person(self.person)
 
@@ -374,6 +493,62 @@ class PersonalDataPurged:
             raise InvalidEvent("reason must be 1-64 characters")
 
 
+MAX_NOTE = 1000  # characters: a note on an incident
+
+
+@dataclass(frozen=True)
+class NoteAdded:
+    """A call-taker or dispatcher wrote a note on an incident (shown to dispatchers and its
+    crew, never to an agency); `key`: the request's idempotency key, so a retry adds none."""
+
+    incident_id: IncidentId
+    text: str
+    key: str = ""
+    person: str | None = None  # who wrote it, when a named person did
+
+    def __post_init__(self) -> None:
+        _check_id(self.incident_id, "incident_id")
+        _check_person(self.person)
+        if self.key:
+            _check_id(self.key, "key")
+        ok = isinstance(self.text, str) and 0 < len(self.text.strip()) <= MAX_NOTE
+        if not ok or not all(c.isprintable() or c == "\n" for c in self.text):
+            raise InvalidEvent(f"text must be 1-{MAX_NOTE} printable characters (and newlines)")
+
+
+@dataclass(frozen=True)
+class IncidentLinked:
+    """A dispatcher linked a possible duplicate into its primary: one incident, several
+    callers. The duplicate closes as linked; its callers follow the primary's unit."""
+
+    incident_id: IncidentId  # the duplicate
+    primary_id: IncidentId
+    person: str | None = None
+
+    def __post_init__(self) -> None:
+        _check_id(self.incident_id, "incident_id")
+        _check_id(self.primary_id, "primary_id")
+        _check_person(self.person)
+        if self.incident_id == self.primary_id:
+            raise InvalidEvent("an incident cannot be linked to itself")
+
+
+@dataclass(frozen=True)
+class DuplicateKeptApart:
+    """A dispatcher judged a possible duplicate to be a separate emergency."""
+
+    incident_id: IncidentId
+    other_id: IncidentId
+    person: str | None = None
+
+    def __post_init__(self) -> None:
+        _check_id(self.incident_id, "incident_id")
+        _check_id(self.other_id, "other_id")
+        _check_person(self.person)
+        if self.incident_id == self.other_id:
+            raise InvalidEvent("an incident cannot be kept apart from itself")
+
+
 @dataclass(frozen=True)
 class ClockTicked:
     """Nothing happened but time passed: offers may have timed out."""
@@ -384,7 +559,8 @@ Event = (
     | UnitAssigned | OfferAcknowledged | UnitStatusReported | HandoverCompleted
     | DestinationChosen | HospitalAcknowledged | PatientDescribed | IncidentCancelled
     | ClockTicked | CallRepeated | PhoneQuarantined | CallQuarantined | PhoneReleased
-    | PersonalDataPurged
+    | PersonalDataPurged | UnitUnassigned | UnitReassigned | TcprStarted | TcprStopped
+    | NoteAdded | IncidentLinked | DuplicateKeptApart
 )  # fmt: skip
 
 
@@ -470,7 +646,64 @@ class HospitalAckOverdue:
     waited_s: float
 
 
+@dataclass(frozen=True)
+class UnitWithdrawn:
+    """A unit was taken off an incident by a dispatcher (unassigned, reassigned or diverted to
+    `to_incident_id`): its crew's offer or job is withdrawn."""
+
+    incident_id: IncidentId
+    unit_id: UnitId
+    reason: str
+    to_incident_id: IncidentId | None
+    requeued: bool  # it was the incident's last unit: the incident is back in the queue
+
+
+@dataclass(frozen=True)
+class DivertSuggested:
+    """An unassigned incident with no free unit within `target_s`: a unit on its way to a
+    lower-priority incident would reach it `gain_s` sooner than the best free unit."""
+
+    incident_id: IncidentId
+    unit_id: UnitId
+    from_incident_id: IncidentId
+    from_priority: Priority
+    eta_s: float  # the diverted unit's driving time to the incident
+    free_eta_s: float | None  # the best free unit's effective ETA; None: no free unit at all
+    gain_s: float | None  # free_eta_s - eta_s; None when no unit is free
+
+
+@dataclass(frozen=True)
+class NotePosted:
+    """A note on an incident, for the consoles and its crew."""
+
+    incident_id: IncidentId
+    at_s: float
+    person: str | None
+    text: str
+
+
+@dataclass(frozen=True)
+class CallersLinked:
+    """A duplicate was linked into its primary: `linked` is every incident linked into it."""
+
+    incident_id: IncidentId  # the duplicate, now closed
+    primary_id: IncidentId
+    linked: tuple[IncidentId, ...]
+    person: str | None
+
+
+@dataclass(frozen=True)
+class DuplicateSetApart:
+    """A possible duplicate was kept apart from the other incident: the suggestion is done."""
+
+    incident_id: IncidentId
+    other_id: IncidentId
+    person: str | None
+
+
 Decision = (
     IncidentStepped | UnitChanged | Recommended | OfferSent | OfferEscalated | SwapSuggested
-    | DuplicateSuggested | HospitalAcked | HospitalAckOverdue | DeviceAcked
+    | DuplicateSuggested | HospitalAcked | HospitalAckOverdue | DeviceAcked | UnitWithdrawn
+    | DivertSuggested
+    | NotePosted | CallersLinked | DuplicateSetApart
 )  # fmt: skip

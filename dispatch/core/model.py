@@ -133,6 +133,7 @@ class UnitView:
     lat: float
     lon: float
     free_at_s: float = 0.0  # a unit clearing at hospital: when it expects to be free (absolute)
+    position_at_s: float | None = None  # when its position was observed; None: not known
 
 
 @dataclass(frozen=True)

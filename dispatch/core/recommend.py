@@ -49,6 +49,11 @@ class RecommendParams:
     swap_min_gain_s: float = 60.0  # suggest a swap only for at least this much sooner
     duplicate_radius_m: float = 150.0
     duplicate_window_s: float = 600.0
+    # An unassigned P1 with no free unit within this is shown a divert (a unit on its way to
+    # a lower priority that would be there sooner); 8 min, a common P1 response target.
+    divert_target_s: float = 480.0
+    # A unit's position older than this is stale: still ranked, but its option says so.
+    stale_after_s: float = 60.0
 
     def __post_init__(self) -> None:
         if isinstance(self.k, bool) or not isinstance(self.k, int) or self.k < 1:
@@ -60,6 +65,8 @@ class RecommendParams:
             "swap_min_gain_s",
             "duplicate_radius_m",
             "duplicate_window_s",
+            "divert_target_s",
+            "stale_after_s",
         ):
             value = getattr(self, name)
             if not (isinstance(value, int | float) and math.isfinite(value) and value >= 0):
@@ -80,6 +87,21 @@ class Option:
     distance_m: float
     capability: Capability
     reasons: tuple[str, ...]
+    # Its position is older than `stale_after_s`: the ETA is from where it was, `position_age_s`
+    # ago (None: the position's time is not known).
+    stale_position: bool = False
+    position_age_s: float | None = None
+
+
+@dataclass(frozen=True)
+class Divert:
+    """A unit on its way to a lower-priority incident that would reach this one sooner."""
+
+    unit_id: UnitId
+    from_incident_id: IncidentId
+    from_priority: Priority
+    eta_s: float  # its driving time to this incident
+    gain_s: float | None  # sooner than the best free unit by this; None: no unit is free
 
 
 @dataclass(frozen=True)
@@ -169,7 +191,13 @@ def _candidates(
     return [_Candidate(units[r.unit], r, _delay_s(units[r.unit], now_s, params)) for r in ranked]
 
 
-def _option(c: _Candidate, capability_reason: str, nearest_drive_s: float) -> Option:
+def _option(
+    c: _Candidate,
+    capability_reason: str,
+    nearest_drive_s: float,
+    now_s: float = math.nan,
+    params: RecommendParams | None = None,
+) -> Option:
     if c.drive_s <= nearest_drive_s:
         reasons = [capability_reason, f"nearest by road: {_clock(c.drive_s)}"]
     else:
@@ -178,7 +206,21 @@ def _option(c: _Candidate, capability_reason: str, nearest_drive_s: float) -> Op
     if c.delay_s > 0:
         reasons.append(f"clearing at hospital: +{_clock(c.delay_s)}")
     u = c.unit
-    return Option(u.unit_id, c.eta_s, c.drive_s, c.distance_m, u.capability, tuple(reasons))
+    at_s = getattr(u, "position_at_s", None)
+    age_s = now_s - at_s if at_s is not None and math.isfinite(now_s) else None
+    stale = age_s is not None and params is not None and age_s > params.stale_after_s
+    if stale and age_s is not None:
+        reasons.append(f"position {_clock(age_s)} old: ETA from where it was")
+    return Option(
+        u.unit_id,
+        c.eta_s,
+        c.drive_s,
+        c.distance_m,
+        u.capability,
+        tuple(reasons),
+        stale,
+        None if age_s is None else max(0.0, age_s),
+    )
 
 
 def _capability_reason(
@@ -236,7 +278,13 @@ def rank_options(
         if als_cands:
             shown = shown[: params.k - 1] + als_cands[:1]
     return [
-        _option(c, _capability_reason(c, incident, best_als_s, params, "ALS on the way"), nearest_s)
+        _option(
+            c,
+            _capability_reason(c, incident, best_als_s, params, "ALS on the way"),
+            nearest_s,
+            now_s,
+            params,
+        )
         for c in shown
     ]
 
@@ -278,7 +326,7 @@ def assign_jointly(
         ]
         reason = _capability_reason(cand, inc, min(als_s, default=np.inf), params, "ALS farther")
         nearest_s = min(c.drive_s for c in ranked[inc.incident_id])
-        out.append(Assignment(inc.incident_id, _option(cand, reason, nearest_s)))
+        out.append(Assignment(inc.incident_id, _option(cand, reason, nearest_s, now_s, params)))
     return out
 
 
@@ -363,6 +411,36 @@ def swap_suggestions(
             used_incidents.add(incident_id)
             out.append(swap)
     return out
+
+
+def divert_suggestion(
+    router: Router,
+    incident: IncidentView,
+    on_their_way: Sequence[tuple[IncidentView, UnitLike]],
+    free_eta_s: float | None,
+    params: RecommendParams = RecommendParams(),
+) -> Divert | None:
+    """The unit on its way to a lower-priority incident that would reach `incident` soonest,
+    if that beats the best free unit (`free_eta_s`, None: none free) by `swap_min_gain_s`;
+    for an ALS-required incident an ALS unit comes first. None: no divert is worth it."""
+    pairs = [(inc, u) for inc, u in on_their_way if inc.priority > incident.priority]
+    if not pairs:
+        return None
+    ranked = router.rank(
+        Positions.of([u.position for _, u in pairs]), incident.position, len(pairs)
+    )
+    best: tuple[float, float, str, Divert] | None = None
+    for r in ranked:
+        source, unit = pairs[r.unit]
+        gain_s = None if free_eta_s is None else free_eta_s - r.eta_s
+        if gain_s is not None and gain_s < params.swap_min_gain_s:
+            continue
+        cost = r.eta_s + _penalty_s(unit.capability, incident.priority, params)
+        divert = Divert(unit.unit_id, source.incident_id, source.priority, r.eta_s, gain_s)
+        key = (cost, r.eta_s, unit.unit_id, divert)
+        if best is None or key[:3] < best[:3]:
+            best = key
+    return None if best is None else best[3]
 
 
 def duplicate_candidates(

@@ -25,19 +25,23 @@ from dispatch.desks import agency as agency_desk
 from dispatch.desks import mci as mci_desk
 from dispatch.http import (
     agencies,
+    assignments,
     audit,
     auth,
     callers,
     calls,
     cockpit,
     console,
+    exports,
     health,
     hospitals,
     incidents,
     manual_calls,
     map,
     mci,
+    notes,
     patients,
+    protocol,
     quarantine,
     schemas,
     tracking,
@@ -80,7 +84,11 @@ ROUTERS = (
     calls,
     manual_calls,
     incidents,
+    assignments,  # several units per incident, unassign, reassign, divert
+    protocol,  # the call-taking questions and telephone CPR
+    notes,
     callers,
+    exports,  # an incident as NEMSIS XML or a FHIR Bundle
     patients,
     units,
     hospitals,

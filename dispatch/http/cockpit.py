@@ -62,7 +62,14 @@ async def cockpit(
         raise BadPeriod(f"preset is one of {', '.join(PRESETS)}")
     start, end = period(hours, since, until)
     return {
-        **figures(svc.views.cockpit_rows(), start, end, preset),
+        **figures(
+            svc.views.cockpit_rows(),
+            start,
+            end,
+            preset,
+            overdue_s=svc.views.overdue_limits.by_priority(),
+            now_s=min(end, time.time()),
+        ),
         "store": svc.outage.figures(),
         "positions": svc.inputs.position_figures(),
     }

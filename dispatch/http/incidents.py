@@ -16,6 +16,7 @@ from fastapi import APIRouter, Depends, Header, Query, Response
 
 from dispatch.core import events as ev
 from dispatch.core.model import IncidentId, UnitId
+from dispatch.errors import IllegalTransition
 from dispatch.http.common import (
     ERRORS,
     InvalidVersion,
@@ -26,7 +27,7 @@ from dispatch.http.common import (
     dispatcher_or_caller,
     person_of,
 )
-from dispatch.http.wire import AssignmentIn, AssignmentOut, CancelIn, TriageIn
+from dispatch.http.wire import AssignmentIn, AssignmentOut, CancelIn, KeepApartIn, LinkIn, TriageIn
 from dispatch.service.service import DispatchService
 
 router = APIRouter(prefix="/api/v1/incidents", tags=["incidents"], responses=ERRORS)
@@ -36,6 +37,13 @@ IfMatch = Annotated[
     str | None, Header(max_length=32, description='the version edited, as its ETag ("7")')
 ]
 Version = Annotated[int | None, Query(ge=0, le=10**12, description="the version edited")]
+
+
+class LocationConflictUnconfirmed(IllegalTransition):
+    """409: the incident's location sources disagree and the assignment did not say
+    `confirm_conflict: true` (the dispatcher has not confirmed where to send the unit)."""
+
+    reason = "location_conflict_unconfirmed"
 
 
 def versioned(svc: DispatchService, incident_id: str) -> dict[str, Any]:
@@ -107,8 +115,15 @@ async def assign(
     version: Version = None,
 ) -> dict[str, Any]:
     """Send a unit: the offer goes to all its crew devices; 409 if it was taken meanwhile,
-    or if the incident changed since the version sent."""
+    if the incident changed since the version sent, or (`location_conflict_unconfirmed`) if
+    its location sources disagree and `confirm_conflict` is not true."""
     check_version(svc, incident_id, if_match, version)
+    inc = svc.engine.incident(IncidentId(incident_id))
+    if not body.confirm_conflict and svc.locations.conflict_of(inc) is not None:
+        raise LocationConflictUnconfirmed(
+            f"incident {incident_id}'s location sources disagree: confirm the place first "
+            "(send confirm_conflict: true, or place it by words or pin)"
+        )
     person = person_of(who)
     svc.submit(ev.UnitAssigned(IncidentId(incident_id), UnitId(body.unit_id), person=person))
     deadline_s = svc.engine.incident(IncidentId(incident_id)).offer_deadline_s
@@ -146,6 +161,36 @@ async def cancel(
     """Cancel before transport; the unit (if any) becomes available on the road."""
     check_version(svc, incident_id, if_match, version)
     svc.submit(ev.IncidentCancelled(IncidentId(incident_id), body.reason, person_of(who)))
+    await svc.settled()
+    return versioned(svc, incident_id)
+
+
+@router.post("/{incident_id}/link", dependencies=dispatcher)
+async def link(
+    incident_id: str,
+    body: LinkIn,
+    svc: Svc,
+    who: Who,
+    if_match: IfMatch = None,
+    version: Version = None,
+) -> dict[str, Any]:
+    """Link this incident (a possible duplicate) into `primary_id`: one incident, several
+    callers. It closes as linked and its callers follow the primary's unit; the answer is the
+    primary. 409 if either is closed or this one has a unit (take it off first)."""
+    check_version(svc, incident_id, if_match, version)
+    primary = IncidentId(body.primary_id)
+    svc.engine.incident(primary)  # 404 if there is none
+    svc.submit(ev.IncidentLinked(IncidentId(incident_id), primary, person_of(who)))
+    await svc.settled()
+    return versioned(svc, primary)
+
+
+@router.post("/{incident_id}/keep-apart", dependencies=dispatcher)
+async def keep_apart(incident_id: str, body: KeepApartIn, svc: Svc, who: Who) -> dict[str, Any]:
+    """Keep this incident apart from `other_id`, which it was suggested to duplicate: two
+    emergencies, both stay open; the log says who judged so."""
+    other = IncidentId(body.other_id)
+    svc.submit(ev.DuplicateKeptApart(IncidentId(incident_id), other, person_of(who)))
     await svc.settled()
     return versioned(svc, incident_id)
 

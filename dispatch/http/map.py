@@ -13,6 +13,8 @@ Coordinates are integers: quanta of `QUANTUM_DEG` (1e-5 degrees: 0.96 m east-wes
 north-south in Hangzhou) from the bounding box's south-west corner. A polyline is
 `[name, x0, y0, dx1, dy1, dx2, dy2, ...]`: its street's index in `names` (-1: unnamed), the first
 point, then the step to each next point (consecutive points closer than a quantum are merged).
+The console labels the streets from these alone (console.js `drawStreetNames`: one anchor per
+named polyline, half-way along it), so the names cost nothing beyond the `names` list.
 The answer also lists the ambulance stations (`stations`): the homes of the fleet the server
 seeded (`dispatch.core.fleet`, the units based at each that the server still has) and the rows of
 the SYNTHETIC station file (`data/stations/`, the simulator's planned sites) inside the map.

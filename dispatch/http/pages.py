@@ -35,6 +35,8 @@ ASSETS = (
     "console.html",
     "console.js",
     "console.css",
+    "protocol.js",  # the console's call-taking questions and telephone-CPR panel (key q)
+    "protocol.css",
     "cockpit.html",
     "cockpit.js",
     "cockpit.css",
@@ -52,6 +54,10 @@ ASSETS = (
     "tablet-icon.svg",
     "manifest.webmanifest",
     "sw.js",
+    "i18n.js",  # the pages' languages: message catalogues, t(), the language switch
+    "i18n/zh-CN.json",
+    "i18n/en.json",
+    "news2.js",  # NEWS2 early-warning scoring for the hospital page
 )
 MEDIA_TYPES = {
     "html": "text/html; charset=utf-8",
@@ -59,6 +65,7 @@ MEDIA_TYPES = {
     "css": "text/css; charset=utf-8",
     "webmanifest": "application/manifest+json",
     "svg": "image/svg+xml",
+    "json": "application/json",
 }
 
 
@@ -79,7 +86,7 @@ def mount_pages(app: FastAPI) -> None:
     """Serve the hospital page at /hospital, the console at /console, the cockpit at
     /cockpit, their assets at /static/{name}."""
     static = resources.files("dispatch.http").joinpath("static")
-    files = {name: static.joinpath(name).read_bytes() for name in ASSETS}
+    files = {name: static.joinpath(*name.split("/")).read_bytes() for name in ASSETS}
     etags = {
         name: '"' + hashlib.sha256(body).hexdigest()[:32] + '"' for name, body in files.items()
     }
@@ -141,6 +148,13 @@ def mount_pages(app: FastAPI) -> None:
     async def track_page(request: Request) -> Response:
         """A caller's tracking page (`/track#token=<caller token>`): the coming ambulance."""
         return serve("track.html", request)
+
+    @app.get("/static/i18n/{name}", include_in_schema=False)
+    async def catalogue(name: str, request: Request) -> Response:
+        """A message catalogue (`zh-CN.json`, `en.json`); anything else is 404."""
+        if f"i18n/{name}" not in files:
+            return error_response(404, "unknown_file")
+        return serve(f"i18n/{name}", request)
 
     @app.get("/static/{name}", include_in_schema=False)
     async def static_file(name: str, request: Request) -> Response:

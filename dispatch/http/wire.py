@@ -10,7 +10,7 @@ said in the model's OpenAPI description; a broken one is 422 `invalid_request` w
 from __future__ import annotations
 
 import time
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 from pydantic_core import PydanticCustomError
@@ -239,8 +239,68 @@ class EndpointsOut(BaseModel):
 
 
 class AssignmentIn(BaseModel):
-    model_config = strict({"unit_id": "ALS01"})
+    model_config = strict({"unit_id": "ALS01"}, {"unit_id": "ALS01", "confirm_conflict": True})
     unit_id: str = Field(min_length=1, max_length=64)
+    confirm_conflict: bool = Field(
+        False,
+        description="send the unit although the incident's location sources disagree (an "
+        "unresolved conflict): without it such an assignment is 409 "
+        "location_conflict_unconfirmed",
+    )
+
+
+class NoteIn(BaseModel):
+    model_config = strict({"text": "caller says the patient is on the 3rd floor, lift broken"})
+    text: str = Field(min_length=1, max_length=1000, description="the note (personal data)")
+
+
+class NoteOut(BaseModel):
+    incident_id: str
+    at_s: float = Field(description="engine time the note was logged")
+    person: str | None
+    text: str
+
+
+class LinkIn(BaseModel):
+    model_config = strict({"primary_id": "I00012"})
+    primary_id: str = Field(
+        min_length=1, max_length=64, description="the incident the duplicate is linked into"
+    )
+
+
+class KeepApartIn(BaseModel):
+    model_config = strict({"other_id": "I00012"})
+    other_id: str = Field(
+        min_length=1, max_length=64, description="the incident it was suggested to duplicate"
+    )
+
+
+class UnitAddIn(BaseModel):
+    model_config = strict({"unit_id": "BLS02"}, {"unit_id": "BLS02", "confirm_conflict": True})
+    unit_id: str = Field(min_length=1, max_length=64)
+    confirm_conflict: bool = Field(
+        False, description="send the unit although the location sources disagree"
+    )
+
+
+class UnassignIn(BaseModel):
+    model_config = strict(
+        {"reason": "crew reported a flat tyre"},
+        {"reason": "closer unit free", "to_incident": "I-2026-000042"},
+    )
+    reason: str = Field(min_length=1, max_length=200, pattern=r"\S")
+    to_incident: str | None = Field(
+        None,
+        min_length=1,
+        max_length=64,
+        description="reassign: send the unit to this incident in the same step",
+    )
+
+
+class DivertIn(BaseModel):
+    model_config = strict({"to_incident": "I-2026-000042", "reason": "P1 cardiac arrest nearby"})
+    to_incident: str = Field(min_length=1, max_length=64)
+    reason: str = Field(min_length=1, max_length=200, pattern=r"\S")
 
 
 class AssignmentOut(BaseModel):
@@ -254,6 +314,40 @@ class TriageIn(BaseModel):
     priority: Priority
     complaint: Complaint
     determinant: str = Field("", max_length=16)
+
+
+# A question set, question or answer id (dispatch/core/protocols/schema.json).
+ProtocolName = Annotated[str, Field(min_length=1, max_length=32, pattern=r"^[a-z][a-z0-9_]{0,31}$")]
+
+
+class ProtocolAnswerIn(BaseModel):
+    model_config = strict({"question": "awake", "answer": "no"})
+    question: ProtocolName
+    answer: ProtocolName
+
+
+class ProtocolIn(BaseModel):
+    """A question set's answers in the order asked (GET /api/v1/protocols lists the sets)."""
+
+    model_config = strict(
+        {
+            "set_id": "arrest",
+            "version": "2026.1",
+            "answers": [
+                {"question": "awake", "answer": "no"},
+                {"question": "breathing", "answer": "no"},
+            ],
+        }
+    )
+    set_id: ProtocolName
+    version: str = Field(min_length=1, max_length=16, pattern=r"^[0-9]{4}\.[0-9]{1,3}$")
+    answers: list[ProtocolAnswerIn] = Field(min_length=1, max_length=12)
+
+
+class TcprIn(BaseModel):
+    model_config = strict({"action": "start"}, {"action": "stop", "reason": "crew on scene"})
+    action: Literal["start", "stop"]
+    reason: str = Field("", max_length=200, description="why coaching stopped (stop only)")
 
 
 class CancelIn(BaseModel):

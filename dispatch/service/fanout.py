@@ -42,9 +42,10 @@ class Fanout:
                     "name": d.step.name.lower(),
                     "at_s": d.at_s,
                 }
-                out.append((f"call:{d.incident_id}", step, None))
-                if d.step in CALLER_DONE:  # the caller's socket ends with this frame
-                    out.append((f"call:{d.incident_id}", None, None))
+                for topic in self.caller_topics(d.incident_id, d.step):
+                    out.append((topic, step, None))
+                    if d.step in CALLER_DONE:  # the caller's socket ends with this frame
+                        out.append((topic, None, None))
                 out.extend(svc.notices.closed(d))
                 if d.step is Step.CLOSED:
                     svc.notices.forget(d.incident_id)
@@ -62,8 +63,24 @@ class Fanout:
             elif isinstance(d, ev.OfferEscalated):
                 withdrawn = {"type": "offer.withdrawn", "incident_id": d.incident_id}
                 out.append((f"unit:{d.unit_id}", withdrawn, None))
+            elif isinstance(d, ev.UnitWithdrawn):  # a dispatcher took the unit off
+                taken = {
+                    "type": "offer.withdrawn",
+                    "incident_id": d.incident_id,
+                    "reason": d.reason,
+                }
+                out.append((f"unit:{d.unit_id}", taken, None))
             elif isinstance(d, ev.UnitChanged):
                 out.append((f"unit:{d.unit_id}", {"type": "unit.changed", **plain(d)}, None))
+            elif isinstance(d, ev.NotePosted):  # the crew's tablet shows the notes
+                inc = svc.engine.incidents.get(d.incident_id)
+                if inc is not None and inc.unit_id is not None:
+                    notes = {
+                        "type": "job.notes",
+                        "incident_id": d.incident_id,
+                        "notes": svc.views.notes_text(inc),
+                    }
+                    out.append((f"unit:{inc.unit_id}", notes, None))
             elif isinstance(d, ev.HospitalAcked):
                 acked = {
                     "type": "patient.acknowledged",
@@ -88,13 +105,25 @@ class Fanout:
             out.extend(watch(event, decisions))
         return out
 
+    def caller_topics(self, incident_id: IncidentId, step: Step) -> list[str]:
+        """The caller topics an incident's step goes to: its own and those of the duplicates
+        linked into it (their callers follow it); a duplicate's closing as linked, to none."""
+        inc = self.svc.engine.incidents.get(incident_id)
+        if inc is None:
+            return [f"call:{incident_id}"]
+        if inc.linked_to is not None and step is Step.CLOSED:
+            return []
+        return [f"call:{i}" for i in (incident_id, *inc.linked)]
+
     def approach(self, incident_id: IncidentId) -> list[Frame]:
-        """`unit.approaching` to the caller: the coming unit's position and ETA (coalesced)."""
+        """`unit.approaching` to the caller (and those of the duplicates linked into the
+        incident): the coming unit's position and ETA (coalesced)."""
         inc = self.svc.engine.incidents.get(incident_id)
         coming = self.svc.views.approach(inc) if inc is not None else None
-        if coming is None:
+        if inc is None or coming is None:
             return []
-        return [(f"call:{incident_id}", {"type": "unit.approaching", **coming}, "approach")]
+        frame = {"type": "unit.approaching", **coming}
+        return [(f"call:{i}", frame, "approach") for i in (incident_id, *inc.linked)]
 
     def emit(self, frames: Iterable[Frame]) -> None:
         hub = self.svc.hub

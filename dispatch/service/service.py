@@ -32,6 +32,7 @@ from dispatch.core.engine import Engine, EngineSettings
 from dispatch.core.engine_state import Exporter, import_state
 from dispatch.core.fleet import demo_fleet
 from dispatch.core.model import Step
+from dispatch.core.recommend import RecommendParams
 from dispatch.errors import StoreError
 from dispatch.live.feeds import Feeds, fed
 from dispatch.live.hub import Hub
@@ -216,6 +217,7 @@ class DispatchService:
                 # snaps on its own path only if that clock fell well behind.
                 position_refresh_s=2 * settings.position_flush_s,
                 hospital_ack_s=settings.hospital_ack_s,
+                recommend=RecommendParams(stale_after_s=settings.unit_stale_s),
             ),
         )
 

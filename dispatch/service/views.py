@@ -17,6 +17,14 @@ from dispatch.core import events as ev
 from dispatch.core.cockpit import Row as CockpitRow
 from dispatch.core.engine import Incident, Unit
 from dispatch.core.model import IncidentId, Step, UnitId
+from dispatch.core.queue import (
+    OverdueLimits,
+    is_overdue,
+    overdue_at_s,
+    queue_key,
+    queue_order,
+    waiting,
+)
 from routing.snap import RoadPosition
 
 if TYPE_CHECKING:
@@ -61,6 +69,11 @@ WIRE_TYPE = {
     ev.HospitalAcked: "hospital.acknowledged",
     ev.HospitalAckOverdue: "hospital.ack_overdue",
     ev.DeviceAcked: "offer.acknowledged",
+    ev.UnitWithdrawn: "unit.withdrawn",
+    ev.DivertSuggested: "divert.suggested",
+    ev.NotePosted: "incident.note",
+    ev.CallersLinked: "incident.linked",
+    ev.DuplicateSetApart: "duplicate.kept_apart",
 }
 
 #: No crew device acknowledged an offer this long after it was sent: the console prompts the
@@ -74,9 +87,17 @@ class Views:
     def __init__(self, svc: DispatchService) -> None:
         self.svc = svc
 
+    @property
+    def overdue_limits(self) -> OverdueLimits:
+        """How long each priority may wait for a unit (`JIJIU_OVERDUE_P1_S` and the like)."""
+        s = self.svc.settings
+        return OverdueLimits(s.overdue_p1_s, s.overdue_p2_s, s.overdue_p3_s)
+
     def incident(self, incident_id: str, *, for_caller: bool = False) -> dict[str, Any]:
         svc = self.svc
         inc = svc.engine.incident(IncidentId(incident_id))
+        if for_caller and inc.linked_to is not None:  # linked as a duplicate: its caller
+            return {**self.incident(inc.linked_to, for_caller=True), "incident_id": incident_id}
         timeline = [
             {"step": s.value, "name": s.name.lower(), "at_s": t}
             for s, t in sorted(inc.timeline.items(), key=lambda kv: kv[1])
@@ -103,8 +124,71 @@ class Views:
             repeat_count=svc.engine.repeats.get(inc.incident_id, 0),  # calls again from its phone
             location_status=inc.location_status,  # not "located": a dispatcher must place it
             source=inc.source,  # "voice": a phone call typed in by a call-taker
+            notes=self.notes_of(inc),
+            linked_to=inc.linked_to,  # closed as a duplicate of this incident
+            linked=list(inc.linked),  # duplicates linked into this one: their callers
+            kept_apart=list(inc.kept_apart),
+            # waiting for a unit longer than its priority allows (engine time; None once it
+            # has a unit), and whether it is now
+            **self.overdue(inc, svc.now()),
+            units=self.crews_of(inc),
         )
         return view
+
+    def crews_of(self, inc: Incident) -> list[dict[str, Any]]:
+        """Every unit on the incident (and back in service from it), with its own steps."""
+        return [
+            {
+                "unit_id": unit_id,
+                "step": inc.crew_step(unit_id).value,
+                "timeline": [
+                    {"step": s.value, "name": s.name.lower(), "at_s": t}
+                    for s, t in sorted(track.items(), key=lambda kv: kv[1])
+                ],
+            }
+            for unit_id, track in inc.crews.items()
+        ]
+
+    def overdue(self, inc: Incident, now_s: float) -> dict[str, Any]:
+        """When the incident is overdue waiting for a unit (None once it has one) and whether
+        it is at `now_s` (the service's clock: `svc.now()`)."""
+        limits = self.overdue_limits
+        return {
+            "overdue_at_s": overdue_at_s(inc, limits),
+            "overdue": is_overdue(inc, now_s, limits),
+        }
+
+    def queue(self) -> list[dict[str, Any]]:
+        """The incidents waiting for a unit in the order to take them (P1 first, then the
+        oldest call), each with how long it has waited and whether that is too long, by the
+        service's clock."""
+        now_s = self.svc.now()
+        return [
+            {
+                "incident_id": inc.incident_id,
+                "priority": int(inc.priority),
+                "waited_s": now_s - inc.timeline[Step.CALL_RECEIVED],
+                **self.overdue(inc, now_s),
+            }
+            for inc in queue_order(self.svc.engine.incidents.values())
+        ]
+
+    def notes_of(self, inc: Incident) -> list[dict[str, Any]]:
+        """The incident's notes, oldest first: when (engine time), who and what."""
+        return [
+            {"at_s": at_s, "person": person, "text": text} for at_s, person, text, _ in inc.notes
+        ]
+
+    def notes_text(self, inc: Incident) -> str:
+        """The notes as the crew's tablet shows them: one line each, "+m:ss who: text", the
+        time counted from the call."""
+        received_s = inc.timeline[Step.CALL_RECEIVED]
+        lines = []
+        for at_s, person, text, _ in inc.notes:
+            after_s = max(0, int(at_s - received_s))
+            who = f"{person}: " if person else ""
+            lines.append(f"+{after_s // 60}:{after_s % 60:02d} {who}{text}")
+        return "\n".join(lines)
 
     def crew_ack(self, inc: Incident, now_s: float) -> dict[str, Any]:
         """When the pending offer was sent (None: none pending, or a device acknowledged) and
@@ -119,11 +203,12 @@ class Views:
         }
 
     def incidents(self, open_only: bool = True) -> list[dict[str, Any]]:
-        return [
-            self.incident(i)
-            for i, inc in self.svc.engine.incidents.items()
-            if inc.open or not open_only
-        ]
+        """Those waiting for a unit first, in queue order (P1 first, then the oldest call:
+        dispatch.core.queue), then the others as they came."""
+        chosen = [inc for inc in self.svc.engine.incidents.values() if inc.open or not open_only]
+        queue = sorted((inc for inc in chosen if waiting(inc)), key=queue_key)
+        rest = [inc for inc in chosen if not waiting(inc)]
+        return [self.incident(inc.incident_id) for inc in queue + rest]
 
     # --- a unit's road route (the console draws it with the ETA) ----------------------------
     def unit_route(self, incident_id: str, unit_id: str | None = None) -> dict[str, Any]:
@@ -171,7 +256,16 @@ class Views:
             "lat": unit.lat,
             "lon": unit.lon,
             "incident_id": unit.incident_id,
+            "position_at_s": unit.position_at_s,
+            "accuracy_m": unit.accuracy_m,
+            "stale": self.stale(unit),
         }
+
+    def stale(self, unit: Unit) -> bool:
+        """Its position is older than the threshold (`JIJIU_UNIT_STALE_S`) now."""
+        at_s = unit.position_at_s
+        limit_s = self.svc.engine.settings.recommend.stale_after_s
+        return at_s is not None and self.svc.now() - at_s > limit_s
 
     def recommendations(self, incident_id: str) -> list[dict[str, Any]]:
         options = self.svc.engine.recommend(IncidentId(incident_id), self.svc.now())
@@ -204,9 +298,10 @@ class Views:
             "priority": int(inc.priority),
             "complaint": inc.complaint.value,
             "determinant": inc.determinant,
-            "deadline_s": inc.offer_deadline_s,
-            "step": inc.step.value,
+            "deadline_s": inc.offer_deadline_s if inc.unit_id == unit.unit_id else None,
+            "step": (inc.crew_step(unit.unit_id) if unit.unit_id in inc.crews else inc.step).value,
             "destination": self.destination_of(inc),
+            "notes": self.notes_text(inc),
         }
 
     def destination_of(self, inc: Incident) -> dict[str, Any] | None:
@@ -249,6 +344,9 @@ class Views:
             "last_seq": self.svc.hub.last_seq("console"),
             "incidents": self.incidents(),
             "units": [self.unit(u) for u in self.svc.engine.units.values()],
+            # how long each priority may wait for a unit before the console alarms
+            "overdue_s": {str(int(p)): s for p, s in self.overdue_limits.by_priority().items()},
+            "now_s": self.svc.now(),  # engine time as sent: the console's ages count from it
         }
 
     def unit_snapshot(self, unit_id: str) -> dict[str, Any]:
@@ -263,6 +361,8 @@ class Views:
     def caller_done(self, incident_id: str) -> bool:
         """True once the caller's socket has nothing more to say (the unit is on scene)."""
         inc = self.svc.engine.incident(IncidentId(incident_id))
+        if inc.linked_to is not None:  # linked as a duplicate: its caller follows the primary
+            inc = self.svc.engine.incident(inc.linked_to)
         return bool(CALLER_DONE & inc.timeline.keys())
 
     def call_snapshot(self, incident_id: str) -> dict[str, Any]:

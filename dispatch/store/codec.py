@@ -29,7 +29,10 @@ EVENT_TYPES: dict[str, type] = {
         ev.UnitPositionReported, ev.UnitAssigned, ev.OfferAcknowledged, ev.UnitStatusReported,
         ev.HandoverCompleted, ev.DestinationChosen, ev.HospitalAcknowledged, ev.PatientDescribed,
         ev.IncidentCancelled, ev.ClockTicked, ev.CallRepeated, ev.PhoneQuarantined,
-        ev.CallQuarantined, ev.PhoneReleased, ev.PersonalDataPurged,
+        ev.CallQuarantined, ev.PhoneReleased, ev.PersonalDataPurged, ev.UnitUnassigned,
+        ev.UnitReassigned,
+        ev.NoteAdded, ev.IncidentLinked, ev.DuplicateKeptApart,
+        ev.TcprStarted, ev.TcprStopped,
     )
 }  # fmt: skip
 

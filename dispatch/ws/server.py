@@ -22,8 +22,10 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import math
 import socket
 import ssl
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import Any, Protocol, runtime_checkable
 from urllib.parse import parse_qs, urlsplit
@@ -333,6 +335,18 @@ async def _frame_answer(
         return {"type": "error", "reason": "internal_error"}
 
 
+def _observed_at_s(svc: DispatchService, observed_at: object) -> float | None:
+    """A fix's Unix time as engine time (its age kept; a device clock ahead counts as now)."""
+    if observed_at is None:
+        return None
+    if isinstance(observed_at, bool) or not isinstance(observed_at, int | float):
+        raise InvalidEvent("observed_at must be Unix seconds")
+    if not math.isfinite(observed_at):
+        raise InvalidEvent("observed_at must be finite")
+    now_s = svc.now()
+    return now_s - max(0.0, time.time() - observed_at)
+
+
 async def _unit_frame(
     svc: DispatchService, unit_id: str, frame: dict[str, Any], device: str = DEFAULT_DEVICE
 ) -> dict[str, Any] | None:
@@ -354,7 +368,15 @@ async def _unit_frame(
         await svc.settled()
         return {"type": "accepted", "frame": "status", "status": status.value}
     if kind == "position":  # at most positions_per_source_per_s pass (svc.inputs.position)
-        svc.inputs.unit_position(ev.UnitPositionReported(uid, frame.get("lat"), frame.get("lon")))  # type: ignore[arg-type]
+        observed_at_s = _observed_at_s(svc, frame.get("observed_at"))
+        position = ev.UnitPositionReported(
+            uid,
+            frame.get("lat"),  # type: ignore[arg-type]
+            frame.get("lon"),  # type: ignore[arg-type]
+            observed_at_s,
+            frame.get("accuracy_m"),
+        )
+        svc.inputs.unit_position(position)
         return None
     if kind == "vitals":
         return await relay_vitals(svc, unit_id, frame)

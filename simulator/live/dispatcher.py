@@ -130,7 +130,12 @@ class Dispatcher:
             self._claimed.add(unit_id)
             record.at["assign_posted"] = self.ctx.wall()
             r = await self.ctx.api(
-                "POST", f"{path}/assignment", self.token, {"unit_id": unit_id}, expected=(409,)
+                "POST",
+                f"{path}/assignment",
+                self.token,
+                # the bot reads the place back and confirms it, as a dispatcher would
+                {"unit_id": unit_id, "confirm_conflict": True},
+                expected=(409,),
             )
             if r is None:
                 self._claimed.discard(unit_id)

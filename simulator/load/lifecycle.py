@@ -147,7 +147,8 @@ def request_for(
 ) -> tuple[str, dict[str, Any], str]:
     """(path, JSON body, whose token: "dispatcher" or "unit") of one stage's POST."""
     if stage == "assign":
-        return f"/api/v1/incidents/{incident_id}/assignment", {"unit_id": unit_id}, "dispatcher"
+        body = {"unit_id": unit_id, "confirm_conflict": True}  # a place conflict: confirmed
+        return f"/api/v1/incidents/{incident_id}/assignment", body, "dispatcher"
     if stage == "cancel":
         return f"/api/v1/incidents/{incident_id}/cancel", {"reason": "soak"}, "dispatcher"
     if unit_id is None:

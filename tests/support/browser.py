@@ -30,6 +30,14 @@ if TYPE_CHECKING:
 
     from tests.support.pages import Console
 
+#: The page tests read the pages' English text unless they choose otherwise: the pages default
+#: to the city's language (Chinese for the bundled Hangzhou), so every context starts as if English
+#: had been picked on the language switch (localStorage "jijiu.lang"), unless a choice is stored.
+PIN_ENGLISH = (
+    "try { if (!localStorage.getItem('jijiu.lang')) localStorage.setItem('jijiu.lang', 'en'); }"
+    " catch (err) {}"
+)
+
 #: The system Chromium the page tests drive (nothing is downloaded).
 CHROMIUM = os.environ.get("JIJIU_CHROMIUM") or shutil.which("chromium")
 
@@ -45,8 +53,21 @@ def browser() -> Iterator[Browser]:
         from tests.support.frames import watch_pages  # a plugin of its own: imported by pytest
 
         watch_pages(chromium)  # every frame a page receives is checked against docs/schemas
+        pin_english(chromium)
         yield chromium
         chromium.close()
+
+
+def pin_english(browser: Browser) -> None:
+    """Every context `browser` opens from now on starts its pages in English (PIN_ENGLISH)."""
+    new_context = browser.new_context
+
+    def opened(*args: object, **kwargs: object) -> object:
+        context = new_context(*args, **kwargs)  # type: ignore[arg-type]
+        context.add_init_script(PIN_ENGLISH)
+        return context
+
+    browser.new_context = opened  # type: ignore[method-assign,assignment]
 
 
 @pytest.fixture

@@ -21,6 +21,7 @@
   };
   const COLOURS = { p50: "#5aa9e6", p90: "#2d5f86", ok: "#4caf6a", warn: "#e0a526", bad: "#e0524a" };
   const $ = (sel) => document.querySelector(sel);
+  const t = (key, params) => window.jijiuI18n.t(key, params);
   let token = "";
   let timer = null;
   let video = null;
@@ -80,7 +81,7 @@
   async function get(path) {
     const answer = await fetch(path, { headers: { Authorization: `Bearer ${token}` }, cache: "no-store" });
     if (answer.status === 401 || answer.status === 403) {
-      askToken("This token may not open the cockpit.");
+      askToken(t("cockpit.refused"));
       throw new Error("refused");
     }
     if (!answer.ok) {
@@ -97,10 +98,10 @@
       const figures = await (await get(`/api/v1/cockpit?${query()}`)).json();
       banner("");
       draw(figures);
-      $("#updated").textContent = `updated ${new Date().toLocaleTimeString()}`;
+      $("#updated").textContent = t("cockpit.updated", { time: new Date().toLocaleTimeString() });
       $("#updated").dataset.state = "ok";
     } catch (err) {
-      if (err.message !== "refused") banner(`Could not load the figures: ${err.message}`);
+      if (err.message !== "refused") banner(t("cockpit.load_failed", { reason: err.message }));
       $("#updated").dataset.state = "error";
     }
   }
@@ -116,7 +117,7 @@
       link.click();
       setTimeout(() => URL.revokeObjectURL(link.href), 10000);
     } catch (err) {
-      if (err.message !== "refused") banner(`Export failed: ${err.message}`);
+      if (err.message !== "refused") banner(t("cockpit.export_failed", { reason: err.message }));
     }
   });
 
@@ -130,15 +131,18 @@
     $("#response-p90").textContent = `${minutes(f.intervals.response.p90_s)} min`;
     $("#within50").textContent = percent(f.location.within_50m);
     $("#conflicts").textContent = percent(f.location.conflict);
+    // calls that waited for a unit longer than their priority allows (JIJIU_OVERDUE_P1_S ...)
+    const late = f.overdue_by_priority || {};
+    $("#overdue").textContent = ["P1", "P2", "P3"].map((p) => String(late[p] ?? "—")).join(" · ");
     const rows = Object.entries(f.intervals);
     $("#intervals tbody").replaceChildren(...rows.map(([name, s]) => row([
-      [LABELS[name] || name], [String(s.n), "num"], [minutes(s.p50_s), "num"], [minutes(s.p90_s), "num"],
+      [window.jijiuI18n.has(`cockpit.iv_${name}`) ? t(`cockpit.iv_${name}`) : LABELS[name] || name], [String(s.n), "num"], [minutes(s.p50_s), "num"], [minutes(s.p90_s), "num"],
     ], name)));
     bars($("#intervals-chart"), rows.map(([name, s]) => [LABELS[name] || name, [s.p50_s, s.p90_s]]),
       [COLOURS.p50, COLOURS.p90], (v) => v / 60, "min");
     $("#compliance tbody").replaceChildren(...f.compliance.map((c) => row([
       [c.target], [String(c.n), "num"], [percent(c.share), "num"], [percent(c.required_share), "num"],
-      c.ok === null ? ["no calls yet", "none"] : c.ok ? ["met", "ok"] : ["not met", "fail"],
+      c.ok === null ? [t("cockpit.no_calls_yet"), "none"] : c.ok ? [t("cockpit.met"), "ok"] : [t("cockpit.not_met"), "fail"],
     ])));
     bars($("#complaints-chart"), Object.entries(f.by_complaint).map(([k, n]) => [k, [n]]),
       [COLOURS.p50], (v) => v, "calls");
@@ -199,7 +203,7 @@
     const [ctx, w, h] = fit(canvas);
     if (!cells.length) {
       ctx.fillStyle = "#8b93a3";
-      ctx.fillText("no calls on scene in this period", 8, 20);
+      ctx.fillText(t("cockpit.none_on_scene"), 8, 20);
       return;
     }
     const lats = cells.map((c) => c.lat);
@@ -227,17 +231,17 @@
     try {
       base = (await (await fetch("/api/v1/endpoints", { cache: "no-store" })).json()).websocket;
     } catch (err) {
-      $("#video-state").textContent = "cannot reach the server";
+      $("#video-state").textContent = t("cockpit.unreachable");
       return;
     }
     const ws = new WebSocket(`${base}/ws/video/${encodeURIComponent(unit)}?${new URLSearchParams({ token })}`);
     video = ws;
-    $("#video-state").textContent = `connecting to ${unit}…`;
+    $("#video-state").textContent = t("cockpit.connecting_to", { unit });
     ws.onmessage = (message) => {
       let frame;
       try { frame = JSON.parse(message.data); } catch (err) { return; }
       const picture = frame.type === "snapshot" ? frame.latest : frame.type === "video.frame" ? frame : null;
-      if (frame.type === "snapshot") $("#video-state").textContent = `watching ${unit}`;
+      if (frame.type === "snapshot") $("#video-state").textContent = t("cockpit.watching", { unit });
       if (!picture) return;
       $("#video-frame").src = `data:image/jpeg;base64,${picture.jpeg}`;
       $("#video-frame").dataset.at = String(picture.at_s);
@@ -246,8 +250,8 @@
     ws.onclose = (closed) => {
       if (video !== ws) return;
       video = null;
-      $("#video-state").textContent = closed.code === 4403 ? "this unit's video is not yours to watch"
-        : closed.code === 4404 ? "no such unit" : "view closed";
+      $("#video-state").textContent = t(closed.code === 4403 ? "cockpit.video_not_yours"
+        : closed.code === 4404 ? "cockpit.no_such_unit" : "cockpit.view_closed");
     };
   });
 
@@ -258,7 +262,7 @@
     const label = $("#video-age");
     label.dataset.ageS = age.toFixed(1);
     label.dataset.stale = String(age > 5);
-    label.textContent = `picture ${age.toFixed(1)} s old`;
+    label.textContent = t("cockpit.picture_age", { s: age.toFixed(1) });
   }, 250);
 
   // --- start ----------------------------------------------------------------------------------
@@ -270,5 +274,5 @@
     timer = setInterval(refresh, REFRESH_MS);
   }
 
-  start();
+  window.jijiuI18n.ready.then(start);
 })();

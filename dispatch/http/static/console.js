@@ -81,6 +81,15 @@
   const SETTLE_MS = 150; // the base map is redrawn this long after the last pan or zoom
 
   const $ = (sel, root = document) => root.querySelector(sel);
+  const t = (key, params) => window.jijiuI18n.t(key, params);
+  // The tables above in the page's language (i18n.js: complaint.*, status.*, step.*, ...).
+  function localise() {
+    for (const k of Object.keys(COMPLAINT)) COMPLAINT[k] = t(`complaint.${k}`);
+    for (const k of Object.keys(STATUS)) STATUS[k][0] = t(`status.${k}`);
+    for (const k of Object.keys(STEP)) STEP[k] = t(`step.${k}`);
+    for (const k of Object.keys(FATAL)) FATAL[k] = t(`console.fatal_${k}`);
+    for (const k of Object.keys(SOURCE_LABEL)) SOURCE_LABEL[k] = t(`source.${k}`);
+  }
   const incidents = new Map(); // incident_id -> call state (see upsertIncident)
   const units = new Map(); // unit_id -> {id, capability, status, incident_id, lat, lon, x, y}
   let token = "";
@@ -92,9 +101,11 @@
   let readiness = null; // null: not asked yet; "" ready; else the reason it is not
   let selected = null; // incident id
   let marked = 0; // index of the recommendation Enter sends
-  const layers = { stations: true, aeds: true, sources: true, route: true }; // map toggles
+  const layers = { stations: true, aeds: true, sources: true, route: true, streets: true }; // map toggles
   // Engine time is seconds since the server's first start; the snapshot carries no "now", so
   // the offset is learned from frames stamped at_s (each at or before the moment it is sent).
+  let overdueS = { 1: 60, 2: 180, 3: 600 }; // seconds a call may wait per priority (snapshot)
+  let pendingConfirm = null; // {id, unitId}: a dispatch into a location conflict, asked
   let engineOffsetS = null; // engine seconds minus local seconds, a lower bound
   let offsetLive = false; // false: only the snapshot's newest time, so ages may be short
 
@@ -152,16 +163,14 @@
     if (stopped) return; // a fatal error is on show
     if (wsDown) {
       kind = "degraded";
-      text = lastSeq !== null
-        ? `Live feed lost: reconnecting (resuming after frame ${lastSeq})… What you see may be stale.`
-        : "Live feed lost: reconnecting… What you see may be stale.";
+      text = lastSeq !== null ? t("banner.feed_lost_since", { seq: lastSeq }) : t("banner.feed_lost");
     }
     if (readiness === "standby") {
       kind = "degraded";
-      text = `${text ? text + " " : ""}This server is a standby: another one takes the calls, and this one takes over if it stops. What you see here may be stale.`;
+      text = `${text ? text + " " : ""}${t("banner.standby")}`;
     } else if (readiness) {
       kind = "degraded";
-      text = `${text ? text + " " : ""}Server degraded (${readiness}): new calls and dispatches may fail.`;
+      text = `${text ? text + " " : ""}${t("banner.degraded", { reason: readiness })}`;
     }
     box.hidden = !text;
     box.dataset.kind = kind;
@@ -172,17 +181,17 @@
     stopped = true;
     sessionStorage.removeItem("jijiu.console.token"); // ask again rather than retry a bad token
     clearAll();
-    setConnection("error", "not connected");
+    setConnection("error", t("conn.not_connected"));
     const box = $("#banner");
     box.hidden = false;
     box.dataset.kind = "error";
-    box.textContent = `${message} Check the link or token.`;
+    box.textContent = t("common.check_link", { message });
     $("#login").hidden = false;
     $("#desk").classList.add("locked");
   }
 
   async function connect() {
-    setConnection(attempt ? "reconnecting" : "connecting", attempt ? "reconnecting" : "connecting");
+    setConnection(attempt ? "reconnecting" : "connecting", t(attempt ? "conn.reconnecting" : "conn.connecting"));
     let base;
     try {
       const answer = await fetch("/api/v1/endpoints", { cache: "no-store" });
@@ -198,7 +207,7 @@
     ws.onopen = () => {
       attempt = 0;
       wsDown = false;
-      setConnection("connected", "connected");
+      setConnection("connected", t("conn.connected"));
       showBanner();
     };
     ws.onmessage = (event) => {
@@ -223,7 +232,7 @@
     if (stopped) return;
     attempt += 1;
     wsDown = true;
-    setConnection("reconnecting", "reconnecting");
+    setConnection("reconnecting", t("conn.reconnecting"));
     showBanner();
     const delayMs = Math.min(10000, 500 * 2 ** Math.min(attempt - 1, 5)) * (0.75 + Math.random() / 2);
     setTimeout(connect, delayMs);
@@ -235,7 +244,7 @@
     readiness = frame.type === "store.degraded" ? frame.reason : "";
     const pill = $("#ready");
     pill.dataset.state = readiness ? "error" : "connected";
-    pill.textContent = readiness ? `server ${readiness}` : "server ready";
+    pill.textContent = t("console.server_state", { state: readiness || t("console.ready") });
     showBanner();
   }
 
@@ -253,7 +262,7 @@
     readiness = reason;
     const pill = $("#ready");
     pill.dataset.state = reason ? "error" : "connected";
-    pill.textContent = reason ? `server ${reason}` : "server ready";
+    pill.textContent = t("console.server_state", { state: reason || t("console.ready") });
     showBanner();
   }
 
@@ -338,8 +347,50 @@
       case "call.flood_suspected":
         return alertOn(inc, "flood", "Many calls from this phone in a minute (possible flood).");
       case "duplicate.suggested":
+        if (inc) inc.dupCandidates = [...new Set([...inc.dupCandidates, ...(frame.candidates || [])])];
         return alertOn(inc, "duplicate",
           `Maybe the same emergency as ${(frame.candidates || []).join(", ")}.`);
+      case "incident.note":
+        if (inc) {
+          addNote(inc, frame);
+          changed(inc);
+        }
+        return;
+      case "incident.linked": { // the duplicate closes by its own incident.stepped
+        const primary = incidents.get(frame.primary_id);
+        if (primary) {
+          primary.linked = frame.linked || [];
+          changed(primary);
+        }
+        return;
+      }
+      case "duplicate.kept_apart":
+        for (const [a, b] of [[frame.incident_id, frame.other_id], [frame.other_id, frame.incident_id]]) {
+          const one = incidents.get(a);
+          if (!one) continue;
+          one.dupCandidates = one.dupCandidates.filter((id) => id !== b);
+          if (!one.dupCandidates.length) one.alerts.delete("duplicate");
+          changed(one);
+        }
+        return;
+      case "divert.suggested": // a unit on its way to a lower priority is closer to this P1
+        if (inc) {
+          inc.divert = frame;
+          const gain = frame.gain_s === null ? "no unit free"
+            : `${fmtDuration(frame.gain_s)} closer than the best free unit`;
+          alertOn(inc, "divert", `Divert ${frame.unit_id} from ${frame.from_incident_id} `
+            + `(P${frame.from_priority}): ${fmtDuration(frame.eta_s)} away, ${gain}.`);
+        }
+        return;
+      case "unit.withdrawn": // a dispatcher took a unit off (unassigned, reassigned, diverted)
+        if (inc) {
+          if (frame.requeued) {
+            inc.unit_id = null;
+            inc.recsAsked = false;
+          }
+          alertOn(inc, "withdrawn", `${frame.unit_id} taken off: ${frame.reason}`);
+        }
+        return;
       case "swap.suggested": {
         const swap = frame.swap || {};
         const target = incidents.get(swap.incident_id);
@@ -392,6 +443,13 @@
   }
 
   function onSnapshot(frame) {
+    if (frame.overdue_s && typeof frame.overdue_s === "object") overdueS = frame.overdue_s;
+    // the server's engine time as it sent the snapshot: ages count from the server's clock, so
+    // a reload or a browser clock set wrong shows them right (older servers: the bound below)
+    if (typeof frame.now_s === "number") {
+      engineOffsetS = frame.now_s - Date.now() / 1000;
+      offsetLive = true;
+    }
     const seen = new Set();
     for (const view of frame.incidents || []) {
       if (!view.open) continue;
@@ -424,6 +482,7 @@
       destination: null, locatedBy: null, flash: false, x: null, y: null,
       sources: null, sourcesAsked: false, route: null, routeAsked: false, routeAtMs: 0,
       preview: null, acked_devices: [], offered_at_s: null,
+      notes: [], linked: [], dupCandidates: [],
     };
   }
 
@@ -442,6 +501,11 @@
     if (Array.isArray(view.acked_devices)) inc.acked_devices = view.acked_devices;
     if ("offered_at_s" in view) inc.offered_at_s = view.offered_at_s;
     if (view.source) inc.source = view.source;
+    if (Array.isArray(view.notes)) {
+      inc.notes = [];
+      for (const n of view.notes) addNote(inc, n);
+    }
+    if (Array.isArray(view.linked)) inc.linked = view.linked;
     const received = (view.timeline || []).find((t) => t.step === "eTimes.01");
     if (received) inc.receivedAtS = received.at_s;
     return inc;
@@ -529,6 +593,7 @@
       }
       unit.lat = row[1];
       unit.lon = row[2];
+      unit.stale = false;
       project(unit);
     }
     requestDraw(); // drawn once in the next animation frame, however many frames came
@@ -540,6 +605,7 @@
     if (view.capability) unit.capability = view.capability;
     if (view.status) unit.status = view.status;
     if ("incident_id" in view) unit.incident_id = view.incident_id;
+    if ("stale" in view) unit.stale = Boolean(view.stale); // its position is old
     if (typeof view.lat === "number") {
       unit.lat = view.lat;
       unit.lon = view.lon;
@@ -547,6 +613,23 @@
     }
     units.set(unit.id, unit);
     return unit;
+  }
+
+  async function divertTo(inc) {
+    const d = inc.divert;
+    if (!d) return;
+    const path = `/api/v1/incidents/${encodeURIComponent(d.from_incident_id)}/units/`
+      + `${encodeURIComponent(d.unit_id)}/divert`;
+    const reason = `diverted to P1 ${inc.id}: ${fmtDuration(d.eta_s)} away`;
+    const r = await api("POST", path, { to_incident: inc.id, reason });
+    if (r.ok) {
+      inc.divert = null;
+      inc.alerts.delete("divert");
+      say(`${d.unit_id} diverted to ${inc.id}: offer sent to the crew.`, "ok");
+      changed(inc);
+    } else {
+      say(`Divert refused: ${(r.data && (r.data.detail || r.data.reason)) || r.status}`, "error");
+    }
   }
 
   function alertOn(inc, key, text) {
@@ -578,7 +661,15 @@
     return !inc.unit_id;
   }
 
-  // Waiting calls first, then by priority (P1 first), then newest first.
+  // Waiting longer than its priority allows (JIJIU_OVERDUE_P1_S ...): loud in the queue.
+  function overdue(inc) {
+    if (!waiting(inc)) return false;
+    const limit = overdueS[String(inc.priority ?? 2)];
+    const age = ageS(inc);
+    return typeof limit === "number" && age !== null && age >= limit;
+  }
+
+  // Waiting calls first, then by priority (P1 first), then the longest waiting first.
   function ordered() {
     // engine time of eTimes.01 when known (snapshot, or the frame that follows call.received),
     // so a page that reloads sorts the calls exactly as one that saw them come in
@@ -587,12 +678,13 @@
     return [...incidents.values()].sort((a, b) =>
       (waiting(b) - waiting(a))
       || ((a.priority ?? 2) - (b.priority ?? 2))
-      || (received(b) - received(a)));
+      || (received(a) - received(b)));
   }
 
   function ageS(inc) {
-    if (inc.receivedLocalMs !== null) return (Date.now() - inc.receivedLocalMs) / 1000;
     const now = engineNow();
+    if (offsetLive && now !== null && inc.receivedAtS !== null) return Math.max(0, now - inc.receivedAtS);
+    if (inc.receivedLocalMs !== null) return (Date.now() - inc.receivedLocalMs) / 1000;
     if (now === null || inc.receivedAtS === null) return null;
     return Math.max(0, now - inc.receivedAtS);
   }
@@ -614,11 +706,12 @@
 
   function fmtDuration(s) {
     if (typeof s !== "number" || !isFinite(s)) return "—";
-    return s < 60 ? `${Math.round(s)} s` : `${Math.floor(s / 60)} min ${String(Math.round(s % 60)).padStart(2, "0")} s`;
+    return s < 60 ? t("dur.s", { s: Math.round(s) })
+      : t("dur.min_s", { m: Math.floor(s / 60), s: String(Math.round(s % 60)).padStart(2, "0") });
   }
 
   function stateText(inc) {
-    if (!inc.unit_id) return inc.escalations.length ? "escalated: no unit" : "waiting";
+    if (!inc.unit_id) return t(inc.escalations.length ? "console.escalated" : "console.waiting");
     const unit = units.get(inc.unit_id);
     const status = unit && STATUS[unit.status] ? STATUS[unit.status][0] : STEP[inc.step] || "";
     return `${inc.unit_id} ${status}`;
@@ -641,19 +734,27 @@
       li.classList.toggle("selected", inc.id === selected);
       li.classList.toggle("conflict", Boolean(inc.conflict));
       li.classList.toggle("escalated", inc.escalations.length > 0);
+      markOverdue(li, inc);
       li.setAttribute("aria-selected", String(inc.id === selected));
       $(".priority", li).textContent = inc.priority ? `P${inc.priority}` : "P?";
       $(".what", li).textContent = COMPLAINT[inc.complaint] || "…";
       $(".age", li).textContent = fmtCallAge(inc);
       $(".where", li).textContent = inc.description || "";
-      $(".line", li).textContent = (inc.conflict ? "⚠ conflict · " : "") + stateText(inc);
+      $(".line", li).textContent = (inc.conflict ? t("console.conflict_flag") : "") + stateText(inc);
       if (list.children[i] !== li) list.insertBefore(li, list.children[i] || null);
     });
     for (const li of rows.values()) li.remove();
     $("#queue-empty").hidden = incidents.size > 0;
     const n = order.filter(waiting).length;
-    $("#waiting").textContent = `${n} waiting`;
+    $("#waiting").textContent = t("console.n_waiting", { n });
     $("#waiting").dataset.count = String(n);
+  }
+
+  function markOverdue(li, inc) {
+    const late = overdue(inc);
+    li.classList.toggle("overdue", late);
+    li.dataset.overdue = String(late);
+    $(".overdue-flag", li).hidden = !late;
   }
 
   function autoSelect() {
@@ -713,15 +814,15 @@
     $("#d-age").textContent = fmtCallAge(inc);
     $("#d-id").textContent = inc.id;
     $("#d-step").textContent = STEP[inc.step] || inc.step;
-    $("#d-flags").textContent = (inc.source === "voice" ? "· 电话 phone call " : "")
-      + (inc.locatedBy ? `· placed by ${inc.locatedBy}` : "");
+    $("#d-flags").textContent = (inc.source === "voice" ? t("console.phone_call_flag") : "")
+      + (inc.locatedBy ? t("console.placed_by", { by: inc.locatedBy }) : "");
     if (shownCaller !== inc.id) { // never another call's number
       $("#caller-number").textContent = "";
       shownCaller = null;
     }
     $("#d-readback").textContent = inc.description || "—";
     $("#d-radius").textContent = typeof inc.radius95_m === "number"
-      ? `within ${Math.round(inc.radius95_m)} m (95 %) · ${inc.lat.toFixed(5)}, ${inc.lon.toFixed(5)}`
+      ? t("console.within", { r: Math.round(inc.radius95_m), lat: inc.lat.toFixed(5), lon: inc.lon.toFixed(5) })
       : "";
     const conflict = $("#conflict");
     conflict.hidden = !inc.conflict;
@@ -742,13 +843,132 @@
     renderRoute(inc);
     renderRecs(inc);
     renderAeds(inc);
+    renderNotes(inc);
+    renderDuplicates(inc);
     const alerts = $("#alerts");
     alerts.replaceChildren(...[...inc.alerts.entries()].map(([key, text]) => {
       const li = document.createElement("li");
       li.dataset.kind = key;
       li.textContent = text;
+      if (key === "divert" && inc.divert && !inc.unit_id) {
+        const go = document.createElement("button");
+        go.type = "button";
+        go.className = "divert";
+        go.textContent = `Divert ${inc.divert.unit_id}`;
+        go.addEventListener("click", () => divertTo(inc));
+        li.append(" ", go);
+      }
       return li;
     }));
+  }
+
+  // --- notes, duplicates and linked callers --------------------------------------------
+  function addNote(inc, n) {
+    if (!n || typeof n.text !== "string") return;
+    if (inc.notes.some((m) => m.at_s === n.at_s && m.text === n.text)) return; // frame and answer
+    inc.notes.push({ at_s: n.at_s, person: n.person || null, text: n.text });
+    inc.notes.sort((a, b) => a.at_s - b.at_s);
+  }
+
+  function renderNotes(inc) {
+    $("#note-list").replaceChildren(...inc.notes.map((n) => {
+      const li = document.createElement("li");
+      const when = document.createElement("span");
+      when.className = "dim";
+      when.textContent = `+${fmtAge(inc.receivedAtS === null ? null : n.at_s - inc.receivedAtS)}`
+        + (n.person ? ` ${n.person}` : "");
+      const text = document.createElement("span");
+      text.className = "note-text";
+      text.textContent = n.text;
+      li.append(when, " ", text);
+      return li;
+    }));
+  }
+
+  async function addNoteFromForm() {
+    const inc = selected ? incidents.get(selected) : null;
+    const input = $("#note-form input");
+    const text = input.value.trim();
+    if (!inc || !text) return;
+    input.disabled = true;
+    const r = await postNote(inc.id, text).catch(() => ({ ok: false, status: 0, data: null }));
+    input.disabled = false;
+    if (r.ok) {
+      input.value = "";
+      addNote(inc, r.data);
+      changed(inc);
+      say(`备注已记 Note added to ${inc.id}.`, "ok");
+    } else {
+      const reason = (r.data && r.data.reason) || (r.status ? `HTTP ${r.status}` : "not connected");
+      say(`Note not added (${reason}).`, "error");
+    }
+    input.focus();
+  }
+
+  async function postNote(id, text) {
+    const answer = await fetch(`/api/v1/incidents/${encodeURIComponent(id)}/notes`, authorised({
+      method: "POST",
+      cache: "no-store",
+      headers: { "Content-Type": "application/json", "Idempotency-Key": randomKey() },
+      body: JSON.stringify({ text }),
+    }));
+    const data = await answer.json().catch(() => null);
+    return { ok: answer.ok, status: answer.status, data };
+  }
+
+  function renderDuplicates(inc) {
+    const open = inc.dupCandidates.filter((id) => incidents.has(id));
+    const box = $("#dups");
+    box.hidden = !open.length;
+    $("#dup-list").replaceChildren(...open.map((other) => {
+      const li = document.createElement("li");
+      li.dataset.other = other;
+      const link = document.createElement("button");
+      link.type = "button";
+      link.className = "dup-link";
+      link.textContent = `并入 Link into ${other}`;
+      link.addEventListener("click", () => settleDuplicate(inc, other, "link"));
+      const apart = document.createElement("button");
+      apart.type = "button";
+      apart.className = "dup-apart";
+      apart.textContent = "分开 Keep apart";
+      apart.addEventListener("click", () => settleDuplicate(inc, other, "keep-apart"));
+      li.append(link, " ", apart);
+      return li;
+    }));
+    const linked = $("#d-linked");
+    linked.hidden = !inc.linked.length;
+    linked.textContent = `同一事件的来电 Linked callers: ${inc.linked.join(", ")}`;
+  }
+
+  async function settleDuplicate(inc, other, how) {
+    const body = how === "link" ? { primary_id: other } : { other_id: other };
+    const r = await api("POST", `/api/v1/incidents/${encodeURIComponent(inc.id)}/${how}`, body)
+      .catch(() => ({ ok: false, status: 0, data: null }));
+    if (r.ok) {
+      say(how === "link" ? `${inc.id} linked into ${other}.` : `${inc.id} kept apart from ${other}.`, "ok");
+      return;
+    }
+    const reason = (r.data && r.data.reason) || (r.status ? `HTTP ${r.status}` : "not connected");
+    say(`${inc.id} not ${how === "link" ? "linked" : "kept apart"} (${reason}).`, "error");
+  }
+
+  // Sending a unit into an unresolved location conflict: asked first (y sends, Esc does not).
+  function askConflictConfirm(inc, unitId) {
+    pendingConfirm = { id: inc.id, unitId };
+    $("#conflict-confirm-text").textContent =
+      `位置冲突 The location sources disagree: send ${unitId} to ${inc.id} anyway?`;
+    $("#conflict-confirm").hidden = false;
+    say(`Location conflict: press y to send ${unitId} anyway, Esc not to.`, "error");
+  }
+
+  function answerConflictConfirm(send) {
+    const pending = pendingConfirm;
+    pendingConfirm = null;
+    $("#conflict-confirm").hidden = true;
+    const inc = pending ? incidents.get(pending.id) : null;
+    if (send && inc) dispatchUnit(inc, pending.unitId, true);
+    else if (pending) say(`${pending.unitId} not sent: confirm the place first.`);
   }
 
   function renderAssigned(inc) {
@@ -821,7 +1041,11 @@
       cap.textContent = String(o.capability || "").toUpperCase();
       const eta = document.createElement("span");
       eta.className = "eta";
-      eta.textContent = `ETA ${fmtDuration(o.eta_s)}`;
+      eta.textContent = t("console.eta", { eta: fmtDuration(o.eta_s) });
+      if (o.stale_position) { // an ETA from where the unit was, not presented as fresh
+        eta.classList.add("stale");
+        eta.textContent += ` (position ${fmtDuration(o.position_age_s)} old)`;
+      }
       const dist = document.createElement("span");
       dist.className = "dim";
       dist.textContent = typeof o.distance_m === "number" ? `${(o.distance_m / 1000).toFixed(1)} km` : "";
@@ -900,31 +1124,33 @@
       const li = document.createElement("li");
       li.dataset.source = source;
       li.dataset.conflict = String(Boolean(conflict));
-      li.textContent = text + (conflict ? " · disagrees" : "");
+      li.textContent = text + (conflict ? t("sources.disagrees") : "");
       rows.push(li);
     };
     for (const f of src.fixes) {
-      row(f.source, f.in_conflict, `${SOURCE_LABEL[f.source] || f.source} ±${Math.round(f.accuracy_m)} m`
-        + ` (95 %: ${Math.round(f.radius95_m)} m) · ${fmtDuration(f.age_s)} old`);
+      row(f.source, f.in_conflict, t("sources.fix", {
+        source: SOURCE_LABEL[f.source] || f.source, accuracy: Math.round(f.accuracy_m),
+        r95: Math.round(f.radius95_m), age: fmtDuration(f.age_s),
+      }));
     }
     const c = src.cell;
     if (c) {
       const id = `${c.radio} ${c.cell.join("-")}`;
-      const where = !c.known ? "not in the cell table"
-        : c.omni ? `circle ${Math.round(c.r_min_m)}–${Math.round(c.r_max_m)} m round the site`
-          : `sector ${Math.round(c.azimuth_deg)}° ±${Math.round(c.half_width_deg)}°, `
-            + `${Math.round(c.r_min_m)}–${Math.round(c.r_max_m)} m`;
-      row("cell_sector", c.in_conflict, `Cell ${id}: ${where}`);
+      const ring = { min: Math.round(c.r_min_m), max: Math.round(c.r_max_m) };
+      const where = !c.known ? t("sources.cell_unknown")
+        : c.omni ? t("sources.cell_circle", ring)
+          : t("sources.cell_sector", { ...ring, az: Math.round(c.azimuth_deg), half: Math.round(c.half_width_deg) });
+      row("cell_sector", c.in_conflict, t("sources.cell", { id, where }));
     }
     if (src.spoken) {
       const found = src.spoken.candidates.map((p) => `${p.name} (${p.kind}, ${p.score.toFixed(2)})`);
       row("speech", src.spoken.in_conflict,
-        `Words “${src.spoken.text}”: ${found.length ? found.join(", ") : "no place matched"}`);
+        t("sources.words", { text: src.spoken.text, found: found.length ? found.join(", ") : t("sources.no_match") }));
     }
     if (src.fused && src.fused.shares) {
       const parts = Object.entries(src.fused.shares)
         .map(([k, v]) => `${SOURCE_LABEL[k] || k} ${v > 0 && v < 0.005 ? "< 1" : Math.round(v * 100)} %`);
-      if (parts.length) row("shares", false, `Shares of the estimate: ${parts.join(", ")}`);
+      if (parts.length) row("shares", false, t("sources.shares", { parts: parts.join(", ") }));
     }
     $("#source-list").replaceChildren(...rows);
   }
@@ -961,10 +1187,11 @@
     const answer = inc.unit_id ? inc.route : null;
     out.hidden = !answer || !answer.route;
     if (out.hidden) return;
-    const to = answer.to === "hospital" ? hospitalName(answer.hospital_id) : "the call";
+    const to = answer.to === "hospital" ? hospitalName(answer.hospital_id) : t("console.the_call");
     out.dataset.unit = answer.unit_id;
-    out.textContent = `Route: ${answer.unit_id} to ${to} · ETA ${fmtDuration(etaLeft(answer))}`
-      + ` · ${(answer.route.length_m / 1000).toFixed(1)} km`;
+    out.textContent = t("console.route", {
+      unit: answer.unit_id, to, eta: fmtDuration(etaLeft(answer)), km: (answer.route.length_m / 1000).toFixed(1),
+    });
   }
 
   function say(text, kind = "") {
@@ -974,22 +1201,27 @@
   }
 
   // --- actions --------------------------------------------------------------------------
-  async function dispatchUnit(inc, unitId) {
+  async function dispatchUnit(inc, unitId, confirmed = false) {
     if (!inc || !unitId) return;
     if (inc.unit_id) return say(`${inc.id} already has ${inc.unit_id}.`, "error");
-    say(`Dispatching ${unitId} to ${inc.id}…`);
-    const r = await api("POST", `/api/v1/incidents/${encodeURIComponent(inc.id)}/assignment`,
-      { unit_id: unitId }).catch(() => ({ ok: false, status: 0, data: null }));
+    if (inc.conflict && !confirmed) return askConflictConfirm(inc, unitId);
+    say(t("console.dispatching", { unit: unitId, id: inc.id }));
+    const body = confirmed ? { unit_id: unitId, confirm_conflict: true } : { unit_id: unitId };
+    const r = await api("POST", `/api/v1/incidents/${encodeURIComponent(inc.id)}/assignment`, body)
+      .catch(() => ({ ok: false, status: 0, data: null }));
+    if (!r.ok && r.data && r.data.reason === "location_conflict_unconfirmed") {
+      return askConflictConfirm(inc, unitId); // the server knew of a conflict this page did not
+    }
     if (r.ok) {
       inc.unit_id = unitId;
       if (r.data && typeof r.data.deadline_s === "number") inc.offer_deadline_s = r.data.deadline_s;
-      say(`${unitId} dispatched to ${inc.id}: offer sent to the crew.`, "ok");
+      say(t("console.dispatched", { unit: unitId, id: inc.id }), "ok");
       inc.routeAsked = false;
       changed(inc);
       return;
     }
     const reason = (r.data && r.data.reason) || (r.status ? `HTTP ${r.status}` : "not connected");
-    say(`${unitId} not dispatched (${reason}).`, "error");
+    say(t("console.not_dispatched", { unit: unitId, reason }), "error");
     if (r.status === 409) askRecommendations(inc); // taken meanwhile: the list is stale
   }
 
@@ -1037,6 +1269,13 @@
   $("#complaint").addEventListener("change", (event) => {
     triage(incidents.get(selected), null, event.target.value);
   });
+  $("#note-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    addNoteFromForm();
+  });
+  $("#conflict-send").addEventListener("click", () => answerConflictConfirm(true));
+  $("#conflict-hold").addEventListener("click", () => answerConflictConfirm(false));
+
   $("#words").addEventListener("submit", (event) => {
     event.preventDefault();
     const input = event.target.elements.spoken;
@@ -1079,8 +1318,8 @@
     const out = $("#nc-point");
     out.parentElement.toggleAttribute("data-picked", Boolean(point));
     out.textContent = point
-      ? `地图点 Picked ${point.lat.toFixed(5)}, ${point.lon.toFixed(5)} ± ${point.radius_m} m`
-      : "地图点选 or click the map to pick the place";
+      ? t("newcall.picked", { lat: point.lat.toFixed(5), lon: point.lon.toFixed(5), r: point.radius_m })
+      : t("newcall.pick");
     $("#nc-clear").hidden = !point;
     requestDraw();
   }
@@ -1102,7 +1341,7 @@
     if (picked) body.point = picked;
     if (f.complaint.value) body.complaint = f.complaint.value;
     if (f.notes.value.trim()) body.notes = f.notes.value.trim();
-    $("#nc-status").textContent = "建立中 Creating…";
+    $("#nc-status").textContent = t("newcall.creating");
     const init = {
       method: "POST",
       cache: "no-store",
@@ -1119,8 +1358,8 @@
     }
     if (!answer || !answer.ok || !data || !data.incident_id) {
       const reason = (data && data.reason) || (answer ? `HTTP ${answer.status}` : "not connected");
-      const text = reason === "invalid_request" ? "号码或字段有误 check the number and fields" : reason;
-      $("#nc-status").textContent = `未建立 Not created (${text})`;
+      const text = reason === "invalid_request" ? t("newcall.invalid") : reason;
+      $("#nc-status").textContent = t("newcall.not_created", { reason: text });
       f.phone.focus();
       return;
     }
@@ -1134,7 +1373,7 @@
     inc.source = data.source;
     closeNewCall();
     select(inc.id);
-    say(`${inc.id}: 来电已建立 phone call created${data.located ? "" : " · 需定位 needs a place"}.`, "ok");
+    say(t(data.located ? "newcall.created" : "newcall.created_unplaced", { id: inc.id }), "ok");
   }
 
   newCall.addEventListener("submit", (event) => {
@@ -1167,14 +1406,14 @@
     if (selected !== inc.id) return;
     shownCaller = inc.id;
     if (r.ok && r.data) {
-      const allowed = r.data.callback_allowed ? "可回拨 callback allowed" : "勿回拨 no callback";
+      const allowed = t(r.data.callback_allowed ? "caller.callback_allowed" : "caller.no_callback");
       out.textContent = `${r.data.phone} · ${allowed}${r.data.notes ? ` · ${r.data.notes}` : ""}`;
     } else if (r.status === 410) {
-      out.textContent = "号码已按保留期清除 number purged";
+      out.textContent = t("caller.purged");
     } else if (r.status === 404) {
-      out.textContent = "无来电号码 no number kept";
+      out.textContent = t("caller.none");
     } else {
-      out.textContent = `无法读取 not read (${(r.data && r.data.reason) || r.status || "not connected"})`;
+      out.textContent = t("caller.not_read", { reason: (r.data && r.data.reason) || r.status || t("conn.not_connected") });
     }
   }
 
@@ -1188,9 +1427,15 @@
       || target instanceof HTMLTextAreaElement;
     if (event.key === "Escape") {
       if (typing) target.blur();
+      else if (pendingConfirm) answerConflictConfirm(false);
       return;
     }
     if (typing || event.ctrlKey || event.metaKey || event.altKey || stopped) return;
+    if (pendingConfirm) { // a dispatch into a location conflict waits for y (or Esc)
+      if (event.key === "y" || event.key === "Y") answerConflictConfirm(true);
+      event.preventDefault();
+      return;
+    }
     const inc = selected ? incidents.get(selected) : null;
     if (event.shiftKey && event.key.startsWith("Arrow")) {
       const step = 120;
@@ -1238,6 +1483,9 @@
       case "w":
         if (inc) $("#words input").focus();
         break;
+      case "m": // a note (memo) on the selected call
+        if (inc) $("#note-form input").focus();
+        break;
       case "n":
       case "N":
         openNewCall();
@@ -1271,6 +1519,14 @@
   let mapData = null; // GET /api/v1/map, decoded
   let mapLoading = false;
   let roadPaths = []; // per class: Path2D in metres from the origin
+  // Street names: one anchor per named polyline of the map (its middle, the direction there),
+  // longest first; drawn along the road where it is long enough on screen (drawStreetNames).
+  let labelAnchors = []; // {name, c (class), x, y (metres), dx, dy (direction), len_m}
+  let streetLabelsDrawn = []; // the names drawn on the base map now (for the page tests)
+  const LABEL_MIN_M = 120; // shorter named pieces carry no label
+  const LABEL_SAME_NAME_PX = 260; // one street's labels at least this far apart on screen
+  const LABEL_MAX = 120; // at most this many names on the screen at once
+  const LABEL_FONT = "500 12px system-ui, \"Noto Sans CJK SC\", sans-serif";
   let view = { cx: 0, cy: 0, s: 0.05 }; // centre in metres, scale in px per metre
   let baseView = null; // the view the base canvas was drawn for
   let baseDirty = true;
@@ -1298,7 +1554,7 @@
       for (const unit of units.values()) project(unit);
       fitCity();
     } catch (err) {
-      $("#map-status").textContent = "map unavailable: retrying…";
+      $("#map-status").textContent = t("map.unavailable");
       setTimeout(() => { if (!stopped) loadMap(); }, 5000);
     } finally {
       mapLoading = false;
@@ -1307,20 +1563,25 @@
 
   function decodeMap(data) {
     const [qx, qy] = data.quantum_m;
-    roadPaths = data.roads.map((lines) => {
+    labelAnchors = [];
+    roadPaths = data.roads.map((lines, c) => {
       const path = new Path2D();
       for (const line of lines) {
         let x = line[1];
         let y = line[2];
         path.moveTo(x * qx, y * qy);
+        const points = line[0] >= 0 ? [x * qx, y * qy] : null;
         for (let i = 3; i + 1 < line.length; i += 2) {
           x += line[i];
           y += line[i + 1];
           path.lineTo(x * qx, y * qy);
+          if (points) points.push(x * qx, y * qy);
         }
+        if (points) addLabelAnchor(data.names[line[0]], c, points);
       }
       return path;
     });
+    labelAnchors.sort((a, b) => b.len_m - a.len_m);
     const bbox = data.bbox;
     mapData = {
       ...data,
@@ -1341,6 +1602,82 @@
       st.y = toY(mapData, st.lat);
     }
     renderLegend();
+  }
+
+  // The anchor of one named polyline (flat [x0, y0, x1, y1, ...] in metres): the point half-way
+  // along it and the direction over the 60 m around it, so a bend does not tilt the label.
+  function addLabelAnchor(name, c, points) {
+    if (!name) return;
+    const n = points.length / 2;
+    const along = [0];
+    for (let i = 1; i < n; i += 1) {
+      along.push(along[i - 1] + Math.hypot(points[2 * i] - points[2 * i - 2], points[2 * i + 1] - points[2 * i - 1]));
+    }
+    const len = along[n - 1];
+    if (!(len >= LABEL_MIN_M)) return;
+    const at = (d) => {
+      let i = 1;
+      while (i < n - 1 && along[i] < d) i += 1;
+      const seg = along[i] - along[i - 1] || 1;
+      const f = Math.min(1, Math.max(0, (d - along[i - 1]) / seg));
+      return [points[2 * i - 2] + f * (points[2 * i] - points[2 * i - 2]),
+        points[2 * i - 1] + f * (points[2 * i + 1] - points[2 * i - 1])];
+    };
+    const [x, y] = at(len / 2);
+    const [x0, y0] = at(Math.max(0, len / 2 - 30));
+    const [x1, y1] = at(Math.min(len, len / 2 + 30));
+    labelAnchors.push({ name, c, x, y, dx: x1 - x0, dy: y1 - y0, len_m: len });
+  }
+
+  // Street names along their roads (after the roads, under the markers): the longest pieces
+  // first, each only where its road is drawn at this zoom and longer on screen than its name,
+  // upright, not over another label, one street's labels well apart.
+  function drawStreetNames(ctx) {
+    streetLabelsDrawn = [];
+    ctx.font = LABEL_FONT;
+    ctx.textAlign = "center";
+    ctx.textBaseline = "middle";
+    ctx.lineJoin = "round";
+    const placed = []; // [x0, y0, x1, y1] screen boxes
+    const byName = new Map(); // name -> [[x, y], ...] where it is drawn
+    const widths = new Map();
+    for (const a of labelAnchors) {
+      if (streetLabelsDrawn.length >= LABEL_MAX) break;
+      const style = ROAD_STYLE[mapData.classes[a.c]];
+      if (style && view.s < style[2]) continue; // its road is not drawn at this zoom
+      const [x, y] = screen(a.x, a.y);
+      if (x < 20 || y < 20 || x > width - 20 || y > height - 20) continue;
+      let w = widths.get(a.name);
+      if (w === undefined) widths.set(a.name, (w = ctx.measureText(a.name).width));
+      if (a.len_m * view.s < w + 24) continue; // the road is shorter than its name here
+      const same = byName.get(a.name) || [];
+      if (same.some(([sx, sy]) => Math.hypot(sx - x, sy - y) < LABEL_SAME_NAME_PX)) continue;
+      let angle = Math.atan2(-a.dy, a.dx); // screen y points down
+      if (angle > Math.PI / 2) angle -= Math.PI;
+      if (angle < -Math.PI / 2) angle += Math.PI;
+      const cos = Math.abs(Math.cos(angle));
+      const sin = Math.abs(Math.sin(angle));
+      const hx = (cos * w) / 2 + sin * 8 + 2;
+      const hy = (sin * w) / 2 + cos * 8 + 2;
+      const box = [x - hx, y - hy, x + hx, y + hy];
+      if (placed.some((b) => b[0] < box[2] && box[0] < b[2] && b[1] < box[3] && box[1] < b[3])) continue;
+      placed.push(box);
+      same.push([x, y]);
+      byName.set(a.name, same);
+      streetLabelsDrawn.push(a.name);
+      ctx.save();
+      ctx.translate(x, y);
+      ctx.rotate(angle);
+      ctx.lineWidth = 3;
+      ctx.strokeStyle = "#0d1117";
+      ctx.strokeText(a.name, 0, 0);
+      ctx.fillStyle = "#9aa4ae";
+      ctx.fillText(a.name, 0, 0);
+      ctx.restore();
+    }
+    ctx.textAlign = "start";
+    ctx.textBaseline = "alphabetic";
+    base.dataset.streetLabels = String(streetLabelsDrawn.length);
   }
 
   function toX(data, lon) {
@@ -1459,6 +1796,8 @@
       ctx.stroke(roadPaths[c]);
     }
     ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
+    if (layers.streets) drawStreetNames(ctx);
+    else base.dataset.streetLabels = String((streetLabelsDrawn = []).length);
     if (layers.stations) drawStations(ctx);
     if (layers.aeds && view.s >= 0.06) { // AEDs: small hollow squares, not taken for units
       ctx.strokeStyle = AED_COLOUR;
@@ -1747,6 +2086,17 @@
       ctx.fill(path);
       ctx.stroke(path);
     }
+    // a unit whose position is older than JIJIU_UNIT_STALE_S: a dashed ring, "where it was"
+    ctx.setLineDash([2, 2]);
+    ctx.strokeStyle = "#d29922";
+    for (const unit of units.values()) {
+      if (!unit.stale || unit.x === null) continue;
+      const [x, y] = screen(unit.x, unit.y);
+      ctx.beginPath();
+      ctx.arc(x, y, 9, 0, 2 * Math.PI);
+      ctx.stroke();
+    }
+    ctx.setLineDash([]);
     if (view.s >= 0.35) {
       ctx.font = "11px system-ui, sans-serif";
       ctx.fillStyle = "#c9d1d9";
@@ -1800,9 +2150,9 @@
     };
     $("#legend").replaceChildren(
       ...Object.values(STATUS).map(([label, colour]) => item(label, "mark-unit", colour)),
-      item("ALS", "mark-als"), item("BLS", "mark-bls"), item("call", "mark-call"),
-      item("hospital", "mark-hospital"), item("AED", "mark-aed"),
-      item("station", "mark-station"), item("route", "mark-route"),
+      item("ALS", "mark-als"), item("BLS", "mark-bls"), item(t("legend.call"), "mark-call"),
+      item(t("legend.hospital"), "mark-hospital"), item("AED", "mark-aed"),
+      item(t("legend.station"), "mark-station"), item(t("legend.route"), "mark-route"),
     );
   }
 
@@ -1911,6 +2261,7 @@
     for (const li of $("#queue").children) {
       const inc = incidents.get(li.dataset.incident);
       if (inc) $(".age", li).textContent = fmtCallAge(inc);
+      if (inc) markOverdue(li, inc);
     }
     const inc = selected ? incidents.get(selected) : null;
     if (inc) {
@@ -1949,9 +2300,25 @@
       const [x, y] = screen(unit.x, unit.y);
       return { x, y, dpr, status: unit.status };
     },
+    streetLabels() { // the street names drawn on the base map now
+      return [...streetLabelsDrawn];
+    },
   });
-  everySecond();
-  setInterval(everySecond, 1000);
-  setInterval(() => { if (!stopped && token) checkReady(); }, READY_EVERY_MS);
-  start();
+  // What the protocol panel (protocol.js, key q) needs of the desk: the selected call, the
+  // authorised API, and a triaged incident's view to show.
+  window.jijiuDesk = Object.freeze({
+    selected: () => (selected ? incidents.get(selected) || null : null),
+    api,
+    triaged(view) {
+      changed(upsertIncident(view));
+    },
+    say,
+  });
+  window.jijiuI18n.ready.then(() => {
+    localise();
+    everySecond();
+    setInterval(everySecond, 1000);
+    setInterval(() => { if (!stopped && token) checkReady(); }, READY_EVERY_MS);
+    start();
+  });
 })();

@@ -52,6 +52,14 @@
   const ECG_SPAN_UV = 2500; // the canvas height in microvolts; the baseline at 60 % down
 
   const $ = (sel, root = document) => root.querySelector(sel);
+  const t = (key, params) => window.jijiuI18n.t(key, params);
+  const NEWS2_OF = { hr: "hr", spo2: "spo2", rr: "rr", temp: "temp", gcs: "gcs" }; // tile -> sign
+  // The tables above in the page's language (the catalogue's complaint.*, team.*, fatal.*).
+  function localise() {
+    for (const k of Object.keys(COMPLAINT)) COMPLAINT[k] = t(`complaint.${k}`);
+    for (const k of Object.keys(TEAM)) TEAM[k] = t(`team.${k}`);
+    for (const k of Object.keys(FATAL)) FATAL[k] = t(`hospital.fatal_${k}`);
+  }
   const patients = new Map(); // incident_id -> patient state (see addPatient)
   const pendingAcks = []; // incident ids in the order their ack frames were sent
   let hospital = "";
@@ -103,8 +111,8 @@
   }
 
   async function connect() {
-    setState(attempt ? "reconnecting" : "connecting", attempt ? "reconnecting" : "connecting",
-      attempt ? "Connection lost: reconnecting…" : "");
+    setState(attempt ? "reconnecting" : "connecting", t(attempt ? "conn.reconnecting" : "conn.connecting"),
+      attempt ? t("conn.lost_reconnecting") : "");
     let base;
     try {
       const answer = await fetch("/api/v1/endpoints", { cache: "no-store" });
@@ -119,7 +127,7 @@
     socket = ws;
     ws.onopen = () => {
       attempt = 0;
-      setState("connected", "connected", "");
+      setState("connected", t("conn.connected"), "");
     };
     ws.onmessage = (event) => {
       let frame;
@@ -133,12 +141,12 @@
     ws.onclose = (event) => {
       if (socket !== ws) return;
       socket = null;
-      failPendingAcks("connection lost");
+      failPendingAcks(t("conn.lost"));
       if (FATAL[event.code]) {
         stopped = true;
         clearPatients();
         sessionStorage.removeItem("jijiu.token"); // ask again rather than retry a bad token
-        setState("error", "not connected", `${FATAL[event.code]} Check the link or token.`);
+        setState("error", t("conn.not_connected"), t("common.check_link", { message: FATAL[event.code] }));
         askCredentials();
         return;
       }
@@ -150,7 +158,7 @@
   function retry() {
     if (stopped) return;
     attempt += 1;
-    setState("reconnecting", "reconnecting", "Connection lost: reconnecting…");
+    setState("reconnecting", t("conn.reconnecting"), t("conn.lost_reconnecting"));
     const delay_ms = Math.min(15000, 1000 * 2 ** Math.min(attempt - 1, 4)) * (0.75 + Math.random() / 2);
     setTimeout(connect, delay_ms);
   }
@@ -158,6 +166,7 @@
   function onFrame(frame) {
     if (frame.type === "snapshot") {
       lastSeq = typeof frame.last_seq === "number" ? frame.last_seq : null;
+      if (!$("#hospital-name").dataset.hospital) showName(); // the token is proven: ask once
       return onSnapshot(frame.inbound || []);
     }
     if (typeof frame.seq === "number") {
@@ -176,17 +185,17 @@
       case "vitals":
         return onVitals(frame);
       case "patient.acknowledged":
-        return setAck(frame.incident_id, "acknowledged", "acknowledged");
+        return setAck(frame.incident_id, "acknowledged", t("hospital.acknowledged"));
       case "accepted":
         if (frame.frame === "ack") {
           const id = frame.incident_id || pendingAcks.shift();
           if (frame.incident_id) removePending(id);
-          setAck(id, "acknowledged", "acknowledged");
+          setAck(id, "acknowledged", t("hospital.acknowledged"));
         }
         return;
       case "error": {
         const id = pendingAcks.shift(); // the hospital socket answers only our acks
-        setAck(id, "failed", `not delivered (${frame.reason || "error"})`);
+        setAck(id, "failed", t("hospital.not_delivered", { why: frame.reason || "error" }));
         return;
       }
       default:
@@ -231,11 +240,11 @@
     setUnit(p, info.unit_id);
     const team = info.activation && info.activation.team;
     $(".activation", p.node).textContent = TEAM[team]
-      ? `Pre-alert: ${TEAM[team]} — ${(info.activation.reasons || []).join("; ")}`
+      ? t("hospital.prealert", { team: TEAM[team], reasons: (info.activation.reasons || []).join("; ") })
       : "";
     if ("eta_s" in info) setEta(p, info.eta_s);
     if (info.acknowledged || info.hospital_ack_at_s != null) {
-      setAck(p.id, "acknowledged", "acknowledged"); // a snapshot that says so (not sent yet)
+      setAck(p.id, "acknowledged", t("hospital.acknowledged")); // a snapshot that says so (not sent yet)
     }
     sortCards();
   }
@@ -247,7 +256,7 @@
     p.node.classList.add("diverted");
     const note = $(".note", p.node);
     note.hidden = false;
-    note.textContent = "Diverted: this patient is now going to another hospital.";
+    note.textContent = t("hospital.diverted");
     setTimeout(() => {
       if (patients.get(id) === p && p.diverted) removePatient(id);
     }, DIVERTED_KEEP_S * 1000);
@@ -260,7 +269,7 @@
     if (!unitId) return;
     if (p.unitId && p.unitId !== unitId) stopVideo(p, "");
     p.unitId = unitId;
-    $(".unit", p.node).textContent = `unit ${unitId}`;
+    $(".unit", p.node).textContent = t("hospital.unit", { unit: unitId });
     $(".watch", p.node).hidden = false;
   }
 
@@ -269,8 +278,8 @@
     const query = new URLSearchParams({ token });
     const ws = new WebSocket(`${wsBase}/ws/video/${encodeURIComponent(p.unitId)}?${query}`);
     p.video = ws;
-    $(".watch", p.node).textContent = "Stop video";
-    $(".video-state", p.node).textContent = "connecting…";
+    $(".watch", p.node).textContent = t("hospital.stop_video");
+    $(".video-state", p.node).textContent = t("conn.connecting_dots");
     ws.onmessage = (event) => {
       let frame;
       try {
@@ -278,7 +287,7 @@
       } catch (err) {
         return;
       }
-      if (frame.type === "snapshot") $(".video-state", p.node).textContent = "live";
+      if (frame.type === "snapshot") $(".video-state", p.node).textContent = t("hospital.video_live");
       const picture = frame.type === "snapshot" ? frame.latest : frame.type === "video.frame" ? frame : null;
       if (!picture || !picture.jpeg) return;
       const img = $(".video-frame", p.node);
@@ -289,8 +298,8 @@
     };
     ws.onclose = (closed) => {
       if (p.video !== ws) return;
-      stopVideo(p, closed.code === 4403 ? "not this hospital's video"
-        : closed.code === 4404 ? "no such unit" : "video ended");
+      stopVideo(p, t(closed.code === 4403 ? "hospital.video_not_ours"
+        : closed.code === 4404 ? "hospital.video_no_unit" : "hospital.video_ended"));
     };
   }
 
@@ -299,7 +308,7 @@
     p.video = null;
     if (ws) ws.close();
     $(".video", p.node).hidden = true;
-    $(".watch", p.node).textContent = "Live video";
+    $(".watch", p.node).textContent = t("hospital.live_video");
     $(".video-state", p.node).textContent = why;
   }
 
@@ -309,7 +318,7 @@
     const age = Math.max(0, Date.now() / 1000 - at);
     const label = $(".video-age", p.node);
     label.dataset.ageS = age.toFixed(1);
-    label.textContent = `picture ${age.toFixed(1)} s old`;
+    label.textContent = t("hospital.picture_age", { s: age.toFixed(1) });
   }
 
   setInterval(() => { for (const p of patients.values()) videoAge(p); }, 500);
@@ -352,11 +361,11 @@
   // --- acknowledgement ------------------------------------------------------------------
   function acknowledge(p) {
     if (!socket || socket.readyState !== WebSocket.OPEN) {
-      return setAck(p.id, "failed", "not connected");
+      return setAck(p.id, "failed", t("conn.not_connected"));
     }
     socket.send(JSON.stringify({ type: "ack", incident_id: p.id }));
     pendingAcks.push(p.id);
-    setAck(p.id, "sending", "sending…");
+    setAck(p.id, "sending", t("hospital.sending"));
   }
 
   function removePending(id) {
@@ -365,7 +374,7 @@
   }
 
   function failPendingAcks(why) {
-    while (pendingAcks.length) setAck(pendingAcks.shift(), "failed", `not delivered (${why})`);
+    while (pendingAcks.length) setAck(pendingAcks.shift(), "failed", t("hospital.not_delivered", { why }));
   }
 
   function setAck(id, state, text) {
@@ -398,7 +407,7 @@
     }
     p.vitalsAtMs = Date.now();
     p.node.classList.remove("stale");
-    $(".freshness", p.node).textContent = "vitals live";
+    $(".freshness", p.node).textContent = t("hospital.vitals_live");
   }
 
   function observation(p, obs) {
@@ -411,6 +420,7 @@
       const dia = part(BP_DIASTOLIC);
       if (sys && dia) {
         show(p, "nibp", `${fmt(sys.valueQuantity.value)}/${fmt(dia.valueQuantity.value)}`);
+        grade(p, "nibp", "sys", sys.valueQuantity.value);
       }
       return;
     }
@@ -418,11 +428,30 @@
     const q = obs.valueQuantity;
     if (!name || !q || typeof q.value !== "number") return;
     show(p, name, name === "temp" ? q.value.toFixed(1) : fmt(q.value));
+    if (NEWS2_OF[name]) grade(p, name, NEWS2_OF[name], q.value);
     if (name === "etco2") $('[data-u="etco2"]', p.node).textContent = UNIT_TEXT[q.code] || q.unit || "";
   }
 
   function fmt(v) {
     return typeof v === "number" ? String(Math.round(v)) : "—";
+  }
+
+  // NEWS2 (news2.js): the tile's band (red: 3 points, amber: 1-2) and the card's aggregate.
+  function grade(p, tile, sign, value) {
+    const news2 = window.jijiuNews2;
+    p.signs = p.signs || {};
+    p.signs[sign] = value;
+    const cell = $(`.tile.${tile}`, p.node);
+    const points = news2.points(sign, value);
+    if (cell) {
+      cell.dataset.band = news2.band(points);
+      cell.dataset.news2 = points === null ? "" : String(points);
+    }
+    const score = news2.score(p.signs);
+    const box = $(".news2", p.node);
+    box.dataset.band = score.band;
+    $(".news2-value", p.node).textContent = score.total === null ? "—" : String(score.total);
+    box.title = t(`news2.band_${score.band || "none"}`);
   }
 
   function show(p, name, text) {
@@ -549,7 +578,7 @@
     const out = $(".eta-value", p.node);
     if (p.arrivalMs === null) return (out.textContent = "—");
     const left_s = Math.round((p.arrivalMs - Date.now()) / 1000);
-    if (left_s <= 0) return (out.textContent = "arriving");
+    if (left_s <= 0) return (out.textContent = t("hospital.arriving"));
     const m = Math.floor(left_s / 60);
     out.textContent = `${m}:${String(left_s % 60).padStart(2, "0")}`;
   }
@@ -563,7 +592,7 @@
       if (age_s >= STALE_S) {
         if (!p.node.classList.contains("stale") && p.ecg) p.ecg.dirty = true;
         p.node.classList.add("stale");
-        $(".freshness", p.node).textContent = `no vitals for ${age_s} s`;
+        $(".freshness", p.node).textContent = t("hospital.no_vitals_for", { s: age_s });
       }
     }
   }
@@ -574,16 +603,38 @@
     lastSeq = null;
     attempt = 0;
     $("#hospital-name").textContent = hospital;
-    document.title = `jijiu · inbound to ${hospital}`;
+    document.title = t("hospital.title", { hospital });
     connect();
+  }
+
+  // The hospital's name (GET /api/v1/hospitals/{id}, this hospital's token) in the page's
+  // language: Chinese where the page is, else English; the id stays if it cannot be read.
+  async function showName() {
+    try {
+      const r = await fetch(`/api/v1/hospitals/${encodeURIComponent(hospital)}`, {
+        cache: "no-store",
+        headers: { Authorization: `Bearer ${token}` },
+      });
+      if (!r.ok) return;
+      const h = await r.json();
+      const name = window.jijiuI18n.lang() === "zh-CN" ? h.name : h.name_en || h.name;
+      $("#hospital-name").textContent = name;
+      $("#hospital-name").dataset.hospital = hospital;
+      document.title = t("hospital.title", { hospital: name });
+    } catch (err) {
+      // the id stays
+    }
   }
 
   // A new #hospital=...&token=... typed into the address bar: start over with it.
   window.addEventListener("hashchange", () => {
     if (new URLSearchParams(location.hash.slice(1)).get("token")) location.reload();
   });
-  everySecond();
-  setInterval(everySecond, 1000);
-  requestAnimationFrame(animate);
-  start();
+  window.jijiuI18n.ready.then(() => {
+    localise();
+    everySecond();
+    setInterval(everySecond, 1000);
+    requestAnimationFrame(animate);
+    start();
+  });
 })();

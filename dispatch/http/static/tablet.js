@@ -207,10 +207,14 @@
         flush();
         break;
       case "offer.sent":
+        $("#idle").textContent = "暂无任务 · No job";
         setJob(frame);
         break;
-      case "offer.withdrawn":
-        if (job && job.incident_id === frame.incident_id) setJob(null);
+      case "offer.withdrawn": // escalated away, or a dispatcher took the unit off (reason)
+        if (job && job.incident_id === frame.incident_id) {
+          setJob(null);
+          if (frame.reason) $("#idle").textContent = `任务已撤回 · Job withdrawn: ${frame.reason}`;
+        }
         break;
       case "unit.changed":
         setStatus(frame.status);
@@ -225,6 +229,12 @@
       case "incident.located":
         if (job && job.incident_id === frame.incident_id) {
           job.place = frame.place;
+          showJob();
+        }
+        break;
+      case "job.notes": // a dispatcher's note on the job
+        if (job && job.incident_id === frame.incident_id) {
+          job.notes = frame.notes;
           showJob();
         }
         break;

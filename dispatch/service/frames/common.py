@@ -92,6 +92,11 @@ class UnitView(TypedDict):
     lat: float
     lon: float
     incident_id: str | None
+    # When its position was observed (engine time; None: not known), how accurate (metres;
+    # None: not said), and whether it is older than `JIJIU_UNIT_STALE_S` now.
+    position_at_s: float | None
+    accuracy_m: float | None
+    stale: bool
 
 
 @with_config(CLOSED)

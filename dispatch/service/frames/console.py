@@ -36,6 +36,24 @@ CallSource = Literal["app", "voice"]
 
 
 @with_config(CLOSED)
+class Note(TypedDict):
+    """A note on an incident: when (engine time), who (None: the shared token) and what."""
+
+    at_s: float
+    person: str | None
+    text: str
+
+
+@with_config(CLOSED)
+class CrewView(TypedDict):
+    """One unit on an incident and its own steps (an incident may have several units)."""
+
+    unit_id: str
+    step: Step  # its latest step; back_in_service once it cleared
+    timeline: list[TimelineEntry]
+
+
+@with_config(CLOSED)
 class IncidentView(TypedDict):
     """An open incident as `GET /api/v1/incidents/{id}` answers it (a snapshot entry)."""
 
@@ -60,6 +78,15 @@ class IncidentView(TypedDict):
     # assignment (409) until a dispatcher places it by words or pin
     location_status: LocationStatus
     source: CallSource
+    notes: list[Note]  # oldest first
+    linked_to: str | None  # closed as a duplicate linked into this incident
+    linked: list[str]  # the duplicates linked into this one: their callers follow its unit
+    kept_apart: list[str]  # possible duplicates a dispatcher judged separate
+    # When it is overdue waiting for a unit (engine time, its priority's limit after the
+    # call; None once it has one), and whether it is now.
+    overdue_at_s: float | None
+    overdue: bool
+    units: list[CrewView]  # every unit on it, first sent first (`unit_id`)
 
 
 @with_config(CLOSED)
@@ -70,6 +97,9 @@ class ConsoleSnapshot(TypedDict):
     last_seq: int
     incidents: list[IncidentView]
     units: list[UnitView]
+    # seconds each priority ("1", "2", "3") may wait for a unit before its call is overdue
+    overdue_s: dict[str, float]
+    now_s: float  # the server's engine time when sent: ages of calls count from it
 
 
 @with_config(CLOSED)
@@ -165,6 +195,9 @@ class UnitOption(TypedDict):
     distance_m: float
     capability: Capability
     reasons: list[str]
+    # Its position is older than `JIJIU_UNIT_STALE_S`: the ETA is from where it was then.
+    stale_position: bool
+    position_age_s: float | None  # None: the position's time is not known
 
 
 @with_config(CLOSED)
@@ -237,12 +270,73 @@ class SwapSuggested(TypedDict):
 
 
 @with_config(CLOSED)
+class UnitWithdrawn(TypedDict):
+    """A dispatcher took a unit off an incident (unassigned, or reassigned or diverted to
+    `to_incident_id`), with the reason; `requeued`: it was its last unit, back in the queue."""
+
+    type: Literal["unit.withdrawn"]
+    incident_id: str
+    unit_id: str
+    reason: str
+    to_incident_id: str | None
+    requeued: bool
+
+
+@with_config(CLOSED)
+class DivertSuggested(TypedDict):
+    """An unassigned P1 with no free unit within the target: divert `unit_id` from its
+    lower-priority incident, `gain_s` sooner than the best free unit (None: none free)."""
+
+    type: Literal["divert.suggested"]
+    incident_id: str
+    unit_id: str
+    from_incident_id: str
+    from_priority: int
+    eta_s: float
+    free_eta_s: float | None
+    gain_s: float | None
+
+
+@with_config(CLOSED)
 class DuplicateSuggested(TypedDict):
     """A call near open incidents: maybe the same emergency."""
 
     type: Literal["duplicate.suggested"]
     incident_id: str
     candidates: list[str]
+
+
+@with_config(CLOSED)
+class IncidentNote(TypedDict):
+    """A note was added to an incident."""
+
+    type: Literal["incident.note"]
+    incident_id: str
+    at_s: float
+    person: str | None
+    text: str
+
+
+@with_config(CLOSED)
+class IncidentLinked(TypedDict):
+    """A duplicate (`incident_id`, now closed) was linked into `primary_id`; `linked`: every
+    incident linked into the primary so far (their callers follow its unit)."""
+
+    type: Literal["incident.linked"]
+    incident_id: str
+    primary_id: str
+    linked: list[str]
+    person: str | None
+
+
+@with_config(CLOSED)
+class DuplicateKeptApart(TypedDict):
+    """A possible duplicate was judged a separate emergency: the suggestion is settled."""
+
+    type: Literal["duplicate.kept_apart"]
+    incident_id: str
+    other_id: str
+    person: str | None
 
 
 @with_config(CLOSED)
@@ -363,7 +457,12 @@ ConsoleFrame = (
     | UnitChanged
     | UnitsMoved
     | SwapSuggested
+    | UnitWithdrawn
+    | DivertSuggested
     | DuplicateSuggested
+    | IncidentNote
+    | IncidentLinked
+    | DuplicateKeptApart
     | IncidentAeds
     | DestinationChosen
     | HospitalStatus

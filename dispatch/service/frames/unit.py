@@ -37,6 +37,7 @@ class Job(TypedDict):
     deadline_s: float | None
     step: Step
     destination: JobDestination | None  # None until a hospital is chosen
+    notes: str  # the dispatchers' notes, a line each ("+m:ss who: text"); "" for none
 
 
 @with_config(CLOSED)
@@ -63,6 +64,7 @@ class UnitOfferSent(TypedDict):
     deadline_s: float | None
     step: Step
     destination: JobDestination | None
+    notes: str
     by: str
 
 
@@ -72,6 +74,7 @@ class UnitOfferWithdrawn(TypedDict):
 
     type: Literal["offer.withdrawn"]
     incident_id: str
+    reason: NotRequired[str]  # a dispatcher's, when one took the unit off
 
 
 @with_config(CLOSED)
@@ -99,9 +102,19 @@ class UnitIncidentLocated(TypedDict):
     place: Place
 
 
+@with_config(CLOSED)
+class UnitJobNotes(TypedDict):
+    """A note was added to the unit's job: all its notes, a line each."""
+
+    type: Literal["job.notes"]
+    incident_id: str
+    notes: str
+
+
 UnitFrame = (
     UnitOfferSent | UnitOfferWithdrawn | UnitDestinationChosen | UnitIncidentLocated | UnitChanged
-)
+    | UnitJobNotes
+)  # fmt: skip
 
 
 # --- replies to the unit's frames ---------------------------------------------------------
@@ -187,6 +200,10 @@ class UnitPosition(TypedDict):
     type: Literal["position"]
     lat: float
     lon: float
+    # When the fix was taken (Unix seconds, the device's clock) and its accuracy (metres):
+    # a position older than JIJIU_UNIT_STALE_S shows the unit as stale.
+    observed_at: NotRequired[float]
+    accuracy_m: NotRequired[float]
 
 
 @with_config(CLOSED)

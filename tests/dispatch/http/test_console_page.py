@@ -222,14 +222,14 @@ def test_calls_made_before_the_page_opened_come_from_the_snapshot(
     console.ready()
     page = console.page
     expect(page.locator("#queue li")).to_have_count(2, timeout=WAIT_MS)
-    assert page.locator("#queue li").first.get_attribute("data-incident") == newer  # newest first
+    assert page.locator("#queue li").first.get_attribute("data-incident") == older  # oldest first
     expect(console.row(older).locator(".where")).not_to_be_empty()
     expect(console.row(older).locator(".age")).to_have_text(re.compile(r"^(≥ )?\d+:\d\d$"))
-    expect(page.locator("#incident")).to_have_attribute("data-incident", newer)
-    page.keyboard.press("j")
     expect(page.locator("#incident")).to_have_attribute("data-incident", older)
+    page.keyboard.press("j")
+    expect(page.locator("#incident")).to_have_attribute("data-incident", newer)
     expect(page.locator("#recs button.rec").first).to_be_visible(timeout=WAIT_MS)
-    assert any(u.endswith(f"/incidents/{older}/recommendations") for u in console.requests)
+    assert any(u.endswith(f"/incidents/{newer}/recommendations") for u in console.requests)
     assert console.problems == []
 
 
@@ -483,8 +483,8 @@ def test_the_dispatched_units_road_route_is_drawn_with_its_eta(
 def test_a_retriage_reorders_the_queue_and_a_reload_shows_the_same_queue(
     live: Running, console: Console
 ) -> None:
-    """Three waiting P2 calls show newest first; another dispatcher's triage of the oldest
-    to P1 brings it to the top, to P3 sends it to the bottom; after a reload the page shows
+    """Three waiting P2 calls show oldest first; another dispatcher's triage of the oldest
+    to P1 keeps it on top, to P3 sends it to the bottom; after a reload the page shows
     the same order, the priorities and the conflicting call's mark from the snapshot."""
     console.open(live, live.tokens["dispatcher"])
     console.ready()
@@ -503,8 +503,8 @@ def test_a_retriage_reorders_the_queue_and_a_reload_shows_the_same_queue(
     middle = new_call(live, "order-1", phone="+8613800000063").json()["incident_id"]
     newest = new_call(live, "order-2", phone="+8613800000064").json()["incident_id"]
     expect(page.locator("#queue li")).to_have_count(3, timeout=WAIT_MS)
-    expect(page.locator("#queue li").nth(2)).to_have_attribute("data-incident", oldest)
-    assert order_of(page) == [newest, middle, oldest]
+    expect(page.locator("#queue li").nth(2)).to_have_attribute("data-incident", newest)
+    assert order_of(page) == [oldest, middle, newest]
     headers = auth(live.tokens["dispatcher"])
     url = f"{live.http}/api/v1/incidents/{oldest}/triage"
     assert httpx.post(url, json={"priority": 1, "complaint": "stroke"}, headers=headers).is_success
@@ -513,13 +513,13 @@ def test_a_retriage_reorders_the_queue_and_a_reload_shows_the_same_queue(
     )
     expect(console.row(oldest)).to_have_attribute("data-priority", "1")
     expect(console.row(oldest).locator(".what")).to_have_text("Stroke")
-    assert order_of(page) == [oldest, newest, middle]
+    assert order_of(page) == [oldest, middle, newest]
     assert httpx.post(url, json={"priority": 3, "complaint": "stroke"}, headers=headers).is_success
     expect(page.locator("#queue li").nth(2)).to_have_attribute(
         "data-incident", oldest, timeout=WAIT_MS
     )
     before = order_of(page)
-    assert before == [newest, middle, oldest]
+    assert before == [middle, newest, oldest]
     expect(console.row(oldest)).to_have_class(re.compile(r"\bconflict\b"))
     page.reload()
     console.ready()

@@ -91,7 +91,7 @@ def test_the_console_over_https_connects_with_wss(tls_live: Running, tls_browser
     try:
         page = context.new_page()
         page.on("websocket", opened)
-        page.goto(f"{base}/console#token={tls_live.tokens['dispatcher']}")
+        page.goto(f"{base}/console#token={tls_live.tokens['dispatcher']}&lang=en")  # English text
         expect(page.locator("#connection")).to_have_text("connected", timeout=WAIT_MS)
         assert sockets and sockets[0].startswith(f"wss://127.0.0.1:{tls_live.ws_port}/ws/console?")
         assert frames and json.loads(frames[0])["type"] == "snapshot"

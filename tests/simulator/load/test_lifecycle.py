@@ -62,7 +62,7 @@ def test_requests_go_to_the_dispatcher_and_the_crew_routes() -> None:
     """Assign and cancel are the dispatcher's; a status and the handover the unit's own."""
     assert request_for("assign", "I1", "ALS01") == (
         "/api/v1/incidents/I1/assignment",
-        {"unit_id": "ALS01"},
+        {"unit_id": "ALS01", "confirm_conflict": True},
         "dispatcher",
     )
     assert request_for("cancel", "I1", "ALS01")[2] == "dispatcher"
