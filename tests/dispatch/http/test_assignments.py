@@ -115,7 +115,8 @@ def test_the_acceptance_flow_from_a_phone_call_to_a_diverted_unit_and_both_close
 ) -> None:
     """A typed-in phone call (P3) gets ALS01 and BLS02; a P1 then has no free unit, so the
     console is suggested to divert one of them; li.lei follows it, the crew's socket gets the
-    withdrawal then the new offer, the P3 keeps its other unit; both incidents close once
+    withdrawal then the new offer, the P3 keeps its other unit; wang.fang writes a note on the
+    P1; both incidents close once
     every unit is back in service, and every action is in li.lei's or wang.fang's trail."""
     li, wang, boss = people["li.lei"], people["wang.fang"], people["zhao.min"]
     point = {"lat": HERE["lat"], "lon": HERE["lon"], "radius_m": 30}
@@ -153,6 +154,12 @@ def test_the_acceptance_flow_from_a_phone_call_to_a_diverted_unit_and_both_close
     assert withdrawn["incident_id"] == minor and offered["incident_id"] == arrest
     assert d.json()["to_incident"]["unit_id"] == unit
     assert d.json()["incident"]["unit_id"] == other  # the P3 keeps its other unit
+    note = httpx.post(
+        f"{floor.http}/api/v1/incidents/{arrest}/notes",
+        json={"text": "AED in the lobby"},
+        headers={"Idempotency-Key": "note-1", **auth(wang)},
+    )
+    assert note.status_code == 201, note.text
     for unit_id in (unit, other):
         for status in ("en_route", "on_scene", "available_on_road"):
             crew(floor, unit_id, status)
@@ -165,4 +172,5 @@ def test_the_acceptance_flow_from_a_phone_call_to_a_diverted_unit_and_both_close
     assert trail(floor, "wang.fang", boss) == [
         ("UnitAssigned", [minor], "ALS01"),
         ("UnitAssigned", [minor], "BLS02"),
+        ("NoteAdded", [arrest], None),
     ]
