@@ -116,8 +116,8 @@ def test_the_acceptance_flow_from_a_phone_call_to_a_diverted_unit_and_both_close
     """A typed-in phone call (P3) gets ALS01 and BLS02; a P1 then has no free unit, so the
     console is suggested to divert one of them; li.lei follows it, the crew's socket gets the
     withdrawal then the new offer, the P3 keeps its other unit; wang.fang writes a note on the
-    P1; both incidents close once
-    every unit is back in service, and every action is in li.lei's or wang.fang's trail."""
+    P1; both incidents close once every unit is back in service, and every action is in
+    li.lei's or wang.fang's trail."""
     li, wang, boss = people["li.lei"], people["wang.fang"], people["zhao.min"]
     point = {"lat": HERE["lat"], "lon": HERE["lon"], "radius_m": 30}
     body = {"phone": "+8613900001111", "complaint": "other", "point": point}
