@@ -94,6 +94,10 @@ def test_the_console_over_https_connects_with_wss(tls_live: Running, tls_browser
         page.goto(f"{base}/console#token={tls_live.tokens['dispatcher']}&lang=en")  # English text
         expect(page.locator("#connection")).to_have_text("connected", timeout=WAIT_MS)
         assert sockets and sockets[0].startswith(f"wss://127.0.0.1:{tls_live.ws_port}/ws/console?")
+        for _ in range(WAIT_MS // 100):  # "connected" is the socket's open; the snapshot follows
+            if frames:
+                break
+            page.wait_for_timeout(100)
         assert frames and json.loads(frames[0])["type"] == "snapshot"
         csp = httpx.get(f"{base}/console", verify=False).headers["content-security-policy"]
         assert f"connect-src 'self' wss://127.0.0.1:{tls_live.ws_port};" in csp
