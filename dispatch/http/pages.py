@@ -19,6 +19,7 @@ where the console reads it (this tab's sessionStorage), then opens the console.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Awaitable, Callable
 from importlib import resources
 from urllib.parse import urlsplit
 
@@ -68,6 +69,31 @@ MEDIA_TYPES = {
     "json": "application/json",
 }
 
+#: Each page's path and its file: the dispatcher's console (call queue, selected call, live
+#: map), a person's login, the receiving ED's wall screen, the data cockpit, the crew tablet
+#: with its web app manifest and service worker (at the root, so its scope covers /tablet),
+#: the start page linking them all, and a caller's tracking page (`/track#token=…`).
+PAGES = {
+    "/": "index.html",
+    "/console": "console.html",
+    "/login": "login.html",
+    "/hospital": "hospital.html",
+    "/cockpit": "cockpit.html",
+    "/tablet": "tablet.html",
+    "/manifest.webmanifest": "manifest.webmanifest",
+    "/sw.js": "sw.js",
+    "/track": "track.html",
+}
+
+
+def _page_route(
+    serve: Callable[[str, Request], Response], name: str
+) -> Callable[[Request], Awaitable[Response]]:
+    async def page(request: Request) -> Response:
+        return serve(name, request)
+
+    return page
+
 
 def content_security_policy(request: Request) -> str:
     """Nothing from other origins; websockets to this host's websocket port only (or to the
@@ -83,8 +109,7 @@ def content_security_policy(request: Request) -> str:
 
 
 def mount_pages(app: FastAPI) -> None:
-    """Serve the hospital page at /hospital, the console at /console, the cockpit at
-    /cockpit, their assets at /static/{name}."""
+    """Serve each page of PAGES at its path, their assets at /static/{name}."""
     static = resources.files("dispatch.http").joinpath("static")
     files = {name: static.joinpath(*name.split("/")).read_bytes() for name in ASSETS}
     etags = {
@@ -104,50 +129,8 @@ def mount_pages(app: FastAPI) -> None:
         media_type = MEDIA_TYPES[name.rsplit(".", 1)[1]]
         return Response(files[name], media_type=media_type, headers=headers)
 
-    @app.get("/hospital", include_in_schema=False)
-    async def hospital_page(request: Request) -> Response:
-        """The receiving ED's wall screen: inbound patients, ETA, numerics, ECG."""
-        return serve("hospital.html", request)
-
-    @app.get("/console", include_in_schema=False)
-    async def console_page(request: Request) -> Response:
-        """The dispatcher's console: call queue, selected call, live map (dispatcher token)."""
-        return serve("console.html", request)
-
-    @app.get("/login", include_in_schema=False)
-    async def login_page(request: Request) -> Response:
-        """A person's login: name and password, then the console with their session."""
-        return serve("login.html", request)
-
-    @app.get("/tablet", include_in_schema=False)
-    async def tablet_page(request: Request) -> Response:
-        """The crew tablet: the job, route, statuses and vitals (one device's token)."""
-        return serve("tablet.html", request)
-
-    @app.get("/manifest.webmanifest", include_in_schema=False)
-    async def tablet_manifest(request: Request) -> Response:
-        """The tablet's web app manifest (installable as an app)."""
-        return serve("manifest.webmanifest", request)
-
-    @app.get("/sw.js", include_in_schema=False)
-    async def tablet_service_worker(request: Request) -> Response:
-        """The tablet's service worker, at the root so its scope covers /tablet."""
-        return serve("sw.js", request)
-
-    @app.get("/cockpit", include_in_schema=False)
-    async def cockpit_page(request: Request) -> Response:
-        """The data cockpit: figures for a period against the targets, and unit video."""
-        return serve("cockpit.html", request)
-
-    @app.get("/", include_in_schema=False)
-    async def start_page(request: Request) -> Response:
-        """The start page: links to the console, cockpit, hospital, tablet, login, API docs."""
-        return serve("index.html", request)
-
-    @app.get("/track", include_in_schema=False)
-    async def track_page(request: Request) -> Response:
-        """A caller's tracking page (`/track#token=<caller token>`): the coming ambulance."""
-        return serve("track.html", request)
+    for path, name in PAGES.items():
+        app.add_api_route(path, _page_route(serve, name), methods=["GET"], include_in_schema=False)
 
     @app.get("/static/i18n/{name}", include_in_schema=False)
     async def catalogue(name: str, request: Request) -> Response:
